@@ -1,0 +1,33 @@
+-- bench/create.sql: pgbench script for "create a ticket", the daemon's
+-- ESCP_S_TICKET_CREATE statement (lib/store.c) verbatim, one transaction.
+-- Run with -M prepared; bench/run.sh passes the parameter values with -D,
+-- the same values bench/create.lua POSTs to the daemon.
+-- The daemon binds $10 (external_ref), $12 (idempotency key) and $13
+-- (request hash) as SQL NULL; pgbench cannot bind a NULL to a variable, so
+-- those three are NULL literals here, marked with the parameter they stand for.
+-- run.sh checks that this text, with the variables mapped back to $n, equals
+-- the daemon's statement (it fails on drift).
+WITH p AS (SELECT ack_seconds, resolve_seconds, warn_ratio FROM policies WHERE severity = :severity), 
+t AS (INSERT INTO tickets (tier, state, severity, channel, category, subject, description, 
+  customer_name, customer_phone, customer_email, customer_id_number, external_ref, 
+  created_by, idempotency_key, request_hash, ack_due_at, resolve_started_at, 
+  resolve_due_at, warn_due_at) 
+ SELECT 1, 'awaiting_ack', :severity, :channel, :category, :subject, :description, :cust_name, :cust_phone, :cust_email, :cust_id, NULL/*$10*/, :created_by, NULL/*$12*/, NULL/*$13*/, 
+  now() + make_interval(secs => p.ack_seconds), now(), 
+  now() + make_interval(secs => p.resolve_seconds), 
+  now() + make_interval(secs => p.resolve_seconds * p.warn_ratio) FROM p 
+ ON CONFLICT (created_by, idempotency_key) DO NOTHING RETURNING *), 
+e AS (INSERT INTO events (ticket_id, type, actor_id, to_tier, to_state) 
+ SELECT id, 'created', :created_by, 1, 'awaiting_ack' FROM t RETURNING ticket_id), 
+tm AS (INSERT INTO timers (ticket_id, kind, due_at) 
+ SELECT t.id, k.kind, k.due FROM t, LATERAL (VALUES ('ack', t.ack_due_at), 
+ ('resolve', t.resolve_due_at), ('warn', t.warn_due_at)) AS k(kind, due)), 
+n AS (INSERT INTO notifications (ticket_id, type, payload) 
+ SELECT t.id, 'major_created', jsonb_build_object('type', 'major_created', 
+  'ticket_id', t.id, 'severity', t.severity, 'tier', 'line-1', 'created_at', t.created_at) 
+ FROM t WHERE t.severity = 'major' RETURNING id, ticket_id), 
+ne AS (INSERT INTO events (ticket_id, type, data) 
+ SELECT n.ticket_id, 'notified', jsonb_build_object('notification', 'major_created', 
+  'notification_id', n.id, 'audience', 'managers') 
+ FROM n JOIN e ON e.ticket_id = n.ticket_id) 
+SELECT t.id, t.tier, t.state, t.severity, t.channel, t.category, t.subject, t.description, t.customer_name, t.customer_phone, t.customer_email, t.customer_id_number, t.external_ref, t.assignee_id, a.name, t.root_cause, t.resolution, t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, t.breaches, t.version FROM t LEFT JOIN principals a ON a.id = t.assignee_id;

@@ -1,0 +1,23 @@
+/* escalated — logging to stderr, PgBouncer-style levels.  Thread-safe.
+ * Untrusted text must go through esc_log_escape (or the %s of a value that
+ * is already known safe). */
+#ifndef ESCALATED_LOG_H
+#define ESCALATED_LOG_H
+
+#include <stddef.h>
+
+enum esc_log_level { ESC_LOG_ERROR, ESC_LOG_WARN, ESC_LOG_INFO, ESC_LOG_DEBUG };
+
+void esc_log_set_level(enum esc_log_level level);
+int esc_log_level_from_name(const char *name); /* -1 when unknown */
+void esc_log(enum esc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Copy `s` into buf with control characters and non-printables escaped (\n, \xNN);
+ * truncated to fit. Returns buf. */
+char *esc_log_escape(const char *s, char *buf, size_t len);
+
+#define log_error(...) esc_log(ESC_LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) esc_log(ESC_LOG_WARN, __VA_ARGS__)
+#define log_info(...) esc_log(ESC_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) esc_log(ESC_LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,32 @@
+/* escalated — masking of customer data on output (SPEC section 7).  PURE.
+ * Each function returns a new malloc'd string (free with free()), or NULL
+ * when the input is NULL or allocation fails.  Input is UTF-8; masking counts
+ * characters, never splits one.
+ *
+ *  phone:     the digits are kept in order, everything else dropped; first 3
+ *             and last 4 digits shown, each other digit a '*':
+ *             "13812345678" -> "138****5678", "+86 138-1234-5678" -> "861******5678".
+ *             Fewer than 8 digits: only the last 2 are shown ("****67").
+ *  id_number: first 3 and last 4 characters, each other one a '*';
+ *             8 characters or fewer: only the last 2 shown.
+ *  email:     first character of the local part, "***", then "@domain":
+ *             "wang@example.com" -> "w***@example.com"; without '@': "***".
+ *  text:      free text (subject, description) with every run of 13-19 digits
+ *             (spaces and '-' allowed between digits) that passes the Luhn
+ *             check, i.e. a bank card number, replaced by its first 6 and
+ *             last 4 digits with '*' between; other text unchanged.
+ */
+#ifndef ESCALATED_MASK_H
+#define ESCALATED_MASK_H
+
+#include <stddef.h>
+
+char *esc_mask_phone(const char *s);
+char *esc_mask_id_number(const char *s);
+char *esc_mask_email(const char *s);
+char *esc_mask_text(const char *s);
+
+/* Number of Unicode code points in a valid UTF-8 string. */
+size_t esc_utf8_length(const char *s);
+
+#endif

@@ -1,0 +1,31 @@
+/* escalated — the HTTP server (libmicrohttpd), in the library so tests can
+ * start it in-process.  One thread per HTTP connection; database work goes
+ * through the store's pool of `pool_size` connections (the knee of PostgreSQL
+ * on these machines is ~16 transactions in flight). */
+#ifndef ESCALATED_SERVER_H
+#define ESCALATED_SERVER_H
+
+#include "escalated/error.h"
+
+struct esc_server_config {
+    const char *db;          /* conninfo; NULL = libpq defaults */
+    const char *listen_host; /* "127.0.0.1" */
+    int listen_port;         /* 0 = any free port */
+    int pool_size;           /* database connections */
+    int max_connections;     /* HTTP connections */
+    int shutdown_grace_s;    /* how long SIGTERM waits for requests in flight */
+    int engine_batch;        /* timers fired per statement (default 500) */
+    int engine_max_sleep_ms; /* longest the SLA engine sleeps without looking (default 1000) */
+    int no_engine;           /* 1: do not run the SLA engine in this process */
+};
+
+struct esc_server;
+
+struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_error_t *err);
+/* The port actually bound (useful with listen_port 0). */
+int esc_server_port(const struct esc_server *s);
+/* Stop accepting, wake long-polls, wait for requests in flight (up to the
+ * grace period), then stop.  NULL-safe. */
+void esc_server_stop(struct esc_server *s);
+
+#endif

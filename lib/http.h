@@ -1,0 +1,72 @@
+/* http.h — the request/response structs shared by http.c and api_*.c. */
+#ifndef ESCALATED_HTTP_H
+#define ESCALATED_HTTP_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+
+#include "internal.h"
+
+struct esc_server;
+
+struct escp_req {
+    struct esc_server *srv;
+    struct escp_svc *svc;
+    struct MHD_Connection *conn;
+    const char *method;
+    char *path;
+    char *body;
+    size_t body_len, body_cap;
+    bool too_large;
+    const char *params[2];   /* path parameters ({id}, {tier}) */
+    int action;              /* enum esc_action for action routes */
+    struct esc_actor actor;
+    volatile int *stopping;
+    /* the response */
+    int status;
+    json_t *json;            /* owned */
+    char *raw;               /* owned, with raw_len and ctype */
+    size_t raw_len;
+    const char *ctype;
+    char etag[24], location[64];
+    bool replayed;
+    char allow[64];
+    esc_error_t err;
+};
+
+/* Query parameter or header (NULL when absent); borrowed from libmicrohttpd. */
+const char *escp_query(struct escp_req *r, const char *name);
+const char *escp_header(struct escp_req *r, const char *name);
+/* 0 when every query parameter is one of `allowed` (NULL-terminated); else a
+ * validation error naming the first unknown one. */
+int escp_query_only(struct escp_req *r, const char *const *allowed);
+
+/* Handlers (api_tickets.c).  Each sets r->status and r->json, or r->err. */
+void escp_api_ticket_create(struct escp_req *r);
+void escp_api_ticket_get(struct escp_req *r);
+void escp_api_ticket_list(struct escp_req *r);
+void escp_api_ticket_events(struct escp_req *r);
+void escp_api_ticket_customer(struct escp_req *r);
+void escp_api_ticket_action(struct escp_req *r);
+void escp_api_claim(struct escp_req *r);
+void escp_api_healthz(struct escp_req *r);
+/* api_sla.c */
+void escp_api_breaches(struct escp_req *r);
+void escp_api_policies_get(struct escp_req *r);
+void escp_api_policy_put(struct escp_req *r);
+void escp_api_calendar_get(struct escp_req *r);
+void escp_api_calendar_put(struct escp_req *r);
+/* @reports-handlers */
+/* @events-metrics-handlers */
+/* @webhooks-handlers */
+/* @dashboard-handlers */
+/* shared validation helpers (api_tickets.c) */
+json_t *escp_body_object(struct escp_req *r, bool allow_empty);
+int escp_only_keys(json_t *obj, const char *const *allowed, const char *prefix, esc_error_t *err);
+int64_t escp_parse_id(const char *s);
+int escp_require_manager(struct escp_req *r);
+void escp_api_readyz(struct escp_req *r);
+
+struct esc_store *escp_server_store(struct esc_server *s);
+
+#endif

@@ -1,0 +1,120 @@
+/* store_sla.c — the SLA engine's statements, policies, the calendar and breaches. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+int escp_store_fire_due(struct escp_conn *c, int batch, int *fired, double *max_late_s, esc_error_t *err)
+{
+    char b[16];
+    snprintf(b, sizeof b, "%d", batch);
+    const char *v[1] = {b};
+    PGresult *res = escp_exec(c, ESCP_S_FIRE_DUE, 1, v, err);
+    if (!res)
+        return -1;
+    *fired = atoi(PQgetvalue(res, 0, 0));
+    *max_late_s = strtod(PQgetvalue(res, 0, 1), NULL);
+    PQclear(res);
+    return 0;
+}
+
+int escp_store_next_due(struct escp_conn *c, double *seconds, bool *none, esc_error_t *err)
+{
+    PGresult *res = escp_exec(c, ESCP_S_NEXT_DUE, 0, NULL, err);
+    if (!res)
+        return -1;
+    *none = PQgetisnull(res, 0, 0);
+    *seconds = *none ? 0 : strtod(PQgetvalue(res, 0, 0), NULL);
+    PQclear(res);
+    return 0;
+}
+
+static json_t *policy_row(const PGresult *res, int i)
+{
+    return json_pack("{s:s,s:I,s:I,s:f,s:I,s:o}", "severity", PQgetvalue(res, i, 0),
+                     "ack_seconds", (json_int_t)strtoll(PQgetvalue(res, i, 1), NULL, 10),
+                     "resolve_seconds", (json_int_t)strtoll(PQgetvalue(res, i, 2), NULL, 10),
+                     "warn_ratio", strtod(PQgetvalue(res, i, 3), NULL),
+                     "callback_business_days", (json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10),
+                     "updated_at", escp_json_time(PQgetvalue(res, i, 5)));
+}
+
+json_t *escp_store_policies(struct escp_conn *c, esc_error_t *err)
+{
+    PGresult *res = escp_exec(c, ESCP_S_POLICIES, 0, NULL, err);
+    if (!res)
+        return NULL;
+    json_t *items = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(items, policy_row(res, i));
+    PQclear(res);
+    return json_pack("{s:o}", "items", items);
+}
+
+json_t *escp_store_policy_put(struct escp_conn *c, const char *severity, int64_t ack_s, int64_t resolve_s,
+                              double warn_ratio, int64_t days, esc_error_t *err)
+{
+    char a[24], r[24], w[32], d[24];
+    snprintf(a, sizeof a, "%" PRId64, ack_s);
+    snprintf(r, sizeof r, "%" PRId64, resolve_s);
+    snprintf(w, sizeof w, "%.17g", warn_ratio);
+    snprintf(d, sizeof d, "%" PRId64, days);
+    /* 0 (or a negative ratio) = keep the current value */
+    const char *v[5] = {severity, ack_s ? a : NULL, resolve_s ? r : NULL,
+                        warn_ratio > 0 ? w : NULL, days ? d : NULL};
+    PGresult *res = escp_exec(c, ESCP_S_POLICY_PUT, 5, v, err);
+    if (!res)
+        return NULL;
+    json_t *out = PQntuples(res) == 1 ? policy_row(res, 0) : NULL;
+    if (!out)
+        esc_error_set(err, ESC_ERR_NOT_FOUND, NULL, "no such severity");
+    PQclear(res);
+    return out;
+}
+
+json_t *escp_store_calendar_put(struct escp_conn *c, const json_t *doc, esc_error_t *err)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    const char *v[1] = {text};
+    PGresult *res = text ? escp_exec(c, ESCP_S_CALENDAR_PUT, 1, v, err) : NULL;
+    free(text);
+    if (!res)
+        return NULL;
+    json_t *out = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+    if (!out)
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "the business calendar is missing");
+    PQclear(res);
+    return out;
+}
+
+json_t *escp_store_breach_list(struct escp_conn *c, const struct escp_breach_filter *f, esc_error_t *err)
+{
+    char before[24], limit[16];
+    snprintf(before, sizeof before, "%" PRId64, f->before_id);
+    snprintf(limit, sizeof limit, "%d", f->limit + 1);
+    const char *v[8] = {f->kind, f->tier, f->severity, f->ticket, f->from, f->to,
+                        f->before_id ? before : NULL, limit};
+    PGresult *res = escp_exec(c, ESCP_S_BREACH_LIST, 8, v, err);
+    if (!res)
+        return NULL;
+    json_t *items = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *tier = esc_tier_name((enum esc_tier)atoi(PQgetvalue(res, i, 3)));
+        json_t *assignee = json_null();
+        if (!PQgetisnull(res, i, 5)) {
+            json_decref(assignee);
+            assignee = json_pack("{s:I,s:s}", "id", (json_int_t)strtoll(PQgetvalue(res, i, 5), NULL, 10),
+                                 "name", PQgetisnull(res, i, 6) ? "" : PQgetvalue(res, i, 6));
+        }
+        json_array_append_new(items, json_pack("{s:I,s:I,s:s,s:s,s:s,s:o,s:o,s:o}",
+            "id", (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
+            "ticket_id", (json_int_t)strtoll(PQgetvalue(res, i, 1), NULL, 10),
+            "kind", PQgetvalue(res, i, 2), "tier", tier ? tier : "", "severity", PQgetvalue(res, i, 4),
+            "assignee", assignee, "due_at", escp_json_time(PQgetvalue(res, i, 7)),
+            "detected_at", escp_json_time(PQgetvalue(res, i, 8))));
+    }
+    PQclear(res);
+    return items;
+}
