@@ -27,11 +27,5 @@ wrk.body = "{" ..
       '"id_number":' .. js(env("BENCH_CUST_ID")) ..
    "}}"
 
--- One machine-readable line for run.sh (latency in microseconds).
-done = function(summary, latency, requests)
-   local e = summary.errors
-   io.write(string.format(
-      "BENCH requests=%d duration_us=%d non2xx=%d sockerr=%d p50_us=%d p99_us=%d\n",
-      summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-      latency:percentile(50), latency:percentile(99)))
-end
+-- latency per request, the BENCH line for run.sh
+dofile(os.getenv("BENCH_DIR") .. "/wrk-common.lua")

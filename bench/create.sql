@@ -1,12 +1,16 @@
 -- bench/create.sql: pgbench script for "create a ticket", the daemon's
 -- ESCP_S_TICKET_CREATE statement (lib/store.c) verbatim, one transaction.
 -- Run with -M prepared; bench/run.sh passes the parameter values with -D,
--- the same values bench/create.lua POSTs to the daemon.
+-- the same values bench/create.lua POSTs to the daemon, and as $14 the
+-- daemon's notify window (its --engine-max-sleep, in seconds, as it binds it).
 -- The daemon binds $10 (external_ref), $12 (idempotency key) and $13
 -- (request hash) as SQL NULL; pgbench cannot bind a NULL to a variable, so
 -- those three are NULL literals here, marked with the parameter they stand for.
--- run.sh checks that this text, with the variables mapped back to $n, equals
--- the daemon's statement (it fails on drift).
+-- pgbench takes every ":name" for a variable, even inside a string literal,
+-- so the to_char() format is written as adjacent literals split after each
+-- colon: SQL joins literals separated by a newline into one constant.
+-- run.sh checks that this text, with the variables mapped back to $n and such
+-- literals joined, equals the daemon's statement (it fails on drift).
 WITH p AS (SELECT ack_seconds, resolve_seconds, warn_ratio FROM policies WHERE severity = :severity), 
 t AS (INSERT INTO tickets (tier, state, severity, channel, category, subject, description, 
   customer_name, customer_phone, customer_email, customer_id_number, external_ref, 
@@ -29,5 +33,13 @@ n AS (INSERT INTO notifications (ticket_id, type, payload)
 ne AS (INSERT INTO events (ticket_id, type, data) 
  SELECT n.ticket_id, 'notified', jsonb_build_object('notification', 'major_created', 
   'notification_id', n.id, 'audience', 'managers') 
- FROM n JOIN e ON e.ticket_id = n.ticket_id) 
-SELECT t.id, t.tier, t.state, t.severity, t.channel, t.category, t.subject, t.description, t.customer_name, t.customer_phone, t.customer_email, t.customer_id_number, t.external_ref, t.assignee_id, a.name, t.root_cause, t.resolution, t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, t.breaches, t.version FROM t LEFT JOIN principals a ON a.id = t.assignee_id;
+ FROM n JOIN e ON e.ticket_id = n.ticket_id), 
+nf AS (SELECT pg_notify('escalated_timers', 
+  to_char(least(t.ack_due_at, t.warn_due_at, t.resolve_due_at) AT TIME ZONE 'UTC', 
+  'YYYY-MM-DD"T"HH24:'
+'MI:'
+'SS.US"Z"')) FROM t 
+ WHERE least(t.ack_due_at, t.warn_due_at, t.resolve_due_at) 
+  < now() + make_interval(secs => :notify_window::float8)) 
+SELECT t.id, t.tier, t.state, t.severity, t.channel, t.category, t.subject, t.description, t.customer_name, t.customer_phone, t.customer_email, t.customer_id_number, t.external_ref, t.assignee_id, a.name, t.root_cause, t.resolution, t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, t.breaches, t.version, least(t.ack_due_at, t.warn_due_at, t.resolve_due_at), 
+ (SELECT count(*) FROM nf) FROM t LEFT JOIN principals a ON a.id = t.assignee_id;

@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
 # bench/run.sh — the daemon against the database limit, side by side.
 #
-# Measures two workloads, each as PAIRS pairs of runs interleaved
-# (daemon, pgbench, daemon, pgbench, ...), every run BENCH_SECONDS long at 16
-# connections:
-#   create  HTTP POST /v1/tickets (wrk)            vs the daemon's create statement (pgbench)
-#   claim   HTTP POST /v1/queues/line-1/claim (wrk) vs the daemon's claim statement (pgbench)
-# and prints TPS and p50/p99 latency of every run, the daemon/pgbench ratio of
-# every pair and the median ratio per workload (target: >= 0.7).
+# Measures two workloads, each as PAIRS pairs of runs, the two sides
+# interleaved and the order alternating from pair to pair (daemon, pgbench |
+# pgbench, daemon | daemon, pgbench ...), every run BENCH_SECONDS long at 16
+# connections, against one database:
+#   create  HTTP POST /v1/tickets (wrk)             vs  the daemon's create transaction (pgbench)
+#   claim   HTTP POST /v1/queues/line-1/claim (wrk) vs  the daemon's claim transaction (pgbench)
+# Both transactions are a single prepared statement in autocommit, in the
+# daemon and in bench/create.sql and bench/claim.sql; run.sh checks that those
+# files hold the daemon's statement text (from lib/store.c) and stops if not.
+# It prints TPS and p50/p99 latency of every run, the daemon/pgbench TPS ratio
+# of every pair and the median ratio per workload (target: >= 0.7).  Latency
+# is per request on both sides: pgbench's per-transaction log, and on the HTTP
+# side the time bench/wrk-common.lua measures around each request (wrk's own
+# percentiles add made-up samples for coordinated omission; see that file).
 # The table also goes to build-bench/bench-results.txt.
+# The policies get a one-day acknowledgement deadline, so that no SLA timer
+# falls due (and the daemon's timer engine stays idle) during the runs.
 #
 # Environment:
 #   BENCH_SECONDS  seconds per run (default 15)
 #   BENCH_PAIRS    pairs per workload (default 3)
 #   BENCH_VACUUM   1 (default): VACUUM tickets and timers before every claim run
-#   BENCH_KEEP     1: keep build-bench/bench-work (logs, pgbench transaction logs)
+#   BENCH_KEEP     1: also keep the pgbench per-transaction logs of every run in
+#                  build-bench/bench-work/pgbench/ (bench-work/ always keeps the
+#                  daemon's log and the output of the last wrk and pgbench run)
 #
 # Needs (see .ci/run): cmake, a C compiler, libpq/libmicrohttpd/jansson/openssl
 # headers, postgresql-15 (server binaries), postgresql-client-15 (pgbench,
@@ -34,9 +45,15 @@ DUR=${BENCH_SECONDS:-15}
 PAIRS=${BENCH_PAIRS:-3}
 VACUUM=${BENCH_VACUUM:-1}
 CONNS=16
-THREADS=2
+# One client thread per connection on both sides: wrk must (bench/wrk-common.lua
+# times each request in its thread), and pgbench is given the same.
+THREADS=$CONNS
 TARGET=0.7
 WARMUP=3
+# The daemon's --engine-max-sleep (seconds), which is also its notify window:
+# the create statement pg_notify()s a new timer due sooner than this.  The
+# daemon binds it as $14 in seconds with three decimals; pgbench gets the same.
+ENGINE_SLEEP=60
 
 # The ticket both sides create (a realistic one: Chinese text, a customer).
 export BENCH_SEVERITY=normal
@@ -70,6 +87,7 @@ cleanup() {
         wait "$DAEMON_PID" 2>/dev/null || true
     fi
     if [[ -f "$STATE" ]]; then
+        [[ -n "${PGDIR:-}" && -f "$PGDIR/server.log" ]] && cp "$PGDIR/server.log" "$WORK/postgresql.log" 2>/dev/null || true
         bash "$ROOT/scripts/pg.sh" stop-test "$STATE" >/dev/null 2>&1 || true
     fi
     if [[ "${BENCH_KEEP:-0}" != 1 ]]; then
@@ -112,9 +130,10 @@ daemon_sql() { # ENUM
 bench_sql() { # FILE "name=N name=N ..."
     MAP="$2" perl -0777 -ne '
         my %m = map { split /=/ } split / /, $ENV{MAP};
-        my $s = join " ", grep { !/^\s*(--|\\)/ } split /\n/;
+        my $s = join "\n", grep { !/^\s*(--|\\)/ } split /\n/;
         $s =~ s{NULL/\*(\$\d+)\*/}{$1}g;
         $s =~ s/(?<!:):([A-Za-z_]\w*)/exists $m{$1} ? "\$$m{$1}" : die "unmapped variable :$1\n"/ge;
+        $s =~ s/\x27[ \t]*\n\s*\x27//g; # literals split by a newline are one literal
         $s =~ s/\s+/ /g; $s =~ s/^ | $//g; $s =~ s/ ?;$//; print $s;' "$1"
 }
 check_sql() { # ENUM FILE MAP
@@ -128,7 +147,7 @@ check_sql() { # ENUM FILE MAP
         die "${2#"$ROOT"/} is not the daemon's $1 any more (lib/store.c changed?); update it"
     fi
 }
-CREATE_MAP="severity=1 channel=2 category=3 subject=4 description=5 cust_name=6 cust_phone=7 cust_email=8 cust_id=9 created_by=11"
+CREATE_MAP="severity=1 channel=2 category=3 subject=4 description=5 cust_name=6 cust_phone=7 cust_email=8 cust_id=9 created_by=11 notify_window=14"
 CLAIM_MAP="tier=1 agent=2"
 check_sql ESCP_S_TICKET_CREATE "$BENCH/create.sql" "$CREATE_MAP"
 check_sql ESCP_S_CLAIM "$BENCH/claim.sql" "$CLAIM_MAP"
@@ -166,6 +185,9 @@ ALTER SYSTEM SET max_wal_size = '8GB';
 ALTER SYSTEM SET min_wal_size = '1GB';
 ALTER SYSTEM SET checkpoint_timeout = '30min';
 ALTER SYSTEM SET checkpoint_completion_target = 0.9;
+ALTER SYSTEM SET log_min_duration_statement = '200ms';
+ALTER SYSTEM SET log_lock_waits = on;
+ALTER SYSTEM SET log_autovacuum_min_duration = 0;
 EOF
 PGBIN=$(find_pg_bindir)
 as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w -t 60 stop >/dev/null
@@ -175,6 +197,7 @@ PG_SETTINGS=$(psqlq -d postgres -c "SELECT string_agg(name || '=' || current_set
     FROM pg_settings WHERE name IN ('fsync','synchronous_commit','full_page_writes','shared_buffers',
     'max_wal_size','checkpoint_timeout','wal_buffers','max_connections')")
 PG_VERSION=$(psqlq -d postgres -c "SHOW server_version")
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 psqlq -d postgres -c "CREATE DATABASE bench"
 
 DB="host=$PGHOST port=$PGPORT user=postgres dbname=bench"
@@ -183,6 +206,10 @@ FD_TOKEN=$("$ESC" keys create --name bench-frontdesk --role frontdesk --db "$DB"
 AGENT_TOKEN=$("$ESC" keys create --name bench-agent --role agent --tier 1 --db "$DB")
 FD_ID=$(psqlq -c "SELECT id FROM principals WHERE name = 'bench-frontdesk'")
 AGENT_ID=$(psqlq -c "SELECT id FROM principals WHERE name = 'bench-agent'")
+
+# No timer may fall due during the runs (10 minutes by default): with long runs
+# the timer engine would fire breaches in the middle of some runs and not others.
+psqlq -c "UPDATE policies SET ack_seconds = 86400"
 
 # ------------------------------------------------------------------ daemon
 free_port() {
@@ -203,6 +230,7 @@ http_status() { # PATH -> status code of a GET, or nothing
 }
 PORT=$(free_port)
 "$ESC" serve --db "$DB" --listen "127.0.0.1:$PORT" --pool-size "$CONNS" --shutdown-grace 2 \
+    --engine-max-sleep "$ENGINE_SLEEP" \
     >"$WORK/daemon.log" 2>&1 &
 DAEMON_PID=$!
 for i in $(seq 100); do
@@ -218,7 +246,7 @@ PGB_VARS=(-D "severity=$BENCH_SEVERITY" -D "channel=$BENCH_CHANNEL" -D "category
           -D "subject=$BENCH_SUBJECT" -D "description=$BENCH_DESCRIPTION"
           -D "cust_name=$BENCH_CUST_NAME" -D "cust_phone=$BENCH_CUST_PHONE"
           -D "cust_email=$BENCH_CUST_EMAIL" -D "cust_id=$BENCH_CUST_ID"
-          -D "created_by=$FD_ID" -D "agent=$AGENT_ID")
+          -D "created_by=$FD_ID" -D "agent=$AGENT_ID" -D "notify_window=$ENGINE_SLEEP.000")
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 
@@ -238,16 +266,20 @@ prepare_run() { # WORKLOAD
 
 # R_TPS R_P50 R_P99 (ms) R_NOTE from one run; R_DONE = rows the run made.
 run_daemon() { # WORKLOAD SECONDS
-    local w=$1 secs=$2 token url before after line req dur non2xx sockerr p50 p99
+    local w=$1 secs=$2 token url before after line req dur non2xx sockerr p50 p99 samples overlaps
     if [[ $w == create ]]; then token=$FD_TOKEN url=http://127.0.0.1:$PORT/v1/tickets
     else token=$AGENT_TOKEN url=http://127.0.0.1:$PORT/v1/queues/line-1/claim; fi
     before=$(done_total "$w")
-    BENCH_TOKEN=$token wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --latency -s "$BENCH/$w.lua" "$url" \
+    BENCH_TOKEN=$token BENCH_DIR=$BENCH wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" -s "$BENCH/$w.lua" "$url" \
         >"$WORK/last-wrk.txt" 2>&1 || { cat "$WORK/last-wrk.txt" >&2; die "wrk failed"; }
     after=$(done_total "$w")
     line=$(grep '^BENCH ' "$WORK/last-wrk.txt") || { cat "$WORK/last-wrk.txt" >&2; die "no wrk summary"; }
-    # BENCH requests=N duration_us=N non2xx=N sockerr=N p50_us=N p99_us=N
-    read -r _ _ req _ dur _ non2xx _ sockerr _ p50 _ p99 <<<"${line//=/ }"
+    # BENCH requests=N duration_us=N non2xx=N sockerr=N p50_us=N p99_us=N samples=N overlaps=N
+    # (p50/p99 of the latencies bench/wrk-common.lua measured, one per response)
+    read -r _ _ req _ dur _ non2xx _ sockerr _ p50 _ p99 _ samples _ overlaps <<<"${line//=/ }"
+    [[ $overlaps -le 1 ]] || die "wrk had several requests in flight per thread (overlaps=$overlaps)"
+    [[ $((samples - req)) -le $CONNS && $((req - samples)) -le $CONNS ]] ||
+        die "wrk counted $req requests but bench/wrk-common.lua timed $samples"
     R_DONE=$((after - before))
     # Only successful requests count: rows the run made (201s / 200s) per
     # second of the run.  For claims, requests that found the queue empty
@@ -293,14 +325,29 @@ run_pgbench() { # WORKLOAD SECONDS
     if [[ $w == claim && $((processed - R_DONE)) -gt $CONNS ]]; then
         R_NOTE+=" empty=$((processed - R_DONE))"
     fi
-    rm -rf "$dir"
+    [[ "${BENCH_KEEP:-0}" == 1 ]] || rm -rf "$dir"
 }
 
-record() { # WORKLOAD SIDE RUN
+record() { # WORKLOAD SIDE PAIR
     local left=""
     [[ $1 == claim ]] && left=" queue_left=$(queue_left)"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$R_TPS" "$R_P50" "$R_P99" "$R_NOTE$left" >>"$RESULTS"
-    log "$1 $2 run $3: $R_TPS TPS, p50 $R_P50 ms, p99 $R_P99 ms ($R_NOTE$left)"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$3" "$2" "$R_TPS" "$R_P50" "$R_P99" "$R_NOTE$left" >>"$RESULTS"
+    log "$1 pair $3 $2: $R_TPS TPS, p50 $R_P50 ms, p99 $R_P99 ms ($R_NOTE$left)"
+}
+
+# One pair: both sides back to back; odd pairs start with the daemon, even
+# pairs with pgbench, so that neither side always runs on the fuller table.
+run_pair() { # WORKLOAD PAIR
+    local side sides=(daemon pgbench)
+    (( $2 % 2 )) || sides=(pgbench daemon)
+    for side in "${sides[@]}"; do
+        prepare_run "$1"
+        "run_$side" "$1" "$DUR"
+        record "$1" "$side" "$2"
+        if [[ $1 == create ]]; then
+            MAX_CREATE_TPS=$(awk -v a="$MAX_CREATE_TPS" -v b="$R_TPS" 'BEGIN { print (b > a ? b : a) }')
+        fi
+    done
 }
 
 # Warm-up (not recorded): the daemon's pool connects and prepares, caches fill.
@@ -310,12 +357,7 @@ run_pgbench create "$WARMUP"
 
 MAX_CREATE_TPS=0
 for i in $(seq "$PAIRS"); do
-    for side in daemon pgbench; do
-        prepare_run create
-        "run_$side" create "$DUR"
-        record create "$side" "$i"
-        MAX_CREATE_TPS=$(awk -v a="$MAX_CREATE_TPS" -v b="$R_TPS" 'BEGIN { print (b > a ? b : a) }')
-    done
+    run_pair create "$i"
 done
 
 # The claim queue: the tickets the create runs made are line-1 tickets
@@ -335,11 +377,7 @@ psqlq -c "VACUUM ANALYZE"
 QUEUE_START=$(queue_left)
 
 for i in $(seq "$PAIRS"); do
-    for side in daemon pgbench; do
-        prepare_run claim
-        "run_$side" claim "$DUR"
-        record claim "$side" "$i"
-    done
+    run_pair claim "$i"
 done
 
 # ------------------------------------------------------------------ report
@@ -348,32 +386,39 @@ git -C "$ROOT" diff --quiet HEAD -- lib daemon include migrations 2>/dev/null ||
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 {
     echo "escalated bench — $(date -u '+%Y-%m-%d %H:%M UTC'), commit $GIT_REV"
-    echo "machine: $(nproc) CPUs ($CPU); PostgreSQL $PG_VERSION, unix socket; $PG_SETTINGS"
-    echo "method: $CONNS connections (wrk -t$THREADS -c$CONNS / pgbench -c$CONNS -j$THREADS -M prepared), ${DUR}s per run,"
-    echo "        $PAIRS pairs per workload run in turn daemon, pgbench, daemon, ...; ratio = daemon TPS / pgbench TPS"
-    echo "        of the pair; TPS counts only tickets created (201) / claimed (200); CHECKPOINT before every run,"
+    echo "machine: $(nproc) CPUs ($CPU), load before the runs: $LOAD_START"
+    echo "database: PostgreSQL $PG_VERSION, unix socket; $PG_SETTINGS"
+    echo "method: $CONNS connections (wrk -t$THREADS -c$CONNS | pgbench -c$CONNS -j$THREADS -M prepared), ${DUR}s per run,"
+    echo "        $PAIRS pairs per workload, the two sides of a pair back to back, the first side alternating;"
+    echo "        TPS counts only tickets created (201) / claimed (200); CHECKPOINT before every run;"
     echo "        VACUUM tickets+timers before every claim run: $([[ $VACUUM == 1 ]] && echo yes || echo no);"
     echo "        claim queue at start: $QUEUE_START line-1 tickets awaiting acknowledgement"
-    echo "latency: daemon = wrk per-request latency percentiles; pgbench = percentiles of its per-transaction log (-l)"
+    echo "latency: nearest-rank percentiles of every request / transaction of the run: daemon = HTTP round"
+    echo "         trip timed in wrk's Lua (bench/wrk-common.lua), pgbench = its per-transaction log (-l)"
+    echo "ratio:   daemon TPS / pgbench TPS of the pair (shown on the pair's second row)"
     echo
     awk -F'\t' -v target="$TARGET" '
         function median(a, n,   i, j, t) {
             for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
             return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
         }
-        BEGIN { printf "%-8s %-8s %3s %10s %8s %8s %7s  %s\n", "workload", "side", "run", "TPS", "p50 ms", "p99 ms", "ratio", "notes" }
+        BEGIN { printf "%-8s %4s %-8s %10s %8s %8s %7s  %s\n", "workload", "pair", "side", "TPS", "p50 ms", "p99 ms", "ratio", "notes" }
         {
-            w = $1; side = $2
+            w = $1; pair = $2; side = $3
             if (!(w in seen)) { seen[w] = 1; order[++nw] = w }
+            tps[w, pair, side] = $4
             ratio = ""
-            if (side == "daemon") { d[w] = $4 }
-            else { r = $4 > 0 ? d[w] / $4 : 0; ratio = sprintf("%.3f", r); nr[w]++; R[w, nr[w]] = r }
+            if (((w, pair, "daemon") in tps) && ((w, pair, "pgbench") in tps)) {
+                r = tps[w, pair, "pgbench"] > 0 ? tps[w, pair, "daemon"] / tps[w, pair, "pgbench"] : 0
+                ratio = sprintf("%.3f", r); nr[w]++; R[w, nr[w]] = r
+            }
             k = w SUBSEP side; n[k]++; T[k, n[k]] = $4; P50[k, n[k]] = $5; P99[k, n[k]] = $6
-            printf "%-8s %-8s %3s %10.1f %8.2f %8.2f %7s  %s\n", w, side, $3, $4, $5, $6, ratio, $7
+            if ($7 ~ /ERRORS|FAILED|empty/) bad = bad "  " w " pair " pair " " side ": " $7 "\n"
+            printf "%-8s %4s %-8s %10.1f %8.2f %8.2f %7s  %s\n", w, pair, side, $4, $5, $6, ratio, $7
         }
         END {
             print ""
-            printf "%-8s %-8s %10s %8s %8s\n", "workload", "side", "median TPS", "p50 ms", "p99 ms"
+            printf "%-8s %-8s %10s %8s %8s   (medians over the runs)\n", "workload", "side", "TPS", "p50 ms", "p99 ms"
             for (i = 1; i <= nw; i++) {
                 w = order[i]
                 for (s = 0; s < 2; s++) {
@@ -390,6 +435,7 @@ CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
                 printf "%-8s median ratio daemon/pgbench = %.3f  (pairs:%s)  target >= %.2f: %s\n",
                     w, med, list, target, (med >= target ? "MET" : "NOT MET")
             }
+            if (bad != "") printf "\nWARNING: runs with errors or an empty queue (their figures are not comparable):\n%s", bad
         }' "$RESULTS"
 } | tee "$OUT"
 log "written to ${OUT#"$ROOT"/}"

@@ -18,7 +18,9 @@ struct setting {
     const char *value;
 };
 
-enum { SET_DB, SET_LISTEN, SET_POOL, SET_MAXCONN, SET_GRACE, SET_LOG, SET__COUNT };
+enum { SET_DB, SET_LISTEN, SET_POOL, SET_MAXCONN, SET_GRACE, SET_LOG, SET_ENGINE_SLEEP,
+       SET_WH_ATTEMPTS, SET_WH_BACKOFF, SET_WH_BACKOFF_CAP, SET_WH_TIMEOUT, SET_WH_WORKER,
+       SET__COUNT };
 
 static struct setting settings[SET__COUNT] = {
     [SET_DB] = {"--db", "ESCALATED_DB", NULL,
@@ -31,6 +33,21 @@ static struct setting settings[SET__COUNT] = {
     [SET_GRACE] = {"--shutdown-grace", "ESCALATED_SHUTDOWN_GRACE", "30",
                    "seconds SIGTERM waits for requests in flight"},
     [SET_LOG] = {"--log-level", "ESCALATED_LOG_LEVEL", "info", "error, warn, info or debug"},
+    [SET_ENGINE_SLEEP] = {"--engine-max-sleep", "ESCALATED_ENGINE_MAX_SLEEP", "60",
+                          "longest SLA engine sleep, seconds (1..3600); deadlines sooner than this "
+                          "are announced to other daemons by NOTIFY: use one value per database"},
+    [SET_WH_ATTEMPTS] = {"--webhook-max-attempts", "ESCALATED_WEBHOOK_MAX_ATTEMPTS", "10",
+                         "attempts per webhook delivery before it is marked failed (1..100)"},
+    [SET_WH_BACKOFF] = {"--webhook-backoff-ms", "ESCALATED_WEBHOOK_BACKOFF_MS", "30000",
+                        "back-off after a first failed delivery attempt, doubling after each "
+                        "further one, milliseconds (10..86400000)"},
+    [SET_WH_BACKOFF_CAP] = {"--webhook-backoff-cap-ms", "ESCALATED_WEBHOOK_BACKOFF_CAP_MS", "3600000",
+                            "longest back-off between delivery attempts, milliseconds (10..86400000)"},
+    [SET_WH_WORKER] = {"--webhook-worker", "ESCALATED_WEBHOOK_WORKER", "on",
+                       "on: this daemon delivers webhooks; off: it leaves that to the other "
+                       "daemons of the database"},
+    [SET_WH_TIMEOUT] = {"--webhook-timeout-ms", "ESCALATED_WEBHOOK_TIMEOUT_MS", "5000",
+                        "time allowed for one delivery attempt, milliseconds (100..60000)"},
 };
 
 static void usage(FILE *f)
@@ -136,8 +153,19 @@ static int cmd_serve(int n, const char **extra)
     cfg.listen_host = host;
     cfg.listen_port = (int)port;
     if (int_setting(SET_POOL, 1, 256, &cfg.pool_size) || int_setting(SET_MAXCONN, 1, 100000, &cfg.max_connections) ||
-        int_setting(SET_GRACE, 0, 3600, &cfg.shutdown_grace_s))
+        int_setting(SET_GRACE, 0, 3600, &cfg.shutdown_grace_s) ||
+        int_setting(SET_ENGINE_SLEEP, 1, 3600, &cfg.engine_max_sleep_ms) ||
+        int_setting(SET_WH_ATTEMPTS, 1, 100, &cfg.webhook_max_attempts) ||
+        int_setting(SET_WH_BACKOFF, 10, 86400000, &cfg.webhook_backoff_ms) ||
+        int_setting(SET_WH_BACKOFF_CAP, 10, 86400000, &cfg.webhook_backoff_cap_ms) ||
+        int_setting(SET_WH_TIMEOUT, 100, 60000, &cfg.webhook_timeout_ms))
         return 2;
+    if (strcmp(setting(SET_WH_WORKER), "on") != 0 && strcmp(setting(SET_WH_WORKER), "off") != 0) {
+        fprintf(stderr, "escalated: --webhook-worker must be on or off\n");
+        return 2;
+    }
+    cfg.no_webhooks = strcmp(setting(SET_WH_WORKER), "off") == 0;
+    cfg.engine_max_sleep_ms *= 1000;
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -146,6 +174,10 @@ static int cmd_serve(int n, const char **extra)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (esc_server_global_init() != 0) {
+        log_error("cannot start: libcurl failed to initialise");
+        return 1;
+    }
     esc_error_t err = {0};
     struct esc_server *srv = esc_server_start(&cfg, &err);
     if (!srv) {

@@ -315,6 +315,8 @@ void escp_api_ticket_customer(struct escp_req *r)
         return;
     r->json = escp_store_customer_reveal(c, id, r->actor.id, &r->err);
     escp_release(r->svc->store, c);
+    if (r->json) /* the customer_revealed event: wake the event feed */
+        escp_wake_events(r->svc->wake);
     r->status = 200;
 }
 

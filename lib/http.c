@@ -14,6 +14,7 @@
 #include "escalated/server.h"
 #include "escalated/store.h"
 #include "http.h"
+#include "metrics.h"
 
 #define MAX_BODY (1024 * 1024)
 
@@ -22,6 +23,7 @@ struct esc_server {
     struct MHD_Daemon *mhd;
     struct esc_store *store;
     struct escp_svc svc;
+    struct escp_metrics *metrics;
     volatile int stopping;
     int port;
     pthread_mutex_t mu;
@@ -30,6 +32,15 @@ struct esc_server {
 };
 
 struct esc_store *escp_server_store(struct esc_server *s) { return s->store; }
+struct escp_metrics *escp_server_metrics(struct esc_server *s) { return s->metrics; }
+
+int escp_server_in_flight(struct esc_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = s->in_flight;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
 
 enum auth { AUTH_NONE, AUTH_ANY };
 
@@ -64,9 +75,25 @@ static const struct route routes[] = {
     {"PUT", "/v1/policies/{}", escp_api_policy_put, AUTH_ANY, -1},
     {"GET", "/v1/calendar", escp_api_calendar_get, AUTH_ANY, -1},
     {"PUT", "/v1/calendar", escp_api_calendar_put, AUTH_ANY, -1},
+    {"GET", "/v1/reports/sla", escp_api_report_sla, AUTH_ANY, -1},
+    {"GET", "/v1/reports/monthly", escp_api_report_monthly, AUTH_ANY, -1},
+    {"GET", "/v1/events", escp_api_events, AUTH_ANY, -1},
     /* @reports-routes */
+    {"GET", "/metrics", escp_api_metrics, AUTH_NONE, -1},
     /* @events-metrics-routes */
+    {"POST", "/v1/webhooks", escp_api_webhook_create, AUTH_ANY, -1},
+    {"GET", "/v1/webhooks", escp_api_webhook_list, AUTH_ANY, -1},
+    {"GET", "/v1/webhooks/{}", escp_api_webhook_get, AUTH_ANY, -1},
+    {"DELETE", "/v1/webhooks/{}", escp_api_webhook_delete, AUTH_ANY, -1},
+    {"GET", "/v1/notifications", escp_api_notification_list, AUTH_ANY, -1},
+    {"GET", "/v1/notifications/{}", escp_api_notification_get, AUTH_ANY, -1},
+    {"POST", "/v1/notifications/{}/retry", escp_api_notification_retry, AUTH_ANY, -1},
     /* @webhooks-routes */
+    {"GET", "/v1/dashboard/summary", escp_api_dashboard_summary, AUTH_ANY, -1},
+    {"GET", "/dashboard", escp_api_dashboard_page, AUTH_NONE, -1},
+    {"GET", "/dashboard/", escp_api_dashboard_page, AUTH_NONE, -1},
+    {"GET", "/dashboard/chart.js", escp_api_dashboard_chartjs, AUTH_NONE, -1},
+    {"GET", "/dashboard/{}", escp_api_dashboard_file, AUTH_NONE, -1},
     /* @dashboard-routes */
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -187,6 +214,44 @@ static void dispatch(struct escp_req *r)
     hit->handler(r);
 }
 
+/* ---- metrics ---- */
+
+/* The route a request counts under: the one it was dispatched to, else the
+ * first whose path matches (405), else -1 ("unmatched"). */
+static int route_index(const char *method, const char *path)
+{
+    const char *params[2];
+    char pstore[256];
+    int first = -1;
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (!match(routes[i].pattern, path, params, pstore, sizeof pstore))
+            continue;
+        if (strcmp(routes[i].method, method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
+            return (int)i;
+        if (first < 0)
+            first = (int)i;
+    }
+    return first;
+}
+
+static double mono_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static struct escp_metrics *metrics_new(void)
+{
+    const char *patterns[NROUTES], *methods[NROUTES];
+    for (size_t i = 0; i < NROUTES; i++) {
+        patterns[i] = routes[i].pattern;
+        methods[i] = routes[i].method;
+    }
+    return escp_metrics_new(patterns, methods, NROUTES);
+}
+
 /* ---- response rendering ---- */
 
 static struct MHD_Response *render(struct escp_req *r, int *status)
@@ -249,7 +314,12 @@ static struct MHD_Response *render(struct escp_req *r, int *status)
         if (r->replayed)
             MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (r->err.code == ESC_OK && r->headers)
+        for (const char *const *h = r->headers; h[0] && h[1]; h += 2)
+            MHD_add_response_header(resp, h[0], h[1]);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            r->err.code == ESC_OK && r->cache_control ? r->cache_control : "no-store");
     return resp;
 }
 
@@ -297,6 +367,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->conn = conn;
         r->method = method;
         r->stopping = &s->stopping;
+        r->started = mono_now();
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > MAX_BODY)
@@ -342,6 +413,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct MHD_Response *resp = render(r, &status);
     if (!resp)
         return MHD_NO;
+    /* counted before the response is queued, so a client that has its
+     * answer finds it counted in its next scrape */
+    escp_metrics_observe(s->metrics, route_index(method, r->path), method, status,
+                         mono_now() - r->started);
     if (status >= 500 && r->err.code == ESC_ERR_INTERNAL)
         log_error("%s %s -> %d", method, r->path, status);
     else
@@ -376,6 +451,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http: %s", msg);
 }
 
+/* The SLA engine committed breach/at_risk events: wake GET /v1/events long polls. */
+static void wake_event_feed(void *wake) { escp_wake_events(wake); }
+
 struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_error_t *err)
 {
     struct esc_server *s = calloc(1, sizeof *s);
@@ -389,12 +467,31 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
     pthread_cond_init(&s->idle, NULL);
     s->store = esc_store_new(cfg->db, cfg->pool_size > 0 ? cfg->pool_size : 16, err);
     s->svc.wake = escp_wake_new();
+    s->metrics = metrics_new();
     if (!s->store || !s->svc.wake)
         goto fail;
+    if (!s->metrics) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+        goto fail;
+    }
     s->svc.store = s->store;
+    /* announce deadlines that other daemons' engines may sleep past (every
+     * daemon of a database should run with the same max sleep) */
+    s->svc.notify_within_ms = cfg->engine_max_sleep_ms > 0 ? cfg->engine_max_sleep_ms
+                                                           : ESCP_ENGINE_MAX_SLEEP_MS;
     if (!cfg->no_engine) {
         s->svc.engine = escp_engine_start(cfg->db, cfg->engine_batch, cfg->engine_max_sleep_ms, err);
         if (!s->svc.engine)
+            goto fail;
+        escp_engine_on_fired(s->svc.engine, wake_event_feed, s->svc.wake);
+    }
+    if (!cfg->no_webhooks) {
+        struct escp_webhook_config wc = {.max_attempts = cfg->webhook_max_attempts,
+                                         .backoff_base_ms = cfg->webhook_backoff_ms,
+                                         .backoff_cap_ms = cfg->webhook_backoff_cap_ms,
+                                         .timeout_ms = cfg->webhook_timeout_ms};
+        s->svc.webhooks = escp_webhooks_start(cfg->db, &wc, err);
+        if (!s->svc.webhooks)
             goto fail;
     }
 
@@ -433,8 +530,10 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
     return s;
 fail:
     escp_engine_stop(s->svc.engine);
+    escp_webhooks_stop(s->svc.webhooks);
     esc_store_free(s->store);
     escp_wake_free(s->svc.wake);
+    escp_metrics_free(s->metrics);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);
     free(s);
@@ -464,8 +563,10 @@ void esc_server_stop(struct esc_server *s)
     pthread_mutex_unlock(&s->mu);
     MHD_stop_daemon(s->mhd);
     escp_engine_stop(s->svc.engine);
+    escp_webhooks_stop(s->svc.webhooks);
     esc_store_free(s->store);
     escp_wake_free(s->svc.wake);
+    escp_metrics_free(s->metrics);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);
     free(s);

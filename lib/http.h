@@ -28,9 +28,12 @@ struct escp_req {
     char *raw;               /* owned, with raw_len and ctype */
     size_t raw_len;
     const char *ctype;
+    double started;          /* monotonic seconds when the headers arrived (metrics) */
     char etag[24], location[64];
     bool replayed;
     char allow[64];
+    const char *const *headers; /* more response headers: {name, value, ..., NULL}, static */
+    const char *cache_control;  /* NULL = "no-store" */
     esc_error_t err;
 };
 
@@ -56,9 +59,28 @@ void escp_api_policies_get(struct escp_req *r);
 void escp_api_policy_put(struct escp_req *r);
 void escp_api_calendar_get(struct escp_req *r);
 void escp_api_calendar_put(struct escp_req *r);
+/* api_reports.c, api_events.c */
+void escp_api_report_sla(struct escp_req *r);
+void escp_api_report_monthly(struct escp_req *r);
+void escp_api_events(struct escp_req *r);
 /* @reports-handlers */
+/* api_metrics.c */
+void escp_api_metrics(struct escp_req *r);
 /* @events-metrics-handlers */
+/* api_webhooks.c (admin only) */
+void escp_api_webhook_create(struct escp_req *r);
+void escp_api_webhook_list(struct escp_req *r);
+void escp_api_webhook_get(struct escp_req *r);
+void escp_api_webhook_delete(struct escp_req *r);
+void escp_api_notification_list(struct escp_req *r);
+void escp_api_notification_get(struct escp_req *r);
+void escp_api_notification_retry(struct escp_req *r);
 /* @webhooks-handlers */
+/* api_dashboard.c */
+void escp_api_dashboard_summary(struct escp_req *r);
+void escp_api_dashboard_page(struct escp_req *r);
+void escp_api_dashboard_chartjs(struct escp_req *r);
+void escp_api_dashboard_file(struct escp_req *r);
 /* @dashboard-handlers */
 /* shared validation helpers (api_tickets.c) */
 json_t *escp_body_object(struct escp_req *r, bool allow_empty);

@@ -89,6 +89,25 @@ void escp_wake_wait(struct escp_wake *w, enum esc_tier tier, uint64_t gen, int m
     pthread_mutex_unlock(&w->mu);
 }
 
+/* The event feed's generation lives in slot ESC_TIER_NONE (no queue has it),
+ * so escp_wake_all (shutdown) wakes feed waiters too. */
+void escp_wake_events(struct escp_wake *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->gen[ESC_TIER_NONE]++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+uint64_t escp_wake_events_gen(struct escp_wake *w) { return escp_wake_gen(w, ESC_TIER_NONE); }
+
+void escp_wake_events_wait(struct escp_wake *w, uint64_t gen, int ms)
+{
+    escp_wake_wait(w, ESC_TIER_NONE, gen, ms);
+}
+
 /* ---- create ---- */
 
 json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
@@ -97,14 +116,22 @@ json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
     struct escp_conn *c = escp_lease(svc->store, err);
     if (!c)
         return NULL;
-    json_t *t = escp_store_ticket_create(c, nt, actor->id, replayed, err);
+    esc_time_t first_due = ESC_TIME_NULL;
+    json_t *t = escp_store_ticket_create(c, nt, actor->id, svc->notify_within_ms, replayed,
+                                         &first_due, err);
     escp_release(svc->store, c);
     if (t && !*replayed) {
         escp_wake_tier(svc->wake, ESC_TIER_LINE1);
-        esc_time_t now, ack;
-        if (esc_time_parse(json_string_value(json_object_get(t, "created_at")), &now) == 0 &&
-            esc_time_parse(json_string_value(json_object_get(t, "ack_due_at")), &ack) == 0)
-            escp_engine_poke(svc->engine, now, ack);
+        escp_wake_events(svc->wake);
+        /* the earliest of the new timers: ack, or the at-risk warning when
+         * resolve_seconds * warn_ratio is shorter than ack_seconds */
+        esc_time_t now;
+        if (esc_time_parse(json_string_value(json_object_get(t, "created_at")), &now) == 0)
+            escp_engine_poke(svc->engine, now, first_due);
+        /* a major complaint committed a notification: deliver it now */
+        const char *sev = json_string_value(json_object_get(t, "severity"));
+        if (sev && strcmp(sev, "major") == 0)
+            escp_webhooks_poke(svc->webhooks);
     }
     return t;
 }
@@ -300,6 +327,18 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
     }
     ev.data = data;
     out = escp_store_ticket_apply(c, &t, &ev, &ops, err);
+    /* a new deadline inside the notify window: other daemons' engines may be
+     * asleep past it (this process's is poked below) */
+    esc_time_t first = ESC_TIME_NULL;
+    for (int k = 0; k < ESCP_TIMER__COUNT; k++)
+        if (ops.set[k] != ESC_TIME_NULL && (first == ESC_TIME_NULL || ops.set[k] < first))
+            first = ops.set[k];
+    if (out && first != ESC_TIME_NULL && svc->notify_within_ms > 0 &&
+        first - t.now < (esc_time_t)svc->notify_within_ms * 1000 &&
+        escp_store_notify_timer(c, first, err) != 0) {
+        json_decref(out);
+        out = NULL;
+    }
     if (out && escp_commit(c, err) != 0) {
         json_decref(out);
         out = NULL;
@@ -310,6 +349,8 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
         if (ops.set[k] != ESC_TIME_NULL)
             escp_engine_poke(svc->engine, t.now, ops.set[k]);
 out:
+    if (out) /* committed, with its event */
+        escp_wake_events(svc->wake);
     json_decref(data);
     escp_release(svc->store, c); /* rolls back whatever did not commit */
     return out;
@@ -329,6 +370,8 @@ json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum
             return NULL;
         json_t *t = escp_store_claim(c, tier, actor->id, err);
         escp_release(svc->store, c);
+        if (t)
+            escp_wake_events(svc->wake);
         if (t || err->code != ESC_OK)
             return t;
         clock_gettime(CLOCK_MONOTONIC, &now);

@@ -44,9 +44,34 @@ enum escp_stmt {
     ESCP_S_POLICY_PUT,
     ESCP_S_CALENDAR_PUT,
     ESCP_S_BREACH_LIST,
+    ESCP_S_TIMER_NOTIFY,
+    ESCP_S_REPORT_PERIOD,    /* reports and the event feed (store_reports.c, store_events.c) */
+    ESCP_S_REPORT_SLA,
+    ESCP_S_REPORT_SETTINGS,
+    ESCP_S_REPORT_MONTH,
+    ESCP_S_REPORT_MONTHLY,
+    ESCP_S_EVENT_CURSOR,
+    ESCP_S_EVENT_FEED,
     /* @reports-stmts (add report statement ids above this line) */
+    ESCP_S_METRICS,
     /* @events-metrics-stmts */
+    ESCP_S_WEBHOOK_CREATE,
+    ESCP_S_WEBHOOK_LIST,
+    ESCP_S_WEBHOOK_GET,
+    ESCP_S_WEBHOOK_DEACTIVATE,
+    ESCP_S_WEBHOOK_CANCEL,
+    ESCP_S_NOTIFICATION_RECOMPUTE,
+    ESCP_S_NOTIFICATION_LIST,
+    ESCP_S_NOTIFICATION_RETRY,
+    ESCP_S_WEBHOOK_ROUTE,
+    ESCP_S_DELIVERY_CLAIM,
+    ESCP_S_DELIVERY_DONE,
+    ESCP_S_DELIVERY_FAIL,
+    ESCP_S_WEBHOOK_NEXT,
     /* @webhooks-stmts */
+    ESCP_S_DASH_OPEN,        /* the dashboard (store_dashboard.c) */
+    ESCP_S_DASH_AT_RISK,
+    ESCP_S_DASH_BREACH_DAYS,
     ESCP_S__COUNT
 };
 
@@ -55,6 +80,11 @@ struct escp_conn {
     int index;
     int in_use;
 };
+
+/* A connection of its own, outside the pool, with only these statements
+ * prepared (connects faster than escp_conn_open; the SLA engine's). */
+struct escp_conn *escp_conn_open_stmts(const char *conninfo, const enum escp_stmt *which, int n,
+                                       esc_error_t *err);
 
 /* Run a prepared statement. The result (TUPLES_OK or COMMAND_OK), or NULL
  * with err mapped from the SQLSTATE (the server's text is logged, not shown). */
@@ -65,6 +95,11 @@ void escp_map_error(PGconn *pg, const PGresult *res, const char *what, esc_error
 
 /* Row -> ticket JSON (unmasked); columns per enum escp_tcol from column `base`. */
 json_t *escp_ticket_from_row(const PGresult *res, int row, int base);
+
+/* Row -> event JSON as GET /v1/tickets/{id}/events shows it (store_tickets.c).
+ * Columns 0..12: id, type, at, actor_id, actor name, actor role, from_tier,
+ * to_tier, from_state, to_state, reason, body, data. */
+json_t *escp_event_from_row(const PGresult *res, int row);
 
 /* Value of a column or NULL when SQL NULL. */
 const char *escp_val(const PGresult *res, int row, int col);

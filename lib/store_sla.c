@@ -31,6 +31,73 @@ int escp_store_next_due(struct escp_conn *c, double *seconds, bool *none, esc_er
     return 0;
 }
 
+/* ---- the cross-daemon wake-up (LISTEN/NOTIFY) ---- */
+
+int escp_store_listen(struct escp_conn *c, esc_error_t *err)
+{
+    PGresult *res = PQexec(c->pg, "LISTEN " ESCP_TIMER_CHANNEL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        escp_map_error(c->pg, res, "listen", err);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* The engine's session commits asynchronously: a pass does not wait for its
+ * WAL flush (under I/O pressure a flush took up to a second and held up the
+ * next pass).  See timer_engine.c for why that is safe. */
+struct escp_conn *escp_store_engine_open(const char *conninfo, esc_error_t *err)
+{
+    static const enum escp_stmt mine[] = {ESCP_S_FIRE_DUE, ESCP_S_NEXT_DUE};
+    struct escp_conn *c = escp_conn_open_stmts(conninfo, mine, 2, err);
+    if (!c)
+        return NULL;
+    PGresult *res = PQexec(c->pg, "SET synchronous_commit TO off");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        escp_map_error(c->pg, res, "engine session", err);
+        PQclear(res);
+        escp_conn_close(c);
+        return NULL;
+    }
+    PQclear(res);
+    if (escp_store_listen(c, err) != 0) {
+        escp_conn_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+int escp_store_notify_timer(struct escp_conn *c, esc_time_t due, esc_error_t *err)
+{
+    char b[48];
+    escp_time_pg(due, b, sizeof b);
+    const char *v[1] = {b};
+    PGresult *res = escp_exec(c, ESCP_S_TIMER_NOTIFY, 1, v, err);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int escp_conn_socket(struct escp_conn *c) { return c && c->pg ? PQsocket(c->pg) : -1; }
+
+int escp_conn_notifications(struct escp_conn *c, int *count)
+{
+    *count = 0;
+    if (!c || !c->pg || PQstatus(c->pg) != CONNECTION_OK)
+        return -1;
+    if (!PQconsumeInput(c->pg))
+        return -1;
+    PGnotify *n;
+    while ((n = PQnotifies(c->pg)) != NULL) {
+        (*count)++;
+        PQfreemem(n);
+    }
+    return PQstatus(c->pg) == CONNECTION_OK ? 0 : -1;
+}
+
 static json_t *policy_row(const PGresult *res, int i)
 {
     return json_pack("{s:s,s:I,s:I,s:f,s:I,s:o}", "severity", PQgetvalue(res, i, 0),

@@ -95,20 +95,27 @@ static json_t *one_ticket(PGresult *res, esc_error_t *err)
 }
 
 json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_ticket *nt,
-                                 int64_t actor_id, bool *replayed, esc_error_t *err)
+                                 int64_t actor_id, int notify_within_ms, bool *replayed,
+                                 esc_time_t *first_due, esc_error_t *err)
 {
-    char actor[24];
+    char actor[24], window[24];
     snprintf(actor, sizeof actor, "%" PRId64, actor_id);
-    const char *v[13] = {nt->severity, nt->channel, nt->category, nt->subject, nt->description,
+    snprintf(window, sizeof window, "%.3f", notify_within_ms > 0 ? notify_within_ms / 1000.0 : 0.0);
+    const char *v[14] = {nt->severity, nt->channel, nt->category, nt->subject, nt->description,
                          nt->customer_name, nt->customer_phone, nt->customer_email,
                          nt->customer_id_number, nt->external_ref, actor, nt->idempotency_key,
-                         nt->idempotency_key ? nt->request_hash : NULL};
+                         nt->idempotency_key ? nt->request_hash : NULL, window};
     *replayed = false;
-    PGresult *res = escp_exec(c, ESCP_S_TICKET_CREATE, 13, v, err);
+    *first_due = ESC_TIME_NULL;
+    PGresult *res = escp_exec(c, ESCP_S_TICKET_CREATE, 14, v, err);
     if (!res)
         return NULL;
-    if (PQntuples(res) == 1)
+    if (PQntuples(res) == 1) {
+        const char *due = escp_val(res, 0, TC__COUNT); /* least(ack, warn, resolve) */
+        if (due && esc_time_parse(due, first_due) != 0)
+            *first_due = ESC_TIME_NULL;
         return one_ticket(res, err);
+    }
     PQclear(res);
 
     /* The idempotency key was used before: same body -> the same ticket. */
@@ -340,6 +347,8 @@ static json_t *event_from_row(const PGresult *res, int row)
     return e;
 #undef V
 }
+
+json_t *escp_event_from_row(const PGresult *res, int row) { return event_from_row(res, row); }
 
 json_t *escp_store_event_add(struct escp_conn *c, int64_t ticket_id, const struct escp_event *ev,
                              esc_error_t *err)

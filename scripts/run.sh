@@ -27,7 +27,7 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 # The list of .ci/run and scripts/test.sh, plus curl for the example requests.
 PACKAGES=(build-essential cmake pkg-config postgresql-15 postgresql-client-15 libpq-dev
           libmicrohttpd-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev
-          wrk ca-certificates curl)
+          wrk ca-certificates curl libjs-chart.js)  # Chart.js for /dashboard
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -154,6 +154,7 @@ curl -sS -X POST "\$ESC/v1/queues/line-1/claim" -H "Authorization: Bearer \$ESC_
 # the tickets, newest first
 curl -sS "\$ESC/v1/tickets?limit=5" -H "Authorization: Bearer \$ESC_MANAGER"
 
+The manager dashboard: $URL/dashboard (sign in with ESC_MANAGER's token).
 The API is described in docs/api.md.  Ctrl-C stops the daemon;
 scripts/pg.sh stop .escalated/pg stops the database.
 ==============================================================================

@@ -9,7 +9,8 @@ cd "$ROOT"
 
 PACKAGES=(build-essential cmake pkg-config postgresql-15 postgresql-client-15 libpq-dev
           libmicrohttpd-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev
-          wrk ca-certificates)
+          wrk ca-certificates
+          libjs-chart.js chromium chromium-driver fonts-wqy-microhei)  # the dashboard and its browser test
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -15,12 +15,23 @@ struct esc_server_config {
     int max_connections;     /* HTTP connections */
     int shutdown_grace_s;    /* how long SIGTERM waits for requests in flight */
     int engine_batch;        /* timers fired per statement (default 500) */
-    int engine_max_sleep_ms; /* longest the SLA engine sleeps without looking (default 1000) */
+    int engine_max_sleep_ms; /* longest the SLA engine sleeps without looking, and the window
+                                within which a new deadline is announced to other daemons by
+                                NOTIFY (default 60000; the same on every daemon of a database) */
     int no_engine;           /* 1: do not run the SLA engine in this process */
+    /* the webhook delivery worker (docs/webhooks.md); 0 = the default */
+    int no_webhooks;             /* 1: do not run the delivery worker in this process */
+    int webhook_max_attempts;    /* attempts before a delivery fails (default 10) */
+    int webhook_backoff_ms;      /* back-off after the first failed attempt (default 30,000) */
+    int webhook_backoff_cap_ms;  /* the longest back-off (default 3,600,000) */
+    int webhook_timeout_ms;      /* one attempt, connect included (default 5,000) */
 };
 
 struct esc_server;
 
+/* Process-wide set-up of the libraries the server uses (libcurl): call once,
+ * before any thread starts.  0, or -1 when it fails. */
+int esc_server_global_init(void);
 struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_error_t *err);
 /* The port actually bound (useful with listen_port 0). */
 int esc_server_port(const struct esc_server *s);

@@ -1,0 +1,1035 @@
+/* test_dashboard.c — the manager dashboard end to end, in a real browser.
+ *
+ * Debian's chromium runs headless under Debian's chromedriver, driven over the
+ * W3C WebDriver HTTP API with libcurl + jansson, against the real daemon.
+ * Tickets breach under a one-second policy; the test then checks what a
+ * manager sees: open tickets by tier and state, the at-risk ticket (a Chinese
+ * subject), breaches per day in the chart (read from the Chart.js instance),
+ * the SLA table and its grouping switch, the CSV download, the live feed
+ * showing a breach as it happens (and the counts following it), bad tokens,
+ * the language switch, and no horizontal overflow on a 390 px wide screen.
+ * Also, without the browser: GET /v1/dashboard/summary against the database
+ * (roles, parameters, every number) and the page's files (headers, 304).
+ * Screenshots go to the build directory (dashboard-wide.png,
+ * dashboard-narrow.png, dashboard-zh.png); with ESC_UPDATE_DOCS=1 the wide
+ * one also replaces docs/dashboard.png.
+ *
+ * chromium and chromedriver are required: when they are missing the test
+ * fails (scripts/test.sh and .ci/run install them). */
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#define TIME_BOX_S 50.0
+
+static h_ctx *H;
+static double T0;
+
+static struct {
+    pid_t pid;         /* chromedriver (its own process group) */
+    char base[64];     /* http://127.0.0.1:PORT */
+    char *session;
+    char userdir[64];
+    char *outdir;      /* the build directory */
+    char *srcdir;      /* the source tree */
+} W;
+
+/* ---------------------------------------------------------------- helpers */
+
+static char *find_in_path(const char *const *names)
+{
+    const char *path = getenv("PATH");
+    char buf[4096];
+    for (const char *const *n = names; *n; n++) {
+        if ((*n)[0] == '/') {
+            if (access(*n, X_OK) == 0)
+                return strdup(*n);
+            continue;
+        }
+        for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+            size_t len = strcspn(p, ":");
+            snprintf(buf, sizeof buf, "%.*s/%s", (int)len, p, *n);
+            if (len && access(buf, X_OK) == 0)
+                return strdup(buf);
+            p += len;
+            if (*p == ':')
+                p++;
+        }
+    }
+    return NULL;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void time_box(const char *what)
+{
+    if (h_now() - T0 > TIME_BOX_S) {
+        print_error("dashboard test: over its %.0f s time box at: %s\n", TIME_BOX_S, what);
+        fail();
+    }
+}
+
+static char *dirname_of(const char *path)
+{
+    char *d = strdup(path);
+    char *slash = strrchr(d, '/');
+    if (slash && slash != d)
+        *slash = '\0';
+    else
+        strcpy(d, ".");
+    return d;
+}
+
+/* -------------------------------------------------------------- WebDriver */
+
+struct wbuf {
+    char *p;
+    size_t n;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct wbuf *b = ud;
+    size_t add = size * nmemb;
+    char *np = realloc(b->p, b->n + add + 1);
+    if (!np)
+        return 0;
+    b->p = np;
+    memcpy(b->p + b->n, ptr, add);
+    b->n += add;
+    b->p[b->n] = '\0';
+    return add;
+}
+
+/* One WebDriver command.  Steals body.  Returns the response's "value" (new
+ * reference, may be NULL) and its HTTP status in *status (0: no answer). */
+static json_t *wd_raw(const char *method, const char *path, json_t *body, long *status)
+{
+    char url[512];
+    struct wbuf b = {0};
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    snprintf(url, sizeof url, "%s%s", W.base, path);
+    CURL *c = curl_easy_init();
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (text)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+    else if (strcmp(method, "POST") == 0)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
+    *status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(c);
+    free(text);
+    json_t *doc = b.p ? json_loads(b.p, 0, NULL) : NULL;
+    free(b.p);
+    json_t *v = doc ? json_incref(json_object_get(doc, "value")) : NULL;
+    json_decref(doc);
+    return v;
+}
+
+/* The same, asserting success; the value is kept until wd_gc(). */
+static json_t *kept[1 << 16];
+static size_t n_kept;
+
+static json_t *keep(json_t *v)
+{
+    if (v && n_kept < sizeof kept / sizeof kept[0])
+        kept[n_kept++] = v;
+    return v;
+}
+
+static void wd_gc(void)
+{
+    for (size_t i = 0; i < n_kept; i++)
+        json_decref(kept[i]);
+    n_kept = 0;
+}
+
+static json_t *wd(const char *method, const char *path, json_t *body)
+{
+    long st;
+    json_t *v = keep(wd_raw(method, path, body, &st));
+    if (st != 200) {
+        char *d = v ? json_dumps(v, JSON_COMPACT) : NULL;
+        print_error("WebDriver %s %s -> %ld %s\n", method, path, st, d ? d : "");
+        free(d);
+        fail();
+    }
+    return v;
+}
+
+/* "/session/ID" + tail (a static buffer: use it at once) */
+static const char *spath(const char *tail)
+{
+    static char p[512];
+    snprintf(p, sizeof p, "/session/%s%s", W.session, tail);
+    return p;
+}
+
+/* Run a script in the page (a function body; `arguments` as usual). */
+static json_t *js(const char *script)
+{
+    return wd("POST", spath("/execute/sync"),
+              json_pack("{s:s,s:[]}", "script", script, "args"));
+}
+
+/* Not kept: for polling. */
+static int js_bool(const char *script)
+{
+    long st;
+    json_t *v = wd_raw("POST", spath("/execute/sync"),
+                       json_pack("{s:s,s:[]}", "script", script, "args"), &st);
+    int yes = st == 200 && json_is_true(v);
+    if (st != 200) {
+        char *d = v ? json_dumps(v, JSON_COMPACT) : NULL;
+        print_error("WebDriver script failed (%ld): %s\n  %s\n", st, d ? d : "", script);
+        free(d);
+        json_decref(v);
+        fail();
+    }
+    json_decref(v);
+    return yes;
+}
+
+static const char *js_str(const char *script)
+{
+    const char *s = json_string_value(js(script));
+    return s ? s : "";
+}
+
+/* Poll a script until it returns true; fail with `what` after timeout_s. */
+static void wait_js(const char *script, double timeout_s, const char *what)
+{
+    double until = h_now() + timeout_s;
+    while (!js_bool(script)) {
+        if (h_now() > until) {
+            print_error("dashboard: timed out waiting for %s\n  (script: %s)\n  page says: %s\n",
+                        what, script,
+                        js_str("return Array.from(document.querySelectorAll('.error:not([hidden])'))"
+                               ".map(function (e) { return e.textContent; }).join(' | ');"));
+            fail();
+        }
+        time_box(what);
+        h_sleep(0.1);
+    }
+}
+
+static const char *element(const char *css)
+{
+    json_t *v = wd("POST", spath("/element"),
+                   json_pack("{s:s,s:s}", "using", "css selector", "value", css));
+    const char *key;
+    json_t *id;
+    json_object_foreach(v, key, id) return json_string_value(id);
+    fail_msg("no element id for %s", css);
+    return NULL;
+}
+
+static void click(const char *css)
+{
+    char p[256];
+    snprintf(p, sizeof p, "/element/%s/click", element(css));
+    wd("POST", spath(p), NULL);
+}
+
+static void type_into(const char *css, const char *text)
+{
+    char p[256];
+    const char *id = element(css);
+    snprintf(p, sizeof p, "/element/%s/clear", id);
+    wd("POST", spath(p), NULL);
+    snprintf(p, sizeof p, "/element/%s/value", id);
+    wd("POST", spath(p), json_pack("{s:s}", "text", text));
+}
+
+static void cdp(const char *cmd, json_t *params)
+{
+    wd("POST", spath("/goog/cdp/execute"), json_pack("{s:s,s:o}", "cmd", cmd, "params", params));
+}
+
+static int b64val(int c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+static json_t *js(const char *script);
+
+static void screenshot(const char *path)
+{
+    js("window.scrollTo(0, 0); return null;");
+    h_sleep(0.1);
+    const char *b64 = json_string_value(wd("GET", spath("/screenshot"), NULL));
+    assert_non_null(b64);
+    size_t n = strlen(b64), o = 0;
+    unsigned char *out = malloc(n * 3 / 4 + 3);
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64val((unsigned char)b64[i]);
+        if (v < 0)
+            continue;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    assert_true(o > 8 && memcmp(out, "\x89PNG", 4) == 0);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        fail_msg("cannot write %s: %s", path, strerror(errno));
+    assert_int_equal(fwrite(out, 1, o, f), o);
+    fclose(f);
+    free(out);
+    fprintf(stderr, "dashboard: screenshot %s (%zu bytes)\n", path, o);
+}
+
+static void wd_start(void)
+{
+    static const char *const drivers[] = {"chromedriver", "/usr/lib/chromium/chromedriver", NULL};
+    static const char *const browsers[] = {"chromium", "chromium-browser", "/usr/lib/chromium/chromium", NULL};
+    char *driver = find_in_path(drivers), *browser = find_in_path(browsers);
+    if (!driver || !browser)
+        fail_msg("the dashboard test needs Debian's chromium and chromium-driver "
+                 "(apt-get install chromium chromium-driver; scripts/test.sh installs them): "
+                 "chromedriver %s, chromium %s", driver ? driver : "NOT FOUND",
+                 browser ? browser : "NOT FOUND");
+    int port = free_port();
+    snprintf(W.base, sizeof W.base, "http://127.0.0.1:%d", port);
+    char portarg[32], logpath[4096];
+    snprintf(portarg, sizeof portarg, "--port=%d", port);
+    snprintf(logpath, sizeof logpath, "%s/chromedriver.log", W.outdir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setpgid(0, 0); /* chromedriver and the browsers it starts: one group to stop */
+        int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execl(driver, driver, portarg, (char *)NULL);
+        _exit(127);
+    }
+    W.pid = pid;
+    setpgid(pid, pid);
+    double until = h_now() + 15;
+    for (;;) {
+        long st;
+        json_t *v = wd_raw("GET", "/status", NULL, &st);
+        int ready = st == 200 && json_is_true(json_object_get(v, "ready"));
+        json_decref(v);
+        if (ready)
+            break;
+        if (h_now() > until)
+            fail_msg("chromedriver did not become ready in 15 s (see %s)", logpath);
+        h_sleep(0.05);
+    }
+
+    strcpy(W.userdir, "/tmp/esc-dashboard-XXXXXX");
+    assert_non_null(mkdtemp(W.userdir));
+    char udarg[128];
+    snprintf(udarg, sizeof udarg, "--user-data-dir=%s", W.userdir);
+    json_t *args = json_pack("[s,s,s,s,s,s,s,s,s,s,s,s]", "--headless=new",
+                             "--no-sandbox", /* we run as root */
+                             "--disable-dev-shm-usage", "--disable-gpu", udarg,
+                             "--window-size=1280,900", "--lang=en-US", "--no-first-run",
+                             "--disable-extensions", "--disable-background-networking",
+                             "--disable-component-update", "--disable-sync");
+    json_t *caps = json_pack("{s:{s:{s:s,s:{s:s,s:o},s:{s:s}}}}", "capabilities", "alwaysMatch",
+                             "browserName", "chrome", "goog:chromeOptions", "binary", browser,
+                             "args", args, "goog:loggingPrefs", "browser", "ALL");
+    json_t *v = wd("POST", "/session", caps);
+    W.session = strdup(json_string_value(json_object_get(v, "sessionId")));
+    assert_non_null(W.session);
+    free(driver);
+    free(browser);
+}
+
+static void wd_stop(void)
+{
+    if (W.session) {
+        long st;
+        char p[128];
+        snprintf(p, sizeof p, "/session/%s", W.session);
+        json_decref(wd_raw("DELETE", p, NULL, &st));
+        free(W.session);
+        W.session = NULL;
+    }
+    if (W.pid > 0) {
+        kill(-W.pid, SIGTERM);
+        int status;
+        double until = h_now() + 5;
+        while (waitpid(W.pid, &status, WNOHANG) == 0) {
+            if (h_now() > until) {
+                kill(-W.pid, SIGKILL);
+                waitpid(W.pid, &status, 0);
+                break;
+            }
+            h_sleep(0.05);
+        }
+        W.pid = 0;
+    }
+    if (W.userdir[0]) {
+        char *const rm[] = {"rm", "-rf", W.userdir, NULL};
+        h_run(rm, NULL);
+        W.userdir[0] = '\0';
+    }
+    wd_gc();
+}
+
+/* ------------------------------------------------------------- the world */
+
+static const char *SUBJ_AT_RISK = "网点打印机卡纸，客户无法取号";
+static const char *SUBJ_BILL = "宽带账单多扣费，客户要求退款";
+static const char *CAT_BILL = "账单";
+static const char *CAT_HTML = "<b>billing</b>";
+
+static json_int_t t_risk, t_bill, t_l2, t_wait, t_resolved, t_html, t_live;
+static char tz[64];
+
+static json_int_t create(const char *subject, const char *category, const char *severity)
+{
+    json_t *b = json_pack("{s:s}", "subject", subject);
+    if (category)
+        json_object_set_new(b, "category", json_string(category));
+    if (severity)
+        json_object_set_new(b, "severity", json_string(severity));
+    return h_int(h_create_ticket(H, NULL, b), "id");
+}
+
+/* Wait until no timer is due within the next minute: every short deadline
+ * has fired, so the breach counts stop moving. */
+static void settle(void)
+{
+    double until = h_now() + 15;
+    for (;;) {
+        const char *n = h_sql_value(H, "SELECT count(*) FROM timers WHERE due_at < now() + interval '60 seconds'");
+        if (n && strcmp(n, "0") == 0)
+            return;
+        if (h_now() > until)
+            fail_msg("timers still due after 15 s: %s", n ? n : "?");
+        h_sleep(0.1);
+    }
+}
+
+static void build_world(void)
+{
+    const char *A1 = H->k.agent[1], *M = H->k.manager;
+    /* under the default policy: its ack deadline is 10 minutes away, at risk */
+    t_risk = create(SUBJ_AT_RISK, "设备", NULL);
+    /* a major complaint, put on hold: no running deadline */
+    t_wait = create("Router smoking at the customer's home", "safety", "major");
+    h_action_ok(H, A1, t_wait, "acknowledge", NULL);
+    h_action_ok(H, A1, t_wait, "wait", h_reason("waiting for photos"));
+
+    /* one-second acknowledgement, two-second resolution from here on */
+    h_resp *r = h_reqj(H, "PUT", "/v1/policies/normal", M,
+                       json_pack("{s:i,s:i}", "ack_seconds", 1, "resolve_seconds", 2));
+    h_expect_status(r, 200);
+
+    t_bill = create(SUBJ_BILL, CAT_BILL, NULL);           /* breaches ack and resolve */
+    t_html = create("Markup in the category", CAT_HTML, NULL);
+    t_l2 = create("Refund stuck at the bank", "billing", NULL);
+    h_action_ok(H, A1, t_l2, "acknowledge", NULL);
+    h_action_ok(H, A1, t_l2, "escalate", h_reason("needs the payments team"));
+    t_resolved = create("Password reset mail missing", "account", NULL);
+    h_action_ok(H, A1, t_resolved, "acknowledge", NULL);
+    h_action_ok(H, A1, t_resolved, "resolve",
+                json_pack("{s:s,s:s}", "resolution", "resent", "root_cause", "operations"));
+
+    /* history for the chart: a callback breach 3 local days ago, and one
+     * 40 days ago that is outside the 30-day window */
+    const char *err = NULL;
+    int rc = h_sql_exec(H, h_fmt(H,
+        "INSERT INTO breaches (ticket_id, kind, tier, severity, due_at, detected_at) VALUES "
+        "(%lld, 'callback', 1, 'normal', now() - interval '3 days', now() - interval '3 days'), "
+        "(%lld, 'ack', 1, 'normal', now() - interval '40 days', now() - interval '40 days')",
+        (long long)t_resolved, (long long)t_resolved), &err);
+    if (rc != 0)
+        fail_msg("insert history: %s", err);
+    settle();
+
+    r = h_req(H, "GET", "/v1/calendar", M, NULL);
+    h_expect_status(r, 200);
+    snprintf(tz, sizeof tz, "%s", h_str(r->json, "timezone"));
+}
+
+/* The open-ticket count the API gives for one tier and state. */
+static json_int_t api_count(const char *tier, const char *state)
+{
+    h_resp *r = h_req(H, "GET", h_fmt(H, "/v1/tickets?tier=%s&state=%s&limit=200", tier, state),
+                      H->k.manager, NULL);
+    h_expect_status(r, 200);
+    return (json_int_t)json_array_size(json_object_get(r->json, "items"));
+}
+
+static void check_open_counts(json_int_t want_total)
+{
+    static const char *const tiers[] = {"line-1", "line-2", "line-3"};
+    static const char *const states[] = {"awaiting_ack", "acknowledged", "waiting_customer", "resolved"};
+    json_int_t total = 0;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) {
+            json_int_t want = api_count(tiers[i], states[j]);
+            total += want;
+            const char *shown = js_str(h_fmt(H,
+                "var td = document.querySelector('#open-table td[data-tier=\"%s\"][data-state=\"%s\"]');"
+                "return td ? td.textContent : 'missing';", tiers[i], states[j]));
+            if (strcmp(shown, h_fmt(H, "%lld", (long long)want)) != 0)
+                fail_msg("open %s/%s: the page shows %s, the API lists %lld", tiers[i], states[j],
+                         shown, (long long)want);
+        }
+    assert_int_equal(total, want_total);
+    assert_string_equal(js_str("return document.getElementById('open-total').textContent;"),
+                        h_fmt(H, "%lld", (long long)want_total));
+}
+
+/* The chart's data (the Chart.js instance on the canvas) against the
+ * database, day by day in the calendar's zone.  1 when they agree. */
+static int chart_matches(int verbose)
+{
+    json_t *c = js("var c = Chart.getChart(document.getElementById('breach-chart'));"
+                   "if (!c) return null;"
+                   "return {days: c.data.days, sets: c.data.datasets.map(function (d) {"
+                   "  return {key: d.key, data: d.data}; })};");
+    if (!json_is_object(c)) {
+        if (verbose)
+            print_error("no Chart instance on #breach-chart\n");
+        return 0;
+    }
+    json_t *days = json_object_get(c, "days"), *sets = json_object_get(c, "sets");
+    if (json_array_size(days) != 30 || json_array_size(sets) != 3) {
+        if (verbose)
+            print_error("the chart has %zu days and %zu data sets\n", json_array_size(days),
+                        json_array_size(sets));
+        return 0;
+    }
+    for (size_t k = 0; k < 3; k++) {
+        json_t *set = json_array_get(sets, k);
+        const char *kind = json_string_value(json_object_get(set, "key"));
+        for (size_t d = 0; d < 30; d++) {
+            const char *day = json_string_value(json_array_get(days, d));
+            const char *want = h_sql_value(H,
+                "SELECT count(*) FROM breaches WHERE kind = '%s' "
+                "AND (detected_at AT TIME ZONE '%s')::date = '%s'::date", kind, tz, day);
+            json_int_t shown = json_integer_value(json_array_get(json_object_get(set, "data"), d));
+            if (!want || strtoll(want, NULL, 10) != shown) {
+                if (verbose)
+                    print_error("chart %s on %s: shows %lld, the database has %s\n", kind, day,
+                                (long long)shown, want ? want : "?");
+                return 0;
+            }
+        }
+    }
+    /* the newest bar is today in the calendar's zone, the oldest 29 days before */
+    const char *today = h_sql_value(H, "SELECT (now() AT TIME ZONE '%s')::date::text", tz);
+    const char *first = h_sql_value(H, "SELECT ((now() AT TIME ZONE '%s')::date - 29)::text", tz);
+    if (strcmp(json_string_value(json_array_get(days, 29)), today) != 0 ||
+        strcmp(json_string_value(json_array_get(days, 0)), first) != 0) {
+        if (verbose)
+            print_error("chart days %s..%s, expected %s..%s\n",
+                        json_string_value(json_array_get(days, 0)),
+                        json_string_value(json_array_get(days, 29)), first, today);
+        return 0;
+    }
+    return 1;
+}
+
+/* Keys of the SLA table rows on the page, "|"-joined, and the API's. */
+static const char *page_report_keys(void)
+{
+    return js_str("return Array.from(document.querySelectorAll('#report-table tbody tr'))"
+                  ".map(function (r) { return r.dataset.key; }).sort().join('|');");
+}
+
+static const char *api_report_keys(const char *group_by)
+{
+    json_t *range = js("var f = document.getElementById('report-from').value,"
+                       "    t = document.getElementById('report-to').value; return [f, t];");
+    const char *from = json_string_value(json_array_get(range, 0));
+    const char *to = json_string_value(json_array_get(range, 1));
+    /* the page asks from local midnight of `from` to local midnight after `to` */
+    const char *f = h_sql_value(H, "SELECT to_char(('%s'::date::timestamp AT TIME ZONE '%s') AT TIME ZONE 'UTC', "
+                                   "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", from, tz);
+    const char *t = h_sql_value(H, "SELECT to_char((('%s'::date + 1)::timestamp AT TIME ZONE '%s') AT TIME ZONE 'UTC', "
+                                   "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", to, tz);
+    h_resp *r = h_req(H, "GET", h_fmt(H, "/v1/reports/sla?group_by=%s&from=%s&to=%s", group_by,
+                                      h_urlenc(H, f), h_urlenc(H, t)), H->k.manager, NULL);
+    h_expect_status(r, 200);
+    json_t *groups = json_object_get(r->json, "groups");
+    size_t n = json_array_size(groups);
+    const char **keys = calloc(n + 1, sizeof *keys);
+    for (size_t i = 0; i < n; i++) {
+        json_t *k = json_object_get(json_array_get(groups, i), "key");
+        keys[i] = json_is_string(k) ? json_string_value(k) : "";
+    }
+    /* sort as JavaScript's default sort does for these ASCII/UTF-8 keys */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (strcmp(keys[j], keys[i]) < 0) {
+                const char *x = keys[i];
+                keys[i] = keys[j];
+                keys[j] = x;
+            }
+    char *out = calloc(1, 1);
+    for (size_t i = 0; i < n; i++) {
+        const char *s = h_fmt(H, "%s%s%s", out, i ? "|" : "", keys[i]);
+        free(out);
+        out = strdup(s);
+    }
+    free(keys);
+    const char *res = h_fmt(H, "%s", out);
+    free(out);
+    return res;
+}
+
+static void switch_group(const char *group_by)
+{
+    click(h_fmt(H, "#group-by option[value=\"%s\"]", group_by));
+    wait_js(h_fmt(H, "var t = document.getElementById('report-table');"
+                     "return t.dataset.groupBy === '%s' && !t.hasAttribute('aria-busy');", group_by),
+            10, h_fmt(H, "the SLA table grouped by %s", group_by));
+    const char *want = api_report_keys(group_by);
+    const char *shown = page_report_keys();
+    if (strcmp(want, shown) != 0)
+        fail_msg("SLA table by %s: page rows [%s], API groups [%s]", group_by, shown, want);
+    assert_true(strlen(shown) > 0);
+}
+
+/* Browser log: no script error, no CSP violation, no failed request other
+ * than the refused tokens this test sends on purpose. */
+static void check_browser_log(void)
+{
+    json_t *logs = wd("POST", spath("/se/log"), json_pack("{s:s}", "type", "browser"));
+    size_t i;
+    json_t *e;
+    int bad = 0;
+    json_array_foreach(logs, i, e) {
+        const char *level = json_string_value(json_object_get(e, "level"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        const char *src = json_string_value(json_object_get(e, "source"));
+        if (!level || strcmp(level, "SEVERE") != 0)
+            continue;
+        if (src && strcmp(src, "network") == 0 && msg &&
+            (strstr(msg, "status of 401") || strstr(msg, "status of 403")))
+            continue;
+        print_error("browser log: %s %s: %s\n", src ? src : "?", level, msg ? msg : "");
+        bad++;
+    }
+    assert_int_equal(bad, 0);
+}
+
+/* ------------------------------------------------------------------ test */
+
+static void dashboard(void **state)
+{
+    (void)state;
+    build_world();
+    wd_start();
+    const char *url = h_fmt(H, "%s/dashboard", H->base_url);
+    wd("POST", spath("/url"), json_pack("{s:s}", "url", url));
+
+    /* the token, once per session; bad ones are refused with a clear message */
+    wait_js("return !document.getElementById('login').hidden;", 10, "the token form");
+    type_into("#token", "esc_not_a_real_token");
+    click("#login-form button");
+    wait_js("var e = document.getElementById('login-error');"
+            "return !e.hidden && e.textContent.indexOf('401') >= 0;", 10, "the 401 message");
+    type_into("#token", H->k.frontdesk);
+    click("#login-form button");
+    wait_js("var e = document.getElementById('login-error');"
+            "return !e.hidden && e.textContent.indexOf('403') >= 0;", 10, "the 403 message");
+    assert_true(js_bool("return document.getElementById('app').hidden;"));
+    type_into("#token", H->k.manager);
+    click("#login-form button");
+    wait_js("return !document.getElementById('app').hidden && "
+            "!!document.getElementById('open-total');", 10, "the dashboard");
+    /* a reload keeps the session's token */
+    wd("POST", spath("/url"), json_pack("{s:s}", "url", url));
+    wait_js("return !document.getElementById('app').hidden && "
+            "!!document.getElementById('open-total');", 10, "the dashboard after a reload");
+    assert_true(js_bool("return document.getElementById('login').hidden;"));
+
+    /* open tickets by tier and state: A, B, F at line-1 awaiting ack, the
+     * waiting one, the resolved one, the escalated one at line-2 */
+    check_open_counts(6);
+    assert_string_equal(js_str("return document.querySelector('#open-table td[data-tier=\"line-1\"]"
+                               "[data-state=\"awaiting_ack\"]').textContent;"), "3");
+    assert_string_equal(js_str("return document.querySelector('#open-table td[data-tier=\"line-2\"]"
+                               "[data-state=\"awaiting_ack\"]').textContent;"), "1");
+
+    /* at risk in the next hour: only the ticket under the 10-minute policy,
+     * its Chinese subject shown as it is */
+    assert_string_equal(js_str("return document.getElementById('risk-count').textContent;"), "1");
+    assert_string_equal(js_str("var li = document.querySelector('#risk-list li[data-ticket]');"
+                               "return li ? li.dataset.ticket : '';"),
+                        h_fmt(H, "%lld", (long long)t_risk));
+    assert_string_equal(js_str("return document.querySelector('#risk-list li .subject').textContent;"),
+                        SUBJ_AT_RISK);
+
+    /* breaches per day: the chart agrees with the database, today has the
+     * fresh breaches and 3 days ago the callback one */
+    wait_js("return typeof Chart === 'function' && !!Chart.getChart(document.getElementById('breach-chart'));",
+            10, "the breach chart");
+    if (!chart_matches(1))
+        fail_msg("the breach chart does not match the database");
+    json_t *today = js("var c = Chart.getChart(document.getElementById('breach-chart'));"
+                       "return c.data.datasets.map(function (d) { return d.data[29]; });");
+    assert_true(json_integer_value(json_array_get(today, 0)) >= 3); /* ack: B, F, C at line-2 */
+    assert_true(json_integer_value(json_array_get(today, 1)) >= 3); /* resolve: B, F, C */
+    assert_int_equal(json_integer_value(json_array_get(js(
+        "var c = Chart.getChart(document.getElementById('breach-chart'));"
+        "return c.data.datasets[2].data;"), 26)), 1);
+    assert_int_equal(json_integer_value(json_array_get(today, 2)), 0);
+
+    /* the SLA table and its grouping switch (rows = the API's groups) */
+    wait_js("var t = document.getElementById('report-table');"
+            "return t.dataset.groupBy === 'tier' && !t.hasAttribute('aria-busy') && "
+            "t.querySelectorAll('tbody tr').length > 0;", 15, "the SLA table");
+    const char *want = api_report_keys("tier"), *shown = page_report_keys();
+    if (strcmp(want, shown) != 0)
+        fail_msg("SLA table by tier: page rows [%s], API groups [%s]", shown, want);
+    assert_non_null(strstr(shown, "line-1"));
+    switch_group("severity");
+    assert_string_equal(page_report_keys(), "major|normal");
+    switch_group("category");
+    /* Chinese text and markup in data both arrive as text */
+    assert_true(js_bool(h_fmt(H, "return Array.from(document.querySelectorAll('#report-table td.key'))"
+                                 ".some(function (td) { return td.textContent === '%s'; });", CAT_BILL)));
+    assert_true(js_bool("return Array.from(document.querySelectorAll('#report-table td.key'))"
+                        ".some(function (td) { return td.textContent === '<b>billing</b>'; });"));
+    assert_true(js_bool("return document.querySelectorAll('#report-table b').length === 0;"));
+    switch_group("day");
+    switch_group("tier");
+
+    /* the CSV download carries the token (a fetch and a Blob): let Chromium
+     * save it and read the file */
+    char *dl = strdup(h_fmt(H, "%s/dashboard-downloads", W.outdir));
+    char *const rm[] = {"rm", "-rf", dl, NULL};
+    h_run(rm, NULL);
+    mkdir(dl, 0755);
+    cdp("Browser.setDownloadBehavior", json_pack("{s:s,s:s}", "behavior", "allow", "downloadPath", dl));
+    click("#report-csv");
+    char *csv = NULL;
+    for (double until = h_now() + 10; !csv && h_now() < until; h_sleep(0.1)) {
+        DIR *d = opendir(dl);
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+            if (strstr(de->d_name, ".csv") && !strstr(de->d_name, "crdownload"))
+                csv = strdup(h_fmt(H, "%s/%s", dl, de->d_name));
+        if (d)
+            closedir(d);
+    }
+    if (!csv)
+        fail_msg("no CSV was downloaded into %s", dl);
+    char *text = NULL;
+    char *const cat[] = {"cat", csv, NULL};
+    h_sleep(0.2);
+    assert_int_equal(h_run(cat, &text), 0);
+    assert_non_null(text);
+    assert_true(strncmp(text, "key,created,", 12) == 0 || strncmp(text, "\xef\xbb\xbfkey,created,", 15) == 0);
+    assert_non_null(strstr(text, "\nline-1,"));
+    assert_non_null(strstr(csv, "sla-report-tier-"));
+    free(text);
+    free(csv);
+    free(dl);
+
+    /* the live feed: a breach that happens now shows up, and the counts and
+     * the chart follow it without a reload */
+    wait_js("return document.getElementById('feed-status').dataset.status === 'live';", 10,
+            "the live feed");
+    t_live = create("Card swallowed by the ATM", "atm", NULL);
+    wait_js(h_fmt(H, "return !!document.querySelector('#feed li[data-type=\"breached\"][data-ticket=\"%lld\"]');",
+                  (long long)t_live), 15, "the new breach in the live feed");
+    assert_true(js_bool(h_fmt(H, "return !!document.querySelector('#feed li[data-type=\"created\"][data-ticket=\"%lld\"]');",
+                              (long long)t_live)));
+    wait_js("return document.getElementById('open-total').textContent === '7';", 15,
+            "the open count to follow the feed");
+    settle();
+    double until = h_now() + 15;
+    while (!chart_matches(0)) {
+        if (h_now() > until) {
+            chart_matches(1);
+            fail_msg("the chart did not follow the new breaches");
+        }
+        time_box("the chart to follow the feed");
+        h_sleep(0.2);
+    }
+    check_open_counts(7);
+
+    /* nothing but the daemon served the page */
+    assert_true(js_bool(h_fmt(H, "return performance.getEntriesByType('resource').every(function (e) {"
+                                 "  return e.name.indexOf('%s/') === 0; });", H->base_url)));
+    assert_true(js_bool("return performance.getEntriesByType('resource').some(function (e) {"
+                        "  return /\\/dashboard\\/chart\\.js$/.test(e.name); });"));
+
+    /* a wide screenshot: a 1280 px viewport as tall as the page */
+    cdp("Emulation.setDeviceMetricsOverride",
+        json_pack("{s:i,s:i,s:i,s:b}", "width", 1280, "height", 900, "deviceScaleFactor", 1, "mobile", 0));
+    h_sleep(0.3);
+    json_t *height = js("return document.documentElement.scrollHeight;");
+    cdp("Emulation.setDeviceMetricsOverride",
+        json_pack("{s:i,s:I,s:i,s:b}", "width", 1280, "height", json_integer_value(height),
+                  "deviceScaleFactor", 1, "mobile", 0));
+    h_sleep(0.3);
+    const char *wide = h_fmt(H, "%s/dashboard-wide.png", W.outdir);
+    screenshot(wide);
+    const char *upd = getenv("ESC_UPDATE_DOCS");
+    if (upd && strcmp(upd, "1") == 0) {
+        const char *docs = h_fmt(H, "%s/docs/dashboard.png", W.srcdir);
+        char *const cp[] = {"cp", (char *)wide, (char *)docs, NULL};
+        assert_int_equal(h_run(cp, NULL), 0);
+        fprintf(stderr, "dashboard: updated %s\n", docs);
+    }
+
+    /* in Chinese */
+    click("#lang");
+    wait_js("return document.documentElement.lang === 'zh-CN' && "
+            "document.querySelector('h1').textContent === '投诉升级 SLA 看板';", 5, "the Chinese labels");
+    assert_true(js_bool("return Array.from(document.querySelectorAll('#open-table thead th'))"
+                        ".some(function (th) { return th.textContent === '待受理'; });"));
+    screenshot(h_fmt(H, "%s/dashboard-zh.png", W.outdir));
+
+    /* a phone: 390 px wide, no sideways scrolling of the page (tables scroll
+     * inside their cards) */
+    cdp("Emulation.setDeviceMetricsOverride",
+        json_pack("{s:i,s:i,s:i,s:b}", "width", 390, "height", 844, "deviceScaleFactor", 1, "mobile", 1));
+    h_sleep(0.5);
+    json_t *dims = js("return [window.innerWidth, document.documentElement.scrollWidth,"
+                      " document.body.scrollWidth, document.documentElement.scrollHeight];");
+    json_int_t inner = json_integer_value(json_array_get(dims, 0));
+    json_int_t sw = json_integer_value(json_array_get(dims, 1));
+    json_int_t bw = json_integer_value(json_array_get(dims, 2));
+    assert_int_equal(inner, 390);
+    if (sw > inner || bw > inner)
+        fail_msg("horizontal overflow at 390 px: scrollWidth %lld/%lld > innerWidth %lld",
+                 (long long)sw, (long long)bw, (long long)inner);
+    cdp("Emulation.setDeviceMetricsOverride",
+        json_pack("{s:i,s:I,s:i,s:b}", "width", 390, "height",
+                  json_integer_value(json_array_get(dims, 3)), "deviceScaleFactor", 1, "mobile", 1));
+    h_sleep(0.3);
+    screenshot(h_fmt(H, "%s/dashboard-narrow.png", W.outdir));
+
+    check_browser_log();
+    fprintf(stderr, "dashboard: all checks passed in %.1f s\n", h_now() - T0);
+}
+
+/* GET /v1/dashboard/summary against the database, and the page's files. */
+static void summary_api(void **state)
+{
+    (void)state;
+    const char *M = H->k.manager;
+    h_expect_error(h_req(H, "GET", "/v1/dashboard/summary", NULL, NULL), 401, "unauthenticated");
+    h_expect_error(h_req(H, "GET", "/v1/dashboard/summary", H->k.frontdesk, NULL), 403, "forbidden");
+    h_expect_error(h_req(H, "GET", "/v1/dashboard/summary", H->k.agent[1], NULL), 403, "forbidden");
+    h_expect_status(h_req(H, "GET", "/v1/dashboard/summary", H->k.admin, NULL), 200);
+    if (!tz[0]) { /* when the browser test stopped before reading it */
+        h_resp *c = h_req(H, "GET", "/v1/calendar", M, NULL);
+        h_expect_status(c, 200);
+        snprintf(tz, sizeof tz, "%s", h_str(c->json, "timezone"));
+    }
+    h_expect_error_field(h_req(H, "GET", "/v1/dashboard/summary?limit=0", M, NULL), 400,
+                         "validation_failed", "limit");
+    h_expect_error_field(h_req(H, "GET", "/v1/dashboard/summary?limit=101", M, NULL), 400,
+                         "validation_failed", "limit");
+    h_expect_error_field(h_req(H, "GET", "/v1/dashboard/summary?days=7", M, NULL), 400,
+                         "validation_failed", "days");
+
+    h_resp *r = h_req(H, "GET", "/v1/dashboard/summary", M, NULL);
+    h_expect_status(r, 200);
+    json_t *s = r->json;
+    h_assert_ts(s, "generated_at");
+    h_assert_str(s, "timezone", tz);
+
+    /* every tier x open state, in order, equal to the tickets table */
+    static const char *const states[] = {"awaiting_ack", "acknowledged", "waiting_customer", "resolved"};
+    json_t *open = json_object_get(s, "open");
+    assert_int_equal(json_array_size(open), 12);
+    json_int_t total = 0;
+    for (int t = 1; t <= 3; t++)
+        for (int k = 0; k < 4; k++) {
+            json_t *o = json_array_get(open, (size_t)((t - 1) * 4 + k));
+            h_assert_str(o, "tier", h_fmt(H, "line-%d", t));
+            h_assert_str(o, "state", states[k]);
+            const char *want = h_sql_value(H, "SELECT count(*) FROM tickets WHERE tier = %d AND state = '%s'",
+                                           t, states[k]);
+            h_assert_int(o, "count", strtoll(want, NULL, 10));
+            total += h_int(o, "count");
+        }
+    h_assert_int(s, "open_total", total);
+    h_assert_int(s, "open_total",
+                 strtoll(h_sql_value(H, "SELECT count(*) FROM tickets WHERE state <> 'closed'"), NULL, 10));
+
+    /* at risk: the live deadlines of the next hour, each ticket once */
+    json_t *risk = json_object_get(s, "at_risk_next_hour");
+    h_assert_int(risk, "horizon_seconds", 3600);
+    h_assert_int(risk, "count", strtoll(h_sql_value(H,
+        "SELECT count(DISTINCT ticket_id) FROM timers WHERE kind <> 'warn' AND due_at > now() "
+        "AND due_at <= now() + interval '1 hour'"), NULL, 10));
+    if (t_risk) {
+        h_assert_int(risk, "count", 1);
+        h_assert_int(risk, "items.0.id", t_risk);
+        h_assert_str(risk, "items.0.subject", SUBJ_AT_RISK);
+        h_assert_str(risk, "items.0.deadline", "ack");
+        h_assert_str(risk, "items.0.tier", "line-1");
+        h_assert_str(risk, "items.0.state", "awaiting_ack");
+        h_assert_str(risk, "items.0.category", "设备");
+        h_assert_null(risk, "items.0.assignee");
+        double left = h_ts_diff(h_str(s, "generated_at"), h_str(risk, "items.0.due_at"));
+        assert_true(left > 0 && left <= 600);
+    }
+
+    /* 30 local days, oldest first, ending today, equal to the breaches table */
+    json_t *days = json_object_get(s, "breaches_per_day");
+    assert_int_equal(json_array_size(days), 30);
+    for (size_t i = 0; i < 30; i++) {
+        json_t *d = json_array_get(days, i);
+        h_assert_str(d, "day", h_sql_value(H, "SELECT ((now() AT TIME ZONE '%s')::date - %d)::text",
+                                           tz, 29 - (int)i));
+        static const char *const kinds[] = {"ack", "resolve", "callback"};
+        for (int k = 0; k < 3; k++)
+            h_assert_int(d, kinds[k], strtoll(h_sql_value(H,
+                "SELECT count(*) FROM breaches WHERE kind = '%s' AND "
+                "(detected_at AT TIME ZONE '%s')::date = '%s'::date", kinds[k], tz,
+                h_str(d, "day")), NULL, 10));
+    }
+
+    /* feed_after is a cursor the event feed takes */
+    json_t *fa = json_object_get(s, "feed_after");
+    assert_true(json_is_integer(fa) && json_integer_value(fa) >= 0);
+    h_expect_status(h_req(H, "GET", h_fmt(H, "/v1/events?after=%lld&limit=5",
+                                           (long long)json_integer_value(fa)), M, NULL), 200);
+
+    /* limit lists fewer, the count stays */
+    r = h_req(H, "GET", "/v1/dashboard/summary?limit=1", M, NULL);
+    h_expect_status(r, 200);
+    assert_true(json_array_size(h_get(r->json, "at_risk_next_hour.items")) <= 1);
+    h_assert_int(r->json, "at_risk_next_hour.count", h_int(risk, "count"));
+}
+
+static void page_files(void **state)
+{
+    (void)state;
+    h_resp *r = h_req(H, "GET", "/dashboard", NULL, NULL);
+    h_expect_status(r, 200);
+    assert_string_equal(h_header(r, "Content-Type"), "text/html; charset=utf-8");
+    assert_non_null(h_header(r, "Content-Security-Policy"));
+    assert_non_null(strstr(h_header(r, "Content-Security-Policy"), "default-src 'self'"));
+    assert_string_equal(h_header(r, "X-Content-Type-Options"), "nosniff");
+    assert_string_equal(h_header(r, "X-Frame-Options"), "DENY");
+    assert_string_equal(h_header(r, "Cache-Control"), "no-cache");
+    assert_non_null(strstr(r->body, "<meta name=\"viewport\""));
+    /* no inline script or style for the CSP to refuse */
+    assert_null(strstr(r->body, "<script>"));
+    assert_null(strstr(r->body, "<style"));
+    assert_null(strstr(r->body, " style="));
+    assert_null(strstr(r->body, " onclick="));
+    const char *etag = h_header(r, "ETag");
+    assert_non_null(etag);
+    char *et = strdup(etag);
+    r = h_req(H, "GET", "/dashboard", NULL, NULL, h_fmt(H, "If-None-Match: %s", et));
+    h_expect_status(r, 304);
+    free(et);
+    h_expect_status(h_req(H, "GET", "/dashboard/?lang=zh", NULL, NULL), 200);
+
+    r = h_req(H, "GET", "/dashboard/app.js", NULL, NULL);
+    h_expect_status(r, 200);
+    assert_string_equal(h_header(r, "Content-Type"), "text/javascript; charset=utf-8");
+    assert_null(strstr(r->body, "innerHTML")); /* data goes in as text only */
+    r = h_req(H, "GET", "/dashboard/app.css", NULL, NULL);
+    h_expect_status(r, 200);
+    assert_string_equal(h_header(r, "Content-Type"), "text/css; charset=utf-8");
+
+    /* Chart.js from Debian's package */
+    r = h_req(H, "GET", "/dashboard/chart.js", NULL, NULL);
+    h_expect_status(r, 200);
+    assert_string_equal(h_header(r, "Content-Type"), "text/javascript; charset=utf-8");
+    assert_string_equal(h_header(r, "Cache-Control"), "public, max-age=86400");
+    assert_non_null(strstr(r->body, "Chart.js v"));
+    assert_true(r->body_len > 100000);
+
+    h_expect_error(h_req(H, "GET", "/dashboard/nope.js", NULL, NULL), 404, "not_found");
+    h_expect_error(h_req(H, "GET", "/dashboard/index.html", NULL, NULL), 404, "not_found");
+    h_expect_error(h_req(H, "POST", "/dashboard", NULL, "{}"), 405, "method_not_allowed");
+    /* the API keeps no-store, and gets nosniff too */
+    r = h_req(H, "GET", "/v1/dashboard/summary", H->k.manager, NULL);
+    assert_string_equal(h_header(r, "Cache-Control"), "no-store");
+    assert_string_equal(h_header(r, "X-Content-Type-Options"), "nosniff");
+    assert_null(h_header(r, "Content-Security-Policy"));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    T0 = h_now();
+    H = h_start("test_dashboard", NULL);
+    const char *bin = getenv("ESC_BIN"), *data = getenv("ESC_TEST_DATA");
+    W.outdir = dirname_of(bin ? bin : "./escalated");
+    char *tests = dirname_of(data ? data : "./tests/data");
+    W.srcdir = dirname_of(tests);
+    free(tests);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    wd_stop();
+    h_finish(H);
+    free(W.outdir);
+    free(W.srcdir);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(page_files), cmocka_unit_test(dashboard),
+                                       cmocka_unit_test(summary_api)};
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
