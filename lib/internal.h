@@ -171,6 +171,9 @@ int escp_store_next_due(struct escp_conn *c, double *seconds, bool *none, esc_er
 int escp_store_listen(struct escp_conn *c, esc_error_t *err);
 /* The engine's own connection: only its statements prepared, LISTENing. */
 struct escp_conn *escp_store_engine_open(const char *conninfo, esc_error_t *err);
+/* The same without LISTEN: the connection of a drainer thread, which fires
+ * batches of a backlog next to the engine thread (timer_engine.c). */
+struct escp_conn *escp_store_drainer_open(const char *conninfo, esc_error_t *err);
 /* pg_notify(ESCP_TIMER_CHANNEL, due) inside the caller's transaction. */
 int escp_store_notify_timer(struct escp_conn *c, esc_time_t due, esc_error_t *err);
 /* The connection's socket (for poll), or -1. */

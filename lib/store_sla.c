@@ -48,7 +48,7 @@ int escp_store_listen(struct escp_conn *c, esc_error_t *err)
 /* The engine's session commits asynchronously: a pass does not wait for its
  * WAL flush (under I/O pressure a flush took up to a second and held up the
  * next pass).  See timer_engine.c for why that is safe. */
-struct escp_conn *escp_store_engine_open(const char *conninfo, esc_error_t *err)
+static struct escp_conn *engine_open(const char *conninfo, bool listen, esc_error_t *err)
 {
     static const enum escp_stmt mine[] = {ESCP_S_FIRE_DUE, ESCP_S_NEXT_DUE};
     struct escp_conn *c = escp_conn_open_stmts(conninfo, mine, 2, err);
@@ -62,11 +62,21 @@ struct escp_conn *escp_store_engine_open(const char *conninfo, esc_error_t *err)
         return NULL;
     }
     PQclear(res);
-    if (escp_store_listen(c, err) != 0) {
+    if (listen && escp_store_listen(c, err) != 0) {
         escp_conn_close(c);
         return NULL;
     }
     return c;
+}
+
+struct escp_conn *escp_store_engine_open(const char *conninfo, esc_error_t *err)
+{
+    return engine_open(conninfo, true, err);
+}
+
+struct escp_conn *escp_store_drainer_open(const char *conninfo, esc_error_t *err)
+{
+    return engine_open(conninfo, false, err);
 }
 
 int escp_store_notify_timer(struct escp_conn *c, esc_time_t due, esc_error_t *err)

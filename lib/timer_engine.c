@@ -63,6 +63,12 @@
 #include "internal.h"
 
 #define RETRY_S 1.0        /* database away */
+/* Extra threads (each with its own connection, opened on first use) that
+ * help drain a backlog: when a pass fires a whole batch, they fire further
+ * batches at the same time (SKIP LOCKED hands each its own timers), so a
+ * burst of deadlines uses more than one PostgreSQL backend.  Idle, they
+ * sleep on a condition variable and hold no statement. */
+#define DRAINERS 1
 #define LOCKED_RETRY_S 0.01 /* due timers held by another transaction */
 
 struct escp_engine {
@@ -78,6 +84,10 @@ struct escp_engine {
     struct escp_engine_stats stats;
     void (*on_fired)(void *); /* escp_engine_on_fired */
     void *on_fired_arg;
+    pthread_cond_t drain_cv;  /* with mu: drain_gen changed, or stop */
+    uint64_t drain_gen;
+    pthread_t drainers[DRAINERS];
+    int ndrainers;
 };
 
 static struct timespec mono_after(double seconds)
@@ -186,6 +196,78 @@ static int wait_for(struct escp_engine *e, struct escp_conn *c, double seconds)
     return notified;
 }
 
+/* Account for one fire statement; calls the on_fired hook when it fired any. */
+static void record_fired(struct escp_engine *e, int fired, double late, double ms)
+{
+    pthread_mutex_lock(&e->mu);
+    e->stats.fired += (uint64_t)fired;
+    e->stats.passes++;
+    void (*on_fired)(void *) = e->on_fired;
+    void *on_fired_arg = e->on_fired_arg;
+    if (fired) {
+        e->stats.last_late_s = late;
+        if (late > e->stats.max_late_s)
+            e->stats.max_late_s = late;
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (fired) {
+        log_debug("sla engine fired %d timers in %.1f ms, latest %.3f s after its deadline", fired, ms,
+                  late);
+        if (on_fired) /* the pass committed breach/at_risk events */
+            on_fired(on_fired_arg);
+    }
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/* Ask the drainers to fire batches alongside the engine thread. */
+static void start_draining(struct escp_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    e->drain_gen++;
+    pthread_cond_broadcast(&e->drain_cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* A drainer: on each request, fire whole batches until one comes back short. */
+static void *drain(void *arg)
+{
+    struct escp_engine *e = arg;
+    struct escp_conn *c = NULL;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        while (!e->stop && e->drain_gen == seen)
+            pthread_cond_wait(&e->drain_cv, &e->mu);
+        if (e->stop)
+            break;
+        seen = e->drain_gen;
+        pthread_mutex_unlock(&e->mu);
+        esc_error_t err = {0};
+        if (!escp_conn_ok(c)) {
+            escp_conn_close(c);
+            c = escp_store_drainer_open(e->conninfo, &err);
+        }
+        int fired = c ? e->batch : 0;
+        while (c && fired == e->batch && !stopping(e)) {
+            struct timespec f0, f1;
+            double late;
+            clock_gettime(CLOCK_MONOTONIC, &f0);
+            if (escp_store_fire_due(c, e->batch, &fired, &late, &err) != 0)
+                break; /* the engine thread notices the database too */
+            clock_gettime(CLOCK_MONOTONIC, &f1);
+            record_fired(e, fired, late, ms_between(&f0, &f1));
+        }
+        pthread_mutex_lock(&e->mu);
+    }
+    pthread_mutex_unlock(&e->mu);
+    escp_conn_close(c);
+    return NULL;
+}
+
 static void *run(void *arg)
 {
     struct escp_engine *e = arg;
@@ -205,7 +287,7 @@ static void *run(void *arg)
         int ignored = 0;
         escp_conn_notifications(c, &ignored); /* what came before this pass is covered by it */
 
-        int fired = 0, last_fired = 0;
+        int fired = 0, last_fired = 0, batches = 0;
         double late;
         do {
             struct timespec f0, f1;
@@ -214,24 +296,9 @@ static void *run(void *arg)
                 break;
             clock_gettime(CLOCK_MONOTONIC, &f1);
             last_fired = fired;
-            pthread_mutex_lock(&e->mu);
-            e->stats.fired += (uint64_t)fired;
-            e->stats.passes++;
-            void (*on_fired)(void *) = e->on_fired;
-            void *on_fired_arg = e->on_fired_arg;
-            if (fired) {
-                e->stats.last_late_s = late;
-                if (late > e->stats.max_late_s)
-                    e->stats.max_late_s = late;
-            }
-            pthread_mutex_unlock(&e->mu);
-            if (fired) {
-                log_debug("sla engine fired %d timers in %.1f ms, latest %.3f s after its deadline", fired,
-                          (double)(f1.tv_sec - f0.tv_sec) * 1e3 + (double)(f1.tv_nsec - f0.tv_nsec) / 1e6,
-                          late);
-                if (on_fired) /* the pass committed breach/at_risk events */
-                    on_fired(on_fired_arg);
-            }
+            record_fired(e, fired, late, ms_between(&f0, &f1));
+            if (fired == e->batch && ++batches == 1 && e->ndrainers > 0)
+                start_draining(e); /* a backlog: fire it on more backends */
         } while (fired == e->batch && !stopping(e));
 
         double next = 0;
@@ -284,7 +351,18 @@ struct escp_engine *escp_engine_start(const char *conninfo, int batch, int max_s
     e->batch = batch > 0 ? batch : 500;
     e->max_sleep_ms = max_sleep_ms > 0 ? max_sleep_ms : ESCP_ENGINE_MAX_SLEEP_MS;
     pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->drain_cv, NULL);
+    for (int i = 0; i < DRAINERS; i++)
+        if (pthread_create(&e->drainers[e->ndrainers], NULL, drain, e) == 0)
+            e->ndrainers++; /* fewer drainers only means a slower burst */
     if (pthread_create(&e->thread, NULL, run, e) != 0) {
+        pthread_mutex_lock(&e->mu);
+        e->stop = 1;
+        pthread_cond_broadcast(&e->drain_cv);
+        pthread_mutex_unlock(&e->mu);
+        for (int i = 0; i < e->ndrainers; i++)
+            pthread_join(e->drainers[i], NULL);
+        pthread_cond_destroy(&e->drain_cv);
         pthread_mutex_destroy(&e->mu);
         close(e->pipe_r);
         close(e->pipe_w);
@@ -303,8 +381,12 @@ void escp_engine_stop(struct escp_engine *e)
     pthread_mutex_lock(&e->mu);
     e->stop = 1;
     signal_locked(e);
+    pthread_cond_broadcast(&e->drain_cv);
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->thread, NULL);
+    for (int i = 0; i < e->ndrainers; i++)
+        pthread_join(e->drainers[i], NULL);
+    pthread_cond_destroy(&e->drain_cv);
     pthread_mutex_destroy(&e->mu);
     close(e->pipe_r);
     close(e->pipe_w);
