@@ -20,23 +20,6 @@ static const char *const sla_columns[] = {
     "ack_breach_rate", "resolve_breach_rate", "mtta_seconds", "mttr_seconds", "p90_ttr_seconds",
     "resolution_rate", "satisfaction_rate", NULL};
 
-/* An optional RFC 3339 query parameter -> PostgreSQL text in buf (or NULL). */
-static int time_param(struct escp_req *r, const char *name, char *buf, size_t len, const char **out)
-{
-    const char *v = escp_query(r, name);
-    esc_time_t t;
-    *out = NULL;
-    if (!v)
-        return 0;
-    if (esc_time_parse(v, &t) != 0) {
-        esc_error_set(&r->err, ESC_ERR_VALIDATION, name, "%s must be an RFC 3339 time", name);
-        return -1;
-    }
-    escp_time_pg(t, buf, len);
-    *out = buf;
-    return 0;
-}
-
 /* ---- content negotiation ---- */
 
 struct pref {
@@ -223,8 +206,8 @@ void escp_api_report_sla(struct escp_req *r)
         esc_error_set(err, ESC_ERR_VALIDATION, "group_by", "group_by must be tier, severity, category or day");
         return;
     }
-    if (time_param(r, "from", fbuf, sizeof fbuf, &from) != 0 ||
-        time_param(r, "to", tbuf, sizeof tbuf, &to) != 0)
+    if (escp_time_query(r, "from", fbuf, sizeof fbuf, &from) != 0 ||
+        escp_time_query(r, "to", tbuf, sizeof tbuf, &to) != 0)
         return;
 
     struct escp_report_period p;

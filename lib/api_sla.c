@@ -125,22 +125,6 @@ out:
 
 /* ---- GET /v1/breaches ---- */
 
-static int time_param(struct escp_req *r, const char *name, char *buf, size_t len, const char **out)
-{
-    const char *v = escp_query(r, name);
-    esc_time_t t;
-    *out = NULL;
-    if (!v)
-        return 0;
-    if (esc_time_parse(v, &t) != 0) {
-        esc_error_set(&r->err, ESC_ERR_VALIDATION, name, "%s must be an RFC 3339 time", name);
-        return -1;
-    }
-    escp_time_pg(t, buf, len);
-    *out = buf;
-    return 0;
-}
-
 void escp_api_breaches(struct escp_req *r)
 {
     static const char *const allowed[] = {"kind", "tier", "severity", "ticket", "from", "to",
@@ -183,8 +167,8 @@ void escp_api_breaches(struct escp_req *r)
         snprintf(ticket, sizeof ticket, "%lld", (long long)id);
         f.ticket = ticket;
     }
-    if (time_param(r, "from", from, sizeof from, &f.from) != 0 ||
-        time_param(r, "to", to, sizeof to, &f.to) != 0)
+    if (escp_time_query(r, "from", from, sizeof from, &f.from) != 0 ||
+        escp_time_query(r, "to", to, sizeof to, &f.to) != 0)
         return;
     if ((v = escp_query(r, "limit"))) {
         int64_t n = escp_parse_id(v);
@@ -194,15 +178,8 @@ void escp_api_breaches(struct escp_req *r)
         }
         f.limit = (int)n;
     }
-    if ((v = escp_query(r, "cursor"))) {
-        char *end;
-        unsigned long long n = v[0] == 'b' && v[1] ? strtoull(v + 1, &end, 16) : 0;
-        if (!n || *end || n > INT64_MAX) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "cursor", "cursor is not one this server gave");
-            return;
-        }
-        f.before_id = (int64_t)n;
-    }
+    if (escp_cursor_query(r, 'b', &f.before_id) != 0)
+        return;
     struct escp_conn *c = escp_lease(r->svc->store, err);
     if (!c)
         return;
@@ -210,16 +187,7 @@ void escp_api_breaches(struct escp_req *r)
     escp_release(r->svc->store, c);
     if (!items)
         return;
-    json_t *next = json_null();
-    if (json_array_size(items) > (size_t)f.limit) {
-        json_array_remove(items, (size_t)f.limit);
-        char cur[32];
-        snprintf(cur, sizeof cur, "b%llx",
-                 (unsigned long long)json_integer_value(
-                     json_object_get(json_array_get(items, (size_t)f.limit - 1), "id")));
-        json_decref(next);
-        next = json_string(cur);
-    }
+    json_t *next = escp_page_next(items, f.limit, 'b');
     r->status = 200;
     r->json = json_pack("{s:o,s:o}", "items", items, "next_cursor", next);
 }

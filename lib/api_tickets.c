@@ -528,6 +528,48 @@ static int breach_kind(const char *s)
     return (strcmp(s, "ack") == 0 || strcmp(s, "resolve") == 0 || strcmp(s, "callback") == 0) ? 0 : -1;
 }
 
+int escp_time_query(struct escp_req *r, const char *name, char *buf, size_t len, const char **out)
+{
+    const char *v = escp_query(r, name);
+    esc_time_t t;
+    *out = NULL;
+    if (!v)
+        return 0;
+    if (esc_time_parse(v, &t) != 0) {
+        esc_error_set(&r->err, ESC_ERR_VALIDATION, name, "%s must be an RFC 3339 time", name);
+        return -1;
+    }
+    escp_time_pg(t, buf, len);
+    *out = buf;
+    return 0;
+}
+
+int escp_cursor_query(struct escp_req *r, char prefix, int64_t *before_id)
+{
+    const char *v = escp_query(r, "cursor");
+    if (!v)
+        return 0;
+    char *end = NULL;
+    unsigned long long n = v[0] == prefix && v[1] ? strtoull(v + 1, &end, 16) : 0;
+    if (!n || !end || *end || n > INT64_MAX) {
+        esc_error_set(&r->err, ESC_ERR_VALIDATION, "cursor", "cursor is not one this server gave");
+        return -1;
+    }
+    *before_id = (int64_t)n;
+    return 0;
+}
+
+json_t *escp_page_next(json_t *items, int limit, char prefix)
+{
+    if (json_array_size(items) <= (size_t)limit)
+        return json_null();
+    json_array_remove(items, (size_t)limit);
+    json_int_t last = json_integer_value(json_object_get(json_array_get(items, (size_t)limit - 1), "id"));
+    char cur[32];
+    snprintf(cur, sizeof cur, "%c%llx", prefix, (unsigned long long)last);
+    return json_string(cur);
+}
+
 void escp_api_ticket_list(struct escp_req *r)
 {
     static const char *const allowed[] = {"tier", "state", "severity", "assignee", "breached",
@@ -573,16 +615,9 @@ void escp_api_ticket_list(struct escp_req *r)
         }
         f.limit = (int)n;
     }
-    if ((v = escp_query(r, "cursor"))) {
-        /* opaque to clients: "c" followed by the last id seen, in hex */
-        char *end;
-        unsigned long long n = v[0] == 'c' && v[1] ? strtoull(v + 1, &end, 16) : 0;
-        if (!n || *end || n > INT64_MAX) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "cursor", "cursor is not one this server gave");
-            return;
-        }
-        f.before_id = (int64_t)n;
-    }
+    /* opaque to clients: "c" followed by the last id seen, in hex */
+    if (escp_cursor_query(r, 'c', &f.before_id) != 0)
+        return;
     if ((v = escp_query(r, "q"))) {
         size_t n = strlen(v);
         if (esc_utf8_length(v) < 1 || esc_utf8_length(v) > 200) {
@@ -613,15 +648,7 @@ void escp_api_ticket_list(struct escp_req *r)
     escp_release(r->svc->store, c);
     if (!items)
         goto out;
-    json_t *next = json_null();
-    if (json_array_size(items) > (size_t)f.limit) {
-        json_array_remove(items, (size_t)f.limit);
-        char cur[32];
-        json_int_t last = json_integer_value(json_object_get(json_array_get(items, (size_t)f.limit - 1), "id"));
-        snprintf(cur, sizeof cur, "c%llx", (unsigned long long)last);
-        json_decref(next);
-        next = json_string(cur);
-    }
+    json_t *next = escp_page_next(items, f.limit, 'c');
     size_t i;
     json_t *t;
     json_array_foreach(items, i, t) escp_ticket_mask(t);

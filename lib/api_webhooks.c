@@ -236,15 +236,8 @@ void escp_api_notification_list(struct escp_req *r)
         }
         f.limit = (int)n;
     }
-    if ((v = escp_query(r, "cursor"))) {
-        char *end = NULL;
-        unsigned long long n = v[0] == 'n' && v[1] ? strtoull(v + 1, &end, 16) : 0;
-        if (!n || !end || *end || n > INT64_MAX) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "cursor", "cursor is not one this server gave");
-            return;
-        }
-        f.before_id = (int64_t)n;
-    }
+    if (escp_cursor_query(r, 'n', &f.before_id) != 0)
+        return;
     struct escp_conn *c = escp_lease(r->svc->store, err);
     if (!c)
         return;
@@ -252,16 +245,7 @@ void escp_api_notification_list(struct escp_req *r)
     escp_release(r->svc->store, c);
     if (!items)
         return;
-    json_t *next = json_null();
-    if (json_array_size(items) > (size_t)f.limit) {
-        json_array_remove(items, (size_t)f.limit);
-        char cur[32];
-        snprintf(cur, sizeof cur, "n%llx",
-                 (unsigned long long)json_integer_value(
-                     json_object_get(json_array_get(items, (size_t)f.limit - 1), "id")));
-        json_decref(next);
-        next = json_string(cur);
-    }
+    json_t *next = escp_page_next(items, f.limit, 'n');
     r->status = 200;
     r->json = json_pack("{s:o,s:o}", "items", items, "next_cursor", next);
 }

@@ -87,6 +87,16 @@ json_t *escp_body_object(struct escp_req *r, bool allow_empty);
 int escp_only_keys(json_t *obj, const char *const *allowed, const char *prefix, esc_error_t *err);
 int64_t escp_parse_id(const char *s);
 int escp_require_manager(struct escp_req *r);
+/* An optional RFC 3339 query parameter as PostgreSQL text in buf; *out is
+ * buf, or NULL when absent.  -1 with a validation error naming it. */
+int escp_time_query(struct escp_req *r, const char *name, char *buf, size_t len, const char **out);
+/* Paging by id, newest first.  The opaque cursor is `prefix` followed by the
+ * last id seen, in hex.  escp_cursor_query: 0 with *before_id set (left
+ * alone when there is no cursor), -1 with a validation error.
+ * escp_page_next: items holds up to limit + 1 rows; drops the extra one and
+ * returns the next cursor (a new string), or json null on the last page. */
+int escp_cursor_query(struct escp_req *r, char prefix, int64_t *before_id);
+json_t *escp_page_next(json_t *items, int limit, char prefix);
 void escp_api_readyz(struct escp_req *r);
 
 struct esc_store *escp_server_store(struct esc_server *s);
