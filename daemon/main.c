@@ -18,7 +18,7 @@ struct setting {
     const char *value;
 };
 
-enum { SET_DB, SET_LISTEN, SET_POOL, SET_MAXCONN, SET_GRACE, SET_LOG, SET_ENGINE_SLEEP,
+enum { SET_DB, SET_LISTEN, SET_POOL, SET_MAXCONN, SET_GRACE, SET_LOG, SET_ENGINE_SLEEP, SET_ENGINE_BATCH,
        SET_WH_ATTEMPTS, SET_WH_BACKOFF, SET_WH_BACKOFF_CAP, SET_WH_TIMEOUT, SET_WH_WORKER,
        SET__COUNT };
 
@@ -36,6 +36,9 @@ static struct setting settings[SET__COUNT] = {
     [SET_ENGINE_SLEEP] = {"--engine-max-sleep", "ESCALATED_ENGINE_MAX_SLEEP", "60",
                           "longest SLA engine sleep, seconds (1..3600); deadlines sooner than this "
                           "are announced to other daemons by NOTIFY: use one value per database"},
+    [SET_ENGINE_BATCH] = {"--engine-batch", "ESCALATED_ENGINE_BATCH", "500",
+                          "timers the SLA engine fires per statement (1..10000); a backlog "
+                          "(a whole batch due) is fired on two connections at once"},
     [SET_WH_ATTEMPTS] = {"--webhook-max-attempts", "ESCALATED_WEBHOOK_MAX_ATTEMPTS", "10",
                          "attempts per webhook delivery before it is marked failed (1..100)"},
     [SET_WH_BACKOFF] = {"--webhook-backoff-ms", "ESCALATED_WEBHOOK_BACKOFF_MS", "30000",
@@ -155,6 +158,7 @@ static int cmd_serve(int n, const char **extra)
     if (int_setting(SET_POOL, 1, 256, &cfg.pool_size) || int_setting(SET_MAXCONN, 1, 100000, &cfg.max_connections) ||
         int_setting(SET_GRACE, 0, 3600, &cfg.shutdown_grace_s) ||
         int_setting(SET_ENGINE_SLEEP, 1, 3600, &cfg.engine_max_sleep_ms) ||
+        int_setting(SET_ENGINE_BATCH, 1, 10000, &cfg.engine_batch) ||
         int_setting(SET_WH_ATTEMPTS, 1, 100, &cfg.webhook_max_attempts) ||
         int_setting(SET_WH_BACKOFF, 10, 86400000, &cfg.webhook_backoff_ms) ||
         int_setting(SET_WH_BACKOFF_CAP, 10, 86400000, &cfg.webhook_backoff_cap_ms) ||

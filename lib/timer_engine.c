@@ -250,6 +250,8 @@ static void *drain(void *arg)
         if (!escp_conn_ok(c)) {
             escp_conn_close(c);
             c = escp_store_drainer_open(e->conninfo, &err);
+            if (c)
+                log_info("sla engine: a backlog; the drainer connected to fire it alongside");
         }
         int fired = c ? e->batch : 0;
         while (c && fired == e->batch && !stopping(e)) {
