@@ -173,11 +173,49 @@ static void request_hash(const char *body, size_t len, char out[65])
     json_decref(j);
 }
 
-void escp_api_ticket_create(struct escp_req *r)
+int escp_ticket_body_parse(json_t *b, struct escp_new_ticket *nt, esc_error_t *err)
 {
     static const char *const keys[] = {"subject", "description", "severity", "channel", "category",
                                        "customer", "external_ref", NULL};
     static const char *const ckeys[] = {"name", "phone", "email", "id_number", NULL};
+
+    if (escp_only_keys(b, keys, "", err) != 0 ||
+        get_str(b, "subject", "subject", REQUIRED, 1, 200, &nt->subject, err) != 0 ||
+        get_str(b, "description", "description", OPTIONAL, 0, 10000, &nt->description, err) != 0 ||
+        get_enum(b, "severity", severity_valid, "normal", OPTIONAL, &nt->severity, err) != 0 ||
+        get_enum(b, "channel", esc_channel_valid, "other", OPTIONAL, &nt->channel, err) != 0 ||
+        get_str(b, "category", "category", OPTIONAL, 1, 64, &nt->category, err) != 0 ||
+        get_str(b, "external_ref", "external_ref", OPTIONAL, 1, 128, &nt->external_ref, err) != 0)
+        return -1;
+    if (!nt->description)
+        nt->description = "";
+    json_t *cust = json_object_get(b, "customer");
+    if (cust && !json_is_null(cust)) {
+        if (!json_is_object(cust)) {
+            esc_error_set(err, ESC_ERR_VALIDATION, "customer", "customer must be an object");
+            return -1;
+        }
+        if (escp_only_keys(cust, ckeys, "customer.", err) != 0 ||
+            get_str(cust, "name", "customer.name", OPTIONAL, 1, 200, &nt->customer_name, err) != 0 ||
+            get_str(cust, "phone", "customer.phone", OPTIONAL, 1, 32, &nt->customer_phone, err) != 0 ||
+            get_str(cust, "email", "customer.email", OPTIONAL, 3, 254, &nt->customer_email, err) != 0 ||
+            get_str(cust, "id_number", "customer.id_number", OPTIONAL, 1, 64, &nt->customer_id_number, err) != 0)
+            return -1;
+        if (nt->customer_phone && !phone_valid(nt->customer_phone)) {
+            esc_error_set(err, ESC_ERR_VALIDATION, "customer.phone",
+                          "customer.phone must be digits, optionally with + - ( ) . and spaces");
+            return -1;
+        }
+        if (nt->customer_email && !email_valid(nt->customer_email)) {
+            esc_error_set(err, ESC_ERR_VALIDATION, "customer.email", "customer.email is not an email address");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void escp_api_ticket_create(struct escp_req *r)
+{
     struct escp_new_ticket nt = {0};
     esc_error_t *err = &r->err;
     json_t *b = NULL;
@@ -186,38 +224,8 @@ void escp_api_ticket_create(struct escp_req *r)
         return;
     if (!(b = escp_body_object(r, false)))
         return;
-    if (escp_only_keys(b, keys, "", err) != 0 ||
-        get_str(b, "subject", "subject", REQUIRED, 1, 200, &nt.subject, err) != 0 ||
-        get_str(b, "description", "description", OPTIONAL, 0, 10000, &nt.description, err) != 0 ||
-        get_enum(b, "severity", severity_valid, "normal", OPTIONAL, &nt.severity, err) != 0 ||
-        get_enum(b, "channel", esc_channel_valid, "other", OPTIONAL, &nt.channel, err) != 0 ||
-        get_str(b, "category", "category", OPTIONAL, 1, 64, &nt.category, err) != 0 ||
-        get_str(b, "external_ref", "external_ref", OPTIONAL, 1, 128, &nt.external_ref, err) != 0)
+    if (escp_ticket_body_parse(b, &nt, err) != 0)
         goto out;
-    if (!nt.description)
-        nt.description = "";
-    json_t *cust = json_object_get(b, "customer");
-    if (cust && !json_is_null(cust)) {
-        if (!json_is_object(cust)) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "customer", "customer must be an object");
-            goto out;
-        }
-        if (escp_only_keys(cust, ckeys, "customer.", err) != 0 ||
-            get_str(cust, "name", "customer.name", OPTIONAL, 1, 200, &nt.customer_name, err) != 0 ||
-            get_str(cust, "phone", "customer.phone", OPTIONAL, 1, 32, &nt.customer_phone, err) != 0 ||
-            get_str(cust, "email", "customer.email", OPTIONAL, 3, 254, &nt.customer_email, err) != 0 ||
-            get_str(cust, "id_number", "customer.id_number", OPTIONAL, 1, 64, &nt.customer_id_number, err) != 0)
-            goto out;
-        if (nt.customer_phone && !phone_valid(nt.customer_phone)) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "customer.phone",
-                          "customer.phone must be digits, optionally with + - ( ) . and spaces");
-            goto out;
-        }
-        if (nt.customer_email && !email_valid(nt.customer_email)) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "customer.email", "customer.email is not an email address");
-            goto out;
-        }
-    }
     const char *key = escp_header(r, "Idempotency-Key");
     if (key) {
         size_t n = strlen(key);
@@ -353,18 +361,9 @@ static int parse_if_match(struct escp_req *r, int *out)
     return 0;
 }
 
-void escp_api_ticket_action(struct escp_req *r)
+int escp_action_body_parse(enum esc_action action, json_t *b, struct escp_action_args *a,
+                           esc_error_t *err)
 {
-    enum esc_action action = (enum esc_action)r->action;
-    struct escp_action_args a = {.if_match = -1};
-    esc_error_t *err = &r->err;
-    json_t *b = NULL;
-    int64_t id;
-
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || require_role(r, action) != 0)
-        return;
-    if (!(b = escp_body_object(r, action == ESC_ACT_ACKNOWLEDGE || action == ESC_ACT_RESUME)))
-        return;
     switch (action) {
     case ESC_ACT_ACKNOWLEDGE:
     case ESC_ACT_RESUME:
@@ -375,12 +374,12 @@ void escp_api_ticket_action(struct escp_req *r)
     case ESC_ACT_WAIT:
     case ESC_ACT_REOPEN:
         if (escp_only_keys(b, (const char *const[]){"reason", NULL}, "", err) == 0)
-            get_str(b, "reason", "reason", REQUIRED, 1, 2000, &a.reason, err);
+            get_str(b, "reason", "reason", REQUIRED, 1, 2000, &a->reason, err);
         break;
     case ESC_ACT_RESOLVE:
         if (escp_only_keys(b, (const char *const[]){"resolution", "root_cause", NULL}, "", err) == 0 &&
-            get_str(b, "resolution", "resolution", REQUIRED, 1, 10000, &a.resolution, err) == 0)
-            get_enum(b, "root_cause", esc_root_cause_valid, NULL, REQUIRED, &a.root_cause, err);
+            get_str(b, "resolution", "resolution", REQUIRED, 1, 10000, &a->resolution, err) == 0)
+            get_enum(b, "root_cause", esc_root_cause_valid, NULL, REQUIRED, &a->root_cause, err);
         break;
     case ESC_ACT_CLOSE: {
         json_t *s = json_object_get(b, "satisfaction");
@@ -393,10 +392,10 @@ void escp_api_ticket_action(struct escp_req *r)
         }
         if (escp_only_keys(s, (const char *const[]){"result", "score", "feedback", NULL},
                       "satisfaction.", err) != 0 ||
-            get_str(s, "result", "satisfaction.result", REQUIRED, 1, 32, &a.sat_result, err) != 0 ||
-            get_str(s, "feedback", "satisfaction.feedback", OPTIONAL, 0, 2000, &a.sat_feedback, err) != 0)
+            get_str(s, "result", "satisfaction.result", REQUIRED, 1, 32, &a->sat_result, err) != 0 ||
+            get_str(s, "feedback", "satisfaction.feedback", OPTIONAL, 0, 2000, &a->sat_feedback, err) != 0)
             break;
-        if (strcmp(a.sat_result, "satisfied") != 0 && strcmp(a.sat_result, "unsatisfied") != 0) {
+        if (strcmp(a->sat_result, "satisfied") != 0 && strcmp(a->sat_result, "unsatisfied") != 0) {
             esc_error_set(err, ESC_ERR_VALIDATION, "satisfaction.result",
                           "satisfaction.result must be satisfied or unsatisfied");
             break;
@@ -408,17 +407,33 @@ void escp_api_ticket_action(struct escp_req *r)
                               "satisfaction.score must be an integer from 1 to 5");
                 break;
             }
-            a.sat_score = (int)json_integer_value(score);
+            a->sat_score = (int)json_integer_value(score);
         }
         break;
     }
     case ESC_ACT_COMMENT:
         if (escp_only_keys(b, (const char *const[]){"body", NULL}, "", err) == 0)
-            get_str(b, "body", "body", REQUIRED, 1, 10000, &a.body, err);
+            get_str(b, "body", "body", REQUIRED, 1, 10000, &a->body, err);
         break;
     default:
         esc_error_set(err, ESC_ERR_NOT_FOUND, NULL, "no such action");
     }
+    return err->code == ESC_OK ? 0 : -1;
+}
+
+void escp_api_ticket_action(struct escp_req *r)
+{
+    enum esc_action action = (enum esc_action)r->action;
+    struct escp_action_args a = {.if_match = -1};
+    esc_error_t *err = &r->err;
+    json_t *b = NULL;
+    int64_t id;
+
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || require_role(r, action) != 0)
+        return;
+    if (!(b = escp_body_object(r, action == ESC_ACT_ACKNOWLEDGE || action == ESC_ACT_RESUME)))
+        return;
+    escp_action_body_parse(action, b, &a, err);
     if (err->code != ESC_OK || path_id(r, &id) != 0 || parse_if_match(r, &a.if_match) != 0)
         goto out;
 

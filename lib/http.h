@@ -86,6 +86,15 @@ void escp_api_dashboard_file(struct escp_req *r);
 json_t *escp_body_object(struct escp_req *r, bool allow_empty);
 int escp_only_keys(json_t *obj, const char *const *allowed, const char *prefix, esc_error_t *err);
 int64_t escp_parse_id(const char *s);
+/* Pure validation of a parsed request body (no request, no database).
+ * escp_ticket_body_parse: the POST /v1/tickets body into *nt (strings
+ * borrowed from b; severity/channel defaulted, description "" when absent;
+ * the Idempotency-Key is the handler's).  escp_action_body_parse: an action's
+ * body into *a (ESC_ERR_NOT_FOUND for an action without a route).  Both: 0,
+ * or -1 with a validation error naming the field; err non-NULL and clear. */
+int escp_ticket_body_parse(json_t *b, struct escp_new_ticket *nt, esc_error_t *err);
+int escp_action_body_parse(enum esc_action action, json_t *b, struct escp_action_args *a,
+                           esc_error_t *err);
 int escp_require_manager(struct escp_req *r);
 /* An optional RFC 3339 query parameter as PostgreSQL text in buf; *out is
  * buf, or NULL when absent.  -1 with a validation error naming it. */
