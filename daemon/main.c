@@ -12,7 +12,7 @@
 #include "escalated/server.h"
 #include "escalated/store.h"
 
-/* The one table of settings: --help and docs/config.md come from these facts. */
+/* The one table of settings: --help is printed from it; docs/operations.md lists the same settings. */
 struct setting {
     const char *flag, *env, *dflt, *help;
     const char *value;
