@@ -43,17 +43,10 @@ void escp_api_dashboard_summary(struct escp_req *r)
     static const char *const allowed[] = {"limit", NULL};
     struct escp_dash_query q = {.at_risk_limit = 10, .horizon_seconds = SUMMARY_HORIZON,
                                 .days = SUMMARY_DAYS, .recent_events = SUMMARY_RECENT_EVENTS};
-    const char *v;
     if (escp_query_only(r, allowed) != 0 || escp_require_manager(r) != 0)
         return;
-    if ((v = escp_query(r, "limit"))) {
-        int64_t n = escp_parse_id(v);
-        if (n < 1 || n > 100) {
-            esc_error_set(&r->err, ESC_ERR_VALIDATION, "limit", "limit must be 1 to 100");
-            return;
-        }
-        q.at_risk_limit = (int)n;
-    }
+    if (escp_limit_query(r, 100, &q.at_risk_limit) != 0)
+        return;
     struct escp_conn *c = escp_lease(r->svc->store, &r->err);
     if (!c)
         return;

@@ -22,7 +22,8 @@ void escp_api_events(struct escp_req *r)
 {
     static const char *const allowed[] = {"after", "limit", "wait", NULL};
     esc_error_t *err = &r->err;
-    int64_t after = 0, limit = FEED_LIMIT_DEFAULT;
+    int64_t after = 0;
+    int limit = FEED_LIMIT_DEFAULT;
     int wait_ms = 0;
     const char *v;
     if (escp_require_manager(r) != 0 || escp_query_only(r, allowed) != 0)
@@ -31,13 +32,8 @@ void escp_api_events(struct escp_req *r)
         esc_error_set(err, ESC_ERR_VALIDATION, "after", "after must be an event id (or 0)");
         return;
     }
-    if ((v = escp_query(r, "limit"))) {
-        limit = parse_count(v);
-        if (limit < 1 || limit > FEED_LIMIT_MAX) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "limit", "limit must be 1 to %d", FEED_LIMIT_MAX);
-            return;
-        }
-    }
+    if (escp_limit_query(r, FEED_LIMIT_MAX, &limit) != 0)
+        return;
     if ((v = escp_query(r, "wait"))) {
         char *end;
         double secs = strtod(v, &end);

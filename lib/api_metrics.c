@@ -25,13 +25,6 @@
  * make the scrape itself time out, since that is when it matters most. */
 #define SCRAPE_LEASE_MS 1000
 
-static double mono_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* Unix time the process started: /proc/self/stat field 22 (clock ticks after
  * boot) plus the boot time from /proc/stat.  -1 when unknown. */
 static double start_time = -1;
@@ -172,13 +165,13 @@ void escp_api_metrics(struct escp_req *r)
     struct escp_db_metrics d;
     double age = 0, cost = 0;
     struct escp_db_reading *rd = escp_metrics_db_lock(escp_server_metrics(r->srv));
-    int ok = rd->have && escp_metrics_db_reusable(mono_now(), rd->read_at, rd->cost);
+    int ok = rd->have && escp_metrics_db_reusable(escp_mono_now(), rd->read_at, rd->cost);
     if (!ok) {
         struct escp_conn *c = escp_lease_wait(store, SCRAPE_LEASE_MS, &err);
         if (c) {
-            double t0 = mono_now();
+            double t0 = escp_mono_now();
             ok = escp_store_metrics(c, &d, &err) == 0;
-            double t1 = mono_now();
+            double t1 = escp_mono_now();
             escp_release(store, c);
             if (ok)
                 *rd = (struct escp_db_reading){true, d, t1, t1 - t0};
@@ -189,7 +182,7 @@ void escp_api_metrics(struct escp_req *r)
     if (ok) {
         d = rd->d;
         cost = rd->cost;
-        age = mono_now() - rd->read_at;
+        age = escp_mono_now() - rd->read_at;
     }
     escp_metrics_db_unlock(escp_server_metrics(r->srv));
 

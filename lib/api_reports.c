@@ -257,7 +257,7 @@ void escp_api_report_monthly(struct escp_req *r)
 {
     static const char *const allowed[] = {"month", "limit", NULL};
     esc_error_t *err = &r->err;
-    const char *month = escp_query(r, "month"), *v;
+    const char *month = escp_query(r, "month");
     int limit = MONTHLY_LIMIT_DEFAULT;
     if (escp_require_manager(r) != 0 || escp_query_only(r, allowed) != 0)
         return;
@@ -265,14 +265,8 @@ void escp_api_report_monthly(struct escp_req *r)
         esc_error_set(err, ESC_ERR_VALIDATION, "month", "month must be YYYY-MM");
         return;
     }
-    if ((v = escp_query(r, "limit"))) {
-        int64_t n = escp_parse_id(v);
-        if (n < 1 || n > MONTHLY_LIMIT_MAX) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "limit", "limit must be 1 to %d", MONTHLY_LIMIT_MAX);
-            return;
-        }
-        limit = (int)n;
-    }
+    if (escp_limit_query(r, MONTHLY_LIMIT_MAX, &limit) != 0)
+        return;
     struct escp_report_period p;
     char mon[8];
     json_t *doc = NULL;

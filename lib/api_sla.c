@@ -170,14 +170,8 @@ void escp_api_breaches(struct escp_req *r)
     if (escp_time_query(r, "from", from, sizeof from, &f.from) != 0 ||
         escp_time_query(r, "to", to, sizeof to, &f.to) != 0)
         return;
-    if ((v = escp_query(r, "limit"))) {
-        int64_t n = escp_parse_id(v);
-        if (n < 1 || n > 200) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "limit", "limit must be 1 to 200");
-            return;
-        }
-        f.limit = (int)n;
-    }
+    if (escp_limit_query(r, 200, &f.limit) != 0)
+        return;
     if (escp_cursor_query(r, 'b', &f.before_id) != 0)
         return;
     struct escp_conn *c = escp_lease(r->svc->store, err);

@@ -559,6 +559,20 @@ int escp_time_query(struct escp_req *r, const char *name, char *buf, size_t len,
     return 0;
 }
 
+int escp_limit_query(struct escp_req *r, int max, int *limit)
+{
+    const char *v = escp_query(r, "limit");
+    if (!v)
+        return 0;
+    int64_t n = escp_parse_id(v);
+    if (n < 1 || n > max) {
+        esc_error_set(&r->err, ESC_ERR_VALIDATION, "limit", "limit must be 1 to %d", max);
+        return -1;
+    }
+    *limit = (int)n;
+    return 0;
+}
+
 int escp_cursor_query(struct escp_req *r, char prefix, int64_t *before_id)
 {
     const char *v = escp_query(r, "cursor");
@@ -622,14 +636,8 @@ void escp_api_ticket_list(struct escp_req *r)
         escp_time_pg(t, due, sizeof due);
         f.due_before = due;
     }
-    if ((v = escp_query(r, "limit"))) {
-        int64_t n = escp_parse_id(v);
-        if (n < 1 || n > 200) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "limit", "limit must be 1 to 200");
-            return;
-        }
-        f.limit = (int)n;
-    }
+    if (escp_limit_query(r, 200, &f.limit) != 0)
+        return;
     /* opaque to clients: "c" followed by the last id seen, in hex */
     if (escp_cursor_query(r, 'c', &f.before_id) != 0)
         return;

@@ -228,14 +228,8 @@ void escp_api_notification_list(struct escp_req *r)
         esc_error_set(err, ESC_ERR_VALIDATION, "ticket", "ticket must be a ticket id");
         return;
     }
-    if ((v = escp_query(r, "limit"))) {
-        int64_t n = escp_parse_id(v);
-        if (n < 1 || n > 200) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "limit", "limit must be 1 to 200");
-            return;
-        }
-        f.limit = (int)n;
-    }
+    if (escp_limit_query(r, 200, &f.limit) != 0)
+        return;
     if (escp_cursor_query(r, 'n', &f.before_id) != 0)
         return;
     struct escp_conn *c = escp_lease(r->svc->store, err);

@@ -235,13 +235,6 @@ static int route_index(const char *method, const char *path)
     return first;
 }
 
-static double mono_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static struct escp_metrics *metrics_new(void)
 {
     const char *patterns[NROUTES], *methods[NROUTES];
@@ -367,7 +360,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->conn = conn;
         r->method = method;
         r->stopping = &s->stopping;
-        r->started = mono_now();
+        r->started = escp_mono_now();
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > MAX_BODY)
@@ -416,7 +409,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* counted before the response is queued, so a client that has its
      * answer finds it counted in its next scrape */
     escp_metrics_observe(s->metrics, route_index(method, r->path), method, status,
-                         mono_now() - r->started);
+                         escp_mono_now() - r->started);
     if (status >= 500 && r->err.code == ESC_ERR_INTERNAL)
         log_error("%s %s -> %d", method, r->path, status);
     else

@@ -104,6 +104,9 @@ int escp_time_query(struct escp_req *r, const char *name, char *buf, size_t len,
  * alone when there is no cursor), -1 with a validation error.
  * escp_page_next: items holds up to limit + 1 rows; drops the extra one and
  * returns the next cursor (a new string), or json null on the last page. */
+/* An optional `limit` query parameter, 1..max; left alone when absent.
+ * -1 with a validation error. */
+int escp_limit_query(struct escp_req *r, int max, int *limit);
 int escp_cursor_query(struct escp_req *r, char prefix, int64_t *before_id);
 json_t *escp_page_next(json_t *items, int limit, char prefix);
 void escp_api_readyz(struct escp_req *r);

@@ -43,6 +43,13 @@ void escp_pool_usage(struct esc_store *store, int *leased, int *size);
 
 #define ESC_TIME_NULL INT64_MIN
 
+/* ---- the monotonic clock (clock.c): timeouts, waits, durations ---- */
+#include <pthread.h>
+#include <time.h>
+double escp_mono_now(void);                      /* seconds, arbitrary origin */
+struct timespec escp_mono_after(double seconds); /* now + seconds, for timedwait */
+void escp_cond_init_mono(pthread_cond_t *cv);    /* a condvar that waits on it */
+
 /* ---- principals and tokens (auth.c, store_keys.c) ---- */
 /* "esc_" + base64url(32 random bytes); malloc'd. */
 char *escp_token_new(esc_error_t *err);

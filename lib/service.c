@@ -26,11 +26,7 @@ struct escp_wake *escp_wake_new(void)
     if (!w)
         return NULL;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    escp_cond_init_mono(&w->cv);
     return w;
 }
 
@@ -74,14 +70,7 @@ uint64_t escp_wake_gen(struct escp_wake *w, enum esc_tier tier)
 
 void escp_wake_wait(struct escp_wake *w, enum esc_tier tier, uint64_t gen, int ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = escp_mono_after(ms / 1000.0);
     pthread_mutex_lock(&w->mu);
     while (w->gen[tier] == gen)
         if (pthread_cond_timedwait(&w->cv, &w->mu, &until) != 0)
@@ -361,8 +350,7 @@ out:
 json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum esc_tier tier,
                        int wait_ms, volatile int *stopping, esc_error_t *err)
 {
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    const double start = escp_mono_now();
     for (;;) {
         uint64_t gen = escp_wake_gen(svc->wake, tier);
         struct escp_conn *c = escp_lease(svc->store, err);
@@ -374,9 +362,7 @@ json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum
             escp_wake_events(svc->wake);
         if (t || err->code != ESC_OK)
             return t;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-        long left = wait_ms - waited;
+        long left = wait_ms - (long)((escp_mono_now() - start) * 1000.0);
         if (left <= 0 || (stopping && *stopping))
             return NULL;
         /* woken at once by this daemon's own commits; every 500 ms for other daemons' */

@@ -15,21 +15,13 @@
 #define RECHECK_MS 1000 /* other daemons' events */
 #define PENDING_FIRST_MS 10
 
-static long ms_since(const struct timespec *t0)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, int wait_ms,
                         volatile int *stopping, struct escp_feed_page *page, esc_error_t *err)
 {
     struct escp_feed_cursor cur = {.id = after, .xid = "0"};
-    struct timespec start;
     int pending_ms = PENDING_FIRST_MS;
     bool resolved = after == 0;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    const double start = escp_mono_now();
     for (;;) {
         uint64_t gen = escp_wake_events_gen(svc->wake);
         struct escp_conn *c = escp_lease(svc->store, err);
@@ -43,7 +35,7 @@ json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, int wait
         escp_release(svc->store, c);
         if (!items || json_array_size(items) > 0)
             return items;
-        long left = wait_ms - ms_since(&start);
+        long left = wait_ms - (long)((escp_mono_now() - start) * 1000.0);
         if (left <= 0 || (stopping && *stopping))
             return items;
         json_decref(items);

@@ -573,7 +573,7 @@ struct esc_store {
     int leased;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct timespec last_failure; /* throttles reconnects while the database is down */
+    double last_failure; /* escp_mono_now() of the last failed connect, 0 = none: throttles reconnects */
 };
 
 static void notice_quiet(void *arg, const PGresult *res) { (void)arg; (void)res; }
@@ -652,13 +652,6 @@ void esc_store_free(struct esc_store *s)
     free(s->conns);
     free(s->conninfo);
     free(s);
-}
-
-static double elapsed_since(const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
 struct escp_conn *escp_conn_open(const char *conninfo, esc_error_t *err)
@@ -749,7 +742,7 @@ struct escp_conn *escp_lease_wait(struct esc_store *s, int wait_ms, esc_error_t 
     c->in_use = 1;
     s->leased++;
     int needs_connect = !c->pg || PQstatus(c->pg) != CONNECTION_OK;
-    int throttled = needs_connect && s->last_failure.tv_sec && elapsed_since(&s->last_failure) < 0.2;
+    int throttled = needs_connect && s->last_failure > 0 && escp_mono_now() - s->last_failure < 0.2;
     pthread_mutex_unlock(&s->mu);
 
     if (throttled) {
@@ -766,13 +759,13 @@ struct escp_conn *escp_lease_wait(struct esc_store *s, int wait_ms, esc_error_t 
         }
         if (!c->pg) {
             pthread_mutex_lock(&s->mu);
-            clock_gettime(CLOCK_MONOTONIC, &s->last_failure);
+            s->last_failure = escp_mono_now();
             pthread_mutex_unlock(&s->mu);
             escp_release(s, c);
             return NULL;
         }
         pthread_mutex_lock(&s->mu);
-        s->last_failure.tv_sec = 0;
+        s->last_failure = 0;
         pthread_mutex_unlock(&s->mu);
     }
     return c;

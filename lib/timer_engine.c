@@ -90,18 +90,6 @@ struct escp_engine {
     int ndrainers;
 };
 
-static struct timespec mono_after(double seconds)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    if (seconds < 0)
-        seconds = 0;
-    long long ns = (long long)(seconds * 1e9) + t.tv_nsec;
-    t.tv_sec += (time_t)(ns / 1000000000LL);
-    t.tv_nsec = (long)(ns % 1000000000LL);
-    return t;
-}
-
 static int ts_before(const struct timespec *a, const struct timespec *b)
 {
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
@@ -154,7 +142,7 @@ static void signal_locked(struct escp_engine *e)
  * that ended the wait (0 otherwise). */
 static int wait_for(struct escp_engine *e, struct escp_conn *c, double seconds)
 {
-    struct timespec until = mono_after(seconds);
+    struct timespec until = escp_mono_after(seconds);
     int notified = 0;
     pthread_mutex_lock(&e->mu);
     if (e->stop) {
@@ -218,11 +206,6 @@ static void record_fired(struct escp_engine *e, int fired, double late, double m
     }
 }
 
-static double ms_between(const struct timespec *a, const struct timespec *b)
-{
-    return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
-}
-
 /* Ask the drainers to fire batches alongside the engine thread. */
 static void start_draining(struct escp_engine *e)
 {
@@ -255,13 +238,10 @@ static void *drain(void *arg)
         }
         int fired = c ? e->batch : 0;
         while (c && fired == e->batch && !stopping(e)) {
-            struct timespec f0, f1;
-            double late;
-            clock_gettime(CLOCK_MONOTONIC, &f0);
+            double late, f0 = escp_mono_now();
             if (escp_store_fire_due(c, e->batch, &fired, &late, &err) != 0)
                 break; /* the engine thread notices the database too */
-            clock_gettime(CLOCK_MONOTONIC, &f1);
-            record_fired(e, fired, late, ms_between(&f0, &f1));
+            record_fired(e, fired, late, (escp_mono_now() - f0) * 1e3);
         }
         pthread_mutex_lock(&e->mu);
     }
@@ -292,13 +272,11 @@ static void *run(void *arg)
         int fired = 0, last_fired = 0, batches = 0;
         double late;
         do {
-            struct timespec f0, f1;
-            clock_gettime(CLOCK_MONOTONIC, &f0);
+            double f0 = escp_mono_now();
             if (escp_store_fire_due(c, e->batch, &fired, &late, &err) != 0)
                 break;
-            clock_gettime(CLOCK_MONOTONIC, &f1);
             last_fired = fired;
-            record_fired(e, fired, late, ms_between(&f0, &f1));
+            record_fired(e, fired, late, (escp_mono_now() - f0) * 1e3);
             if (fired == e->batch && ++batches == 1 && e->ndrainers > 0)
                 start_draining(e); /* a backlog: fire it on more backends */
         } while (fired == e->batch && !stopping(e));
@@ -403,7 +381,7 @@ void escp_engine_poke(struct escp_engine *e, esc_time_t now, esc_time_t due)
     double in = (double)(due - now) / 1e6;
     if (in > e->max_sleep_ms / 1000.0)
         return; /* the engine looks at least this often anyway */
-    struct timespec at = mono_after(in);
+    struct timespec at = escp_mono_after(in);
     pthread_mutex_lock(&e->mu);
     /* awake (mid-pass): make it look again before sleeping; asleep: wake it
      * if the deadline comes before the planned wake-up */

@@ -53,18 +53,6 @@ struct escp_webhooks {
 
 /* ---- small helpers ---- */
 
-static struct timespec mono_after(double seconds)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    if (seconds < 0)
-        seconds = 0;
-    long long ns = (long long)(seconds * 1e9) + t.tv_nsec;
-    t.tv_sec += (time_t)(ns / 1000000000LL);
-    t.tv_nsec = (long)(ns % 1000000000LL);
-    return t;
-}
-
 static double uniform01(void)
 {
     uint32_t r = 0;
@@ -305,8 +293,7 @@ static void send_batch(struct escp_webhooks *w, struct escp_conn *c, struct escp
         }
     }
     int running = 1;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = escp_mono_now();
     while (running) {
         if (curl_multi_perform(multi, &running) != CURLM_OK)
             break;
@@ -325,9 +312,7 @@ static void send_batch(struct escp_webhooks *w, struct escp_conn *c, struct escp
         if (running && curl_multi_poll(multi, NULL, 0, 200, NULL) != CURLM_OK)
             break;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    log_debug("webhooks: %d attempt%s took %.3f s", n, n == 1 ? "" : "s",
-              (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    log_debug("webhooks: %d attempt%s took %.3f s", n, n == 1 ? "" : "s", escp_mono_now() - t0);
     for (int i = 0; i < n; i++) {
         if (a[i].easy)
             curl_multi_remove_handle(multi, a[i].easy);
@@ -343,7 +328,7 @@ static void send_batch(struct escp_webhooks *w, struct escp_conn *c, struct escp
 /* Sleep up to `seconds` unless poked or stopped. Called with w->mu held. */
 static void nap(struct escp_webhooks *w, double seconds)
 {
-    struct timespec until = mono_after(seconds);
+    struct timespec until = escp_mono_after(seconds);
     while (!w->stop && !w->poked)
         if (pthread_cond_timedwait(&w->cv, &w->mu, &until) != 0)
             break;
@@ -446,11 +431,7 @@ struct escp_webhooks *escp_webhooks_start(const char *conninfo, const struct esc
         w->cfg.max_sleep_ms = 1000;
     w->lease_s = 2.0 * w->cfg.timeout_ms / 1000.0 + 5.0;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    escp_cond_init_mono(&w->cv);
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);

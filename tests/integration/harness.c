@@ -1286,3 +1286,124 @@ json_t *h_events_(h_ctx *h, json_int_t id, const char *file, int line)
 }
 
 json_t *h_reason(const char *reason) { return json_pack("{s:s}", "reason", reason); }
+
+/* ---- a private cluster, SQL shorthands, wall clock -------------------- */
+
+static char *priv_state; /* our own pg.sh state file */
+static char *priv_pgsh;  /* scripts/pg.sh */
+
+static char *pg_script(void)
+{
+    const char *s = getenv("ESC_PG_SCRIPT");
+    if (s && *s)
+        return xstrdup(s);
+    const char *data = getenv("ESC_TEST_DATA"); /* <src>/tests/data */
+    char *p = NULL;
+    if (data && *data && asprintf(&p, "%s/../../scripts/pg.sh", data) > 0 && access(p, X_OK) == 0)
+        return p;
+    free(p);
+    return xstrdup("scripts/pg.sh");
+}
+
+static int sh(const char *cmd)
+{
+    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+    char *out = NULL;
+    int rc = h_run(argv, &out);
+    if (out && *out)
+        fprintf(stderr, "%s", out);
+    free(out);
+    return rc;
+}
+
+h_ctx *h_start_private(const char *name)
+{
+    priv_pgsh = pg_script();
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        strcpy(cwd, ".");
+    if (asprintf(&priv_state, "%s/%s.pgstate", cwd, name) < 0) {
+        priv_state = NULL;
+        return NULL;
+    }
+    char *cmd = NULL;
+    if (asprintf(&cmd, "'%s' start-test '%s' 1>&2", priv_pgsh, priv_state) < 0)
+        return NULL;
+    int rc = sh(cmd);
+    free(cmd);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s start-test failed (%d)\n", name, priv_pgsh, rc);
+        return NULL;
+    }
+    return h_start(name, priv_state);
+}
+
+void h_finish_private(h_ctx *h)
+{
+    h_finish(h);
+    char *cmd = NULL;
+    if (asprintf(&cmd, "'%s' stop-test '%s' 1>&2", priv_pgsh, priv_state) > 0)
+        sh(cmd);
+    else
+        cmd = NULL;
+    free(cmd);
+    free(priv_state);
+    free(priv_pgsh);
+    priv_state = priv_pgsh = NULL;
+}
+
+int h_pg_ctl(h_ctx *h, const char *what)
+{
+    char *cmd = NULL;
+    int rc = asprintf(&cmd,
+                      "bindir=$(pg_config --bindir 2>/dev/null); "
+                      "[ -x \"$bindir/pg_ctl\" ] || bindir=/usr/lib/postgresql/15/bin; "
+                      "if [ \"$(id -u)\" = 0 ]; then run='runuser -u postgres --'; else run=''; fi; "
+                      "$run \"$bindir/pg_ctl\" -D '%s/data' -l '%s/server.log' -w -t 60 %s %s >/dev/null",
+                      h->pgdir, h->pgdir, strcmp(what, "stop") == 0 ? "-m fast" : "", what);
+    if (rc < 0)
+        return -1;
+    rc = sh(cmd);
+    free(cmd);
+    return rc;
+}
+
+double h_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void h_sleep_until_wall(double t) { h_sleep(t - h_wall()); }
+
+/* The value of a query (at most 2047 characters), or fail the test. */
+static const char *sql_value_or_fail(h_ctx *h, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static const char *sql_value_or_fail(h_ctx *h, const char *fmt, va_list ap)
+{
+    char sql[2048];
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    const char *v = h_sql_value(h, "%s", sql);
+    if (!v)
+        fail_msg("no value from: %s", sql);
+    return v;
+}
+
+long long h_sql_ll(h_ctx *h, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const char *v = sql_value_or_fail(h, fmt, ap);
+    va_end(ap);
+    return strtoll(v, NULL, 10);
+}
+
+double h_sql_d(h_ctx *h, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const char *v = sql_value_or_fail(h, fmt, ap);
+    va_end(ap);
+    return strtod(v, NULL);
+}

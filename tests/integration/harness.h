@@ -74,6 +74,16 @@ h_ctx *h_start(const char *name, const char *state_file);
 /* Stop the daemon (asserting a clean exit 0), drop the database, free all. */
 void h_finish(h_ctx *h);
 
+/* For programs that stop and start PostgreSQL: a throw-away cluster of their
+ * own (scripts/pg.sh start-test <cwd>/<name>.pgstate; pg.sh is $ESC_PG_SCRIPT,
+ * else $ESC_TEST_DATA/../../scripts/pg.sh, else scripts/pg.sh), then h_start
+ * on it.  NULL if the cluster did not start.  One per program. */
+h_ctx *h_start_private(const char *name);
+/* h_finish, then pg.sh stop-test and cleanup. */
+void h_finish_private(h_ctx *h);
+/* pg_ctl start|stop on h's cluster (as postgres when root); exit status. */
+int h_pg_ctl(h_ctx *h, const char *what);
+
 /* Create one more principal; returns its token (owned by the harness).
  * role: frontdesk|agent|manager|admin; tier 1..3 for agents, else 0. */
 const char *h_key(h_ctx *h, const char *role, int tier, const char *name);
@@ -196,10 +206,16 @@ int h_sql_exec(h_ctx *h, const char *sql, const char **err);
 const char *h_sql_value(h_ctx *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Wait for the cluster to answer (after restarting it). */
 int h_sql_wait(h_ctx *h, double seconds);
+/* h_sql_value as a number (query at most 2047 characters); fails the test
+ * (fail_msg, test thread only) when there is no value. */
+long long h_sql_ll(h_ctx *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+double h_sql_d(h_ctx *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- misc ---------------------------------------------------------- */
 double h_now(void);           /* monotonic seconds */
 void h_sleep(double seconds);
+double h_wall(void);          /* wall-clock (CLOCK_REALTIME) seconds, as the database sees time */
+void h_sleep_until_wall(double t); /* sleep until h_wall() reaches t */
 /* A unique-ish string with a prefix, harness-owned. */
 const char *h_unique(h_ctx *h, const char *prefix);
 

@@ -18,84 +18,22 @@
 #include <unistd.h>
 
 static h_ctx *H;
-static char *STATE;   /* our own pg.sh state file */
-static char *PGSH;    /* scripts/pg.sh */
-
-static char *pg_script(void)
-{
-    const char *s = getenv("ESC_PG_SCRIPT");
-    if (s && *s)
-        return strdup(s);
-    const char *data = getenv("ESC_TEST_DATA"); /* <src>/tests/data */
-    char *p = NULL;
-    if (data && *data && asprintf(&p, "%s/../../scripts/pg.sh", data) > 0 && access(p, X_OK) == 0)
-        return p;
-    free(p);
-    return strdup("scripts/pg.sh");
-}
-
-static int sh(const char *cmd)
-{
-    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
-    char *out = NULL;
-    int rc = h_run(argv, &out);
-    if (out && *out)
-        fprintf(stderr, "%s", out);
-    free(out);
-    return rc;
-}
-
 static int setup(void **state)
 {
     (void)state;
-    PGSH = pg_script();
-    char cwd[4096];
-    if (!getcwd(cwd, sizeof cwd))
-        strcpy(cwd, ".");
-    if (asprintf(&STATE, "%s/test_daemon.pgstate", cwd) < 0)
-        return -1;
-    char *cmd = NULL;
-    if (asprintf(&cmd, "'%s' start-test '%s' 1>&2", PGSH, STATE) < 0)
-        return -1;
-    int rc = sh(cmd);
-    free(cmd);
-    if (rc != 0) {
-        fprintf(stderr, "test_daemon: %s start-test failed (%d)\n", PGSH, rc);
-        return -1;
-    }
-    H = h_start("test_daemon", STATE);
-    return 0;
+    H = h_start_private("test_daemon");
+    return H ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    h_finish(H);
-    char *cmd = NULL;
-    if (asprintf(&cmd, "'%s' stop-test '%s' 1>&2", PGSH, STATE) > 0)
-        sh(cmd);
-    free(cmd);
-    free(STATE);
-    free(PGSH);
+    h_finish_private(H);
     return 0;
 }
 
 /* pg_ctl on our private cluster, as the postgres user when we are root. */
-static int pg_ctl(const char *what)
-{
-    char *cmd = NULL;
-    int rc = asprintf(&cmd,
-                      "bindir=$(pg_config --bindir 2>/dev/null); "
-                      "[ -x \"$bindir/pg_ctl\" ] || bindir=/usr/lib/postgresql/15/bin; "
-                      "if [ \"$(id -u)\" = 0 ]; then run='runuser -u postgres --'; else run=''; fi; "
-                      "$run \"$bindir/pg_ctl\" -D '%s/data' -l '%s/server.log' -w -t 60 %s %s >/dev/null",
-                      H->pgdir, H->pgdir, strcmp(what, "stop") == 0 ? "-m fast" : "", what);
-    if (rc < 0)
-        return -1;
-    rc = sh(cmd);
-    free(cmd);
-    return rc;
-}
+#define pg_ctl(what) h_pg_ctl(H, (what))
 
 static void health(void **state)
 {

@@ -31,89 +31,13 @@
 #include <unistd.h>
 
 static h_ctx *H;
-static char *STATE; /* our own pg.sh state file */
-static char *PGSH;  /* scripts/pg.sh */
 
-/* ------------------------------------------------------------ helpers */
-
-static char *pg_script(void)
-{
-    const char *s = getenv("ESC_PG_SCRIPT");
-    if (s && *s)
-        return strdup(s);
-    const char *data = getenv("ESC_TEST_DATA"); /* <src>/tests/data */
-    char *p = NULL;
-    if (data && *data && asprintf(&p, "%s/../../scripts/pg.sh", data) > 0 && access(p, X_OK) == 0)
-        return p;
-    free(p);
-    return strdup("scripts/pg.sh");
-}
-
-static int sh(const char *cmd)
-{
-    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
-    char *out = NULL;
-    int rc = h_run(argv, &out);
-    if (out && *out)
-        fprintf(stderr, "%s", out);
-    free(out);
-    return rc;
-}
-
-/* pg_ctl on our private cluster, as the postgres user when we are root. */
-static int pg_ctl(const char *what)
-{
-    char *cmd = NULL;
-    int rc = asprintf(&cmd,
-                      "bindir=$(pg_config --bindir 2>/dev/null); "
-                      "[ -x \"$bindir/pg_ctl\" ] || bindir=/usr/lib/postgresql/15/bin; "
-                      "if [ \"$(id -u)\" = 0 ]; then run='runuser -u postgres --'; else run=''; fi; "
-                      "$run \"$bindir/pg_ctl\" -D '%s/data' -l '%s/server.log' -w -t 60 %s %s >/dev/null",
-                      H->pgdir, H->pgdir, strcmp(what, "stop") == 0 ? "-m fast" : "", what);
-    if (rc < 0)
-        return -1;
-    rc = sh(cmd);
-    free(cmd);
-    return rc;
-}
-
-/* Wall-clock seconds: the database runs on this machine, on this clock. */
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_until_wall(double t) { h_sleep(t - wall()); }
-
-static long long sql_ll(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long long sql_ll(const char *fmt, ...)
-{
-    char sql[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    const char *v = h_sql_value(H, "%s", sql);
-    if (!v)
-        fail_msg("no value from: %s", sql);
-    return strtoll(v, NULL, 10);
-}
-
-static double sql_d(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static double sql_d(const char *fmt, ...)
-{
-    char sql[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    const char *v = h_sql_value(H, "%s", sql);
-    if (!v)
-        fail_msg("no value from: %s", sql);
-    return strtod(v, NULL);
-}
+/* shorthands for the harness's helpers, on H */
+#define pg_ctl(what) h_pg_ctl(H, (what))
+#define wall() h_wall()
+#define sleep_until_wall(t) h_sleep_until_wall(t)
+#define sql_ll(...) h_sql_ll(H, __VA_ARGS__)
+#define sql_d(...) h_sql_d(H, __VA_ARGS__)
 
 static json_t *put_policy(const char *severity, json_t *body)
 {
@@ -264,39 +188,18 @@ static json_t *resolve_body(void)
 static int setup(void **state)
 {
     (void)state;
-    PGSH = pg_script();
-    char cwd[4096];
-    if (!getcwd(cwd, sizeof cwd))
-        strcpy(cwd, ".");
-    if (asprintf(&STATE, "%s/test_sla.pgstate", cwd) < 0)
-        return -1;
-    char *cmd = NULL;
-    if (asprintf(&cmd, "'%s' start-test '%s' 1>&2", PGSH, STATE) < 0)
-        return -1;
-    int rc = sh(cmd);
-    free(cmd);
-    if (rc != 0) {
-        fprintf(stderr, "test_sla: %s start-test failed (%d)\n", PGSH, rc);
-        return -1;
-    }
     /* small batches: the bursts below are backlogs of several batches, so
      * the engine's drainer fires them on a second connection alongside the
      * engine thread, and the exactly-once checks cover that too */
     setenv("ESCALATED_ENGINE_BATCH", "40", 1);
-    H = h_start("test_sla", STATE);
-    return 0;
+    H = h_start_private("test_sla");
+    return H ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    h_finish(H);
-    char *cmd = NULL;
-    if (asprintf(&cmd, "'%s' stop-test '%s' 1>&2", PGSH, STATE) > 0)
-        sh(cmd);
-    free(cmd);
-    free(STATE);
-    free(PGSH);
+    h_finish_private(H);
     return 0;
 }
 

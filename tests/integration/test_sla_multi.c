@@ -23,42 +23,11 @@ static h_ctx *H;
 static pid_t B_PID;
 static const char *B_URL;
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_until_wall(double t) { h_sleep(t - wall()); }
-
-static long long sql_ll(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long long sql_ll(const char *fmt, ...)
-{
-    char sql[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    const char *v = h_sql_value(H, "%s", sql);
-    if (!v)
-        fail_msg("no value from: %s", sql);
-    return strtoll(v, NULL, 10);
-}
-
-static double sql_d(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static double sql_d(const char *fmt, ...)
-{
-    char sql[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    const char *v = h_sql_value(H, "%s", sql);
-    if (!v)
-        fail_msg("no value from: %s", sql);
-    return strtod(v, NULL);
-}
+/* shorthands for the harness's helpers, on H */
+#define wall() h_wall()
+#define sleep_until_wall(t) h_sleep_until_wall(t)
+#define sql_ll(...) h_sql_ll(H, __VA_ARGS__)
+#define sql_d(...) h_sql_d(H, __VA_ARGS__)
 
 static void set_policy(int ack, int resolve, double warn)
 {
