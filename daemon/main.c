@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "escalated/log.h"
-#include "escalated/model.h"
-#include "escalated/server.h"
-#include "escalated/store.h"
+#include "base/log.h"
+#include "core/model.h"
+#include "app/server.h"
+#include "db/store.h"
 
 /* The one table of settings: --help is printed from it; docs/operations.md lists the same settings. */
 struct setting {

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "escalated/deadline.h"
-#include "escalated/error.h"
+#include "core/deadline.h"
+#include "base/error.h"
 
 #define H 3600
 #define MAX_LINE 8192

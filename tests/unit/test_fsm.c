@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "escalated/error.h"
-#include "escalated/fsm.h"
-#include "escalated/model.h"
+#include "base/error.h"
+#include "core/fsm.h"
+#include "core/model.h"
 
 /* ---------------------------------------------------------------- domains */
 

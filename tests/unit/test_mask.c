@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "escalated/mask.h"
+#include "core/mask.h"
 
 struct mask_case {
     const char *in;

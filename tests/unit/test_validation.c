@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "escalated/error.h"
-#include "escalated/mask.h"
-#include "escalated/model.h"
-#include "http.h"
+#include "base/error.h"
+#include "core/mask.h"
+#include "core/model.h"
+#include "http/http.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "escalated/webhook.h"
+#include "core/webhook_sign.h"
 
 static void test_sign_known_vector(void **state)
 {

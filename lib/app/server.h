@@ -1,0 +1,42 @@
+/* escalated — the HTTP server (libmicrohttpd), in the library so tests can
+ * start it in-process.  One thread per HTTP connection; database work goes
+ * through the store's pool of `pool_size` connections (the knee of PostgreSQL
+ * on these machines is ~16 transactions in flight). */
+#ifndef ESCALATED_SERVER_H
+#define ESCALATED_SERVER_H
+
+#include "base/error.h"
+
+struct esc_server_config {
+    const char *db;          /* conninfo; NULL = libpq defaults */
+    const char *listen_host; /* "127.0.0.1" */
+    int listen_port;         /* 0 = any free port */
+    int pool_size;           /* database connections */
+    int max_connections;     /* HTTP connections */
+    int shutdown_grace_s;    /* how long SIGTERM waits for requests in flight */
+    int engine_batch;        /* timers fired per statement (default 500) */
+    int engine_max_sleep_ms; /* longest the SLA engine sleeps without looking, and the window
+                                within which a new deadline is announced to other daemons by
+                                NOTIFY (default 60000; the same on every daemon of a database) */
+    int no_engine;           /* 1: do not run the SLA engine in this process */
+    /* the webhook delivery worker (docs/webhooks.md); 0 = the default */
+    int no_webhooks;             /* 1: do not run the delivery worker in this process */
+    int webhook_max_attempts;    /* attempts before a delivery fails (default 10) */
+    int webhook_backoff_ms;      /* back-off after the first failed attempt (default 30,000) */
+    int webhook_backoff_cap_ms;  /* the longest back-off (default 3,600,000) */
+    int webhook_timeout_ms;      /* one attempt, connect included (default 5,000) */
+};
+
+struct esc_server;
+
+/* Process-wide set-up of the libraries the server uses (libcurl): call once,
+ * before any thread starts.  0, or -1 when it fails. */
+int esc_server_global_init(void);
+struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_error_t *err);
+/* The port actually bound (useful with listen_port 0). */
+int esc_server_port(const struct esc_server *s);
+/* Stop accepting, wake long-polls, wait for requests in flight (up to the
+ * grace period), then stop.  NULL-safe. */
+void esc_server_stop(struct esc_server *s);
+
+#endif

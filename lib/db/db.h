@@ -1,0 +1,255 @@
+/* db.h — the database layer as the rest of lib/ sees it: the connection pool
+ * and every store function.  The connection is opaque here; only db/ sees
+ * libpq (store_internal.h).  Ownership rules are stated per function. */
+#ifndef ESCALATED_DB_H
+#define ESCALATED_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "base/error.h"
+#include "base/token.h"
+#include "core/metrics.h"
+#include "core/ticket.h"
+#include "db/store.h"
+
+/* ---- migrations embedded at build time (generated/migrations.c) ---- */
+struct escp_migration {
+    const char *name;
+    const char *sql;
+};
+extern const struct escp_migration escp_migrations[]; /* ends with {0, 0} */
+
+/* ---- the connection pool (store.c) ---- */
+struct esc_store;
+struct escp_conn;
+
+/* Lease a connected connection with every statement prepared; waits for a
+ * free one.  NULL with ESC_ERR_UNAVAILABLE when the database can't be reached. */
+struct escp_conn *escp_lease(struct esc_store *store, esc_error_t *err);
+/* The same, waiting at most wait_ms for a free one (ESC_ERR_UNAVAILABLE after). */
+struct escp_conn *escp_lease_wait(struct esc_store *store, int wait_ms, esc_error_t *err);
+/* Return it.  A connection left inside a transaction is rolled back;
+ * a broken one is reset on its next lease. */
+void escp_release(struct esc_store *store, struct escp_conn *c);
+/* A connection of its own, outside the pool (the SLA engine's). */
+struct escp_conn *escp_conn_open(const char *conninfo, esc_error_t *err);
+void escp_conn_close(struct escp_conn *c);
+int escp_conn_ok(struct escp_conn *c);
+int escp_begin(struct escp_conn *c, esc_error_t *err);
+int escp_commit(struct escp_conn *c, esc_error_t *err);
+void escp_rollback(struct escp_conn *c);
+/* Count of connections leased right now / pool size (for metrics). */
+void escp_pool_usage(struct esc_store *store, int *leased, int *size);
+
+#define ESC_TIME_NULL INT64_MIN
+
+/* ---- principals and tokens (store_keys.c) ---- */
+int escp_store_principal_by_hash(struct escp_conn *c, const char *hash, struct esc_actor *actor,
+                                 esc_error_t *err);
+
+/* ---- tickets (store_tickets.c) ---- */
+/* Create in one statement (ticket + created event + timers, and a pg_notify
+ * on ESCP_TIMER_CHANNEL when a timer is due within notify_within_ms). Returns
+ * the new ticket as JSON (new reference), *replayed = true when the
+ * idempotency key matched an earlier create with the same request hash.
+ * *first_due: the earliest new timer (ESC_TIME_NULL on a replay). */
+json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_ticket *nt,
+                                 int64_t actor_id, int notify_within_ms, bool *replayed,
+                                 esc_time_t *first_due, esc_error_t *err);
+/* The ticket as JSON (unmasked; new reference), or NULL with ESC_ERR_NOT_FOUND. */
+json_t *escp_store_ticket_get(struct escp_conn *c, int64_t id, esc_error_t *err);
+/* SELECT ... FOR UPDATE inside the caller's transaction; fills *t with the
+ * state, the database clock and the policy. -1 with ESC_ERR_NOT_FOUND. */
+int escp_store_ticket_lock(struct escp_conn *c, int64_t id, struct escp_ticket *t, esc_error_t *err);
+/* Write *t back (version + 1), append *ev, apply the timer ops: one statement.
+ * Returns the ticket JSON (new reference). */
+json_t *escp_store_ticket_apply(struct escp_conn *c, const struct escp_ticket *t,
+                                const struct escp_event *ev, const struct escp_timer_ops *ops,
+                                esc_error_t *err);
+/* Append an event without changing the ticket; returns the event JSON. */
+json_t *escp_store_event_add(struct escp_conn *c, int64_t ticket_id, const struct escp_event *ev,
+                             esc_error_t *err);
+/* The calendar document (new reference). */
+json_t *escp_store_calendar(struct escp_conn *c, esc_error_t *err);
+/* Claim the most urgent awaiting ticket of `tier` for actor: the ticket JSON,
+ * or NULL with err->code == ESC_OK when the queue is empty. */
+json_t *escp_store_claim(struct escp_conn *c, enum esc_tier tier, int64_t actor_id, esc_error_t *err);
+
+struct escp_list_filter {
+    const char *tiers;      /* postgres array literal text "{1,2}" or NULL */
+    const char *states;     /* "{awaiting_ack,resolved}" or NULL */
+    const char *severities;
+    int64_t assignee;       /* 0 = any */
+    const char *breached;   /* kind or NULL */
+    const char *due_before; /* RFC 3339 or NULL */
+    const char *q_pattern;  /* ILIKE pattern, escaped, or NULL */
+    int64_t before_id;      /* cursor: ids below this; 0 = start */
+    int limit;
+};
+/* JSON array of tickets (new reference), newest first, at most limit + 1 rows
+ * (the extra row tells the caller there is a next page). */
+json_t *escp_store_ticket_list(struct escp_conn *c, const struct escp_list_filter *f, esc_error_t *err);
+/* {"items": [...]} of the ticket's events, oldest first; NULL + NOT_FOUND. */
+json_t *escp_store_ticket_events(struct escp_conn *c, int64_t id, esc_error_t *err);
+/* The unmasked customer record, and a customer_revealed event, in one
+ * statement.  NULL + NOT_FOUND. */
+json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t actor_id, esc_error_t *err);
+
+/* ---- the SLA engine's statements (store_sla.c) ---- */
+/* Fire up to `batch` due timers; *fired gets the count, *max_late_s the
+ * largest lateness (detected_at - due_at) among them. */
+int escp_store_fire_due(struct escp_conn *c, int batch, int *fired, double *max_late_s, esc_error_t *err);
+/* Seconds until the earliest live timer; *none = true when there is none. */
+int escp_store_next_due(struct escp_conn *c, double *seconds, bool *none, esc_error_t *err);
+/* Cross-daemon wake-up: the channel every engine LISTENs on.  A transaction
+ * that creates a timer due within the daemon's notify window sends a
+ * notification on it (payload: the due time), delivered at commit. */
+#define ESCP_TIMER_CHANNEL "escalated_timers"
+int escp_store_listen(struct escp_conn *c, esc_error_t *err);
+/* The engine's own connection: only its statements prepared, LISTENing. */
+struct escp_conn *escp_store_engine_open(const char *conninfo, esc_error_t *err);
+/* The same without LISTEN: the connection of a drainer thread, which fires
+ * batches of a backlog next to the engine thread (timer_engine.c). */
+struct escp_conn *escp_store_drainer_open(const char *conninfo, esc_error_t *err);
+/* pg_notify(ESCP_TIMER_CHANNEL, due) inside the caller's transaction. */
+int escp_store_notify_timer(struct escp_conn *c, esc_time_t due, esc_error_t *err);
+/* The connection's socket (for poll), or -1. */
+int escp_conn_socket(struct escp_conn *c);
+/* Read what the server sent without blocking and drain the notifications
+ * received so far into *count.  -1 when the connection is broken. */
+int escp_conn_notifications(struct escp_conn *c, int *count);
+json_t *escp_store_policies(struct escp_conn *c, esc_error_t *err);
+json_t *escp_store_policy_put(struct escp_conn *c, const char *severity, int64_t ack_s, int64_t resolve_s,
+                              double warn_ratio, int64_t days, esc_error_t *err);
+json_t *escp_store_calendar_put(struct escp_conn *c, const json_t *doc, esc_error_t *err);
+struct escp_breach_filter {
+    const char *kind, *tier, *severity, *ticket, *from, *to; /* text params or NULL */
+    int64_t before_id;
+    int limit;
+};
+json_t *escp_store_breach_list(struct escp_conn *c, const struct escp_breach_filter *f, esc_error_t *err);
+
+/* ---- webhooks (store_webhooks.c, webhook.c; docs/webhooks.md) ---- */
+/* The admin side.  Webhooks answer as JSON without their secret (new
+ * references); NULL with ESC_ERR_NOT_FOUND when there is no such one.
+ * event_types is a PostgreSQL array literal of known types ("{breached}"). */
+json_t *escp_store_webhook_create(struct escp_conn *c, const char *url, const char *event_types,
+                                  const char *secret, int64_t actor_id, esc_error_t *err);
+json_t *escp_store_webhook_list(struct escp_conn *c, esc_error_t *err); /* {"items"}: active ones */
+json_t *escp_store_webhook_get(struct escp_conn *c, int64_t id, esc_error_t *err);
+/* Deactivate and cancel its pending deliveries, in one transaction.  A
+ * webhook deleted before is fine (0); -1 with ESC_ERR_NOT_FOUND if none. */
+int escp_store_webhook_delete(struct escp_conn *c, int64_t id, esc_error_t *err);
+struct escp_notification_filter {
+    const char *status, *type; /* NULL = any */
+    int64_t ticket, before_id; /* 0 = any */
+    int limit;
+};
+/* Array of notifications with their deliveries, newest first, at most limit + 1. */
+json_t *escp_store_notification_list(struct escp_conn *c, const struct escp_notification_filter *f,
+                                     esc_error_t *err);
+json_t *escp_store_notification_get(struct escp_conn *c, int64_t id, esc_error_t *err);
+/* Retry a failed or undeliverable notification; the notification after it.
+ * ESC_ERR_CONFLICT in another status, ESC_ERR_NOT_FOUND. */
+json_t *escp_store_notification_retry(struct escp_conn *c, int64_t id, esc_error_t *err);
+
+/* The delivery worker's statements. */
+struct escp_delivery {
+    char id[40];          /* the delivery id (a UUID) */
+    int attempts;         /* as claimed: the fencing token of the lease */
+    int64_t notification_id, ticket_id, webhook_id;
+    int64_t now;          /* the database clock at the claim, Unix seconds */
+    char *type, *payload, *created_at, *url, *secret; /* owned */
+};
+/* Route up to `batch` new notifications to the webhooks that want them. */
+int escp_store_webhook_route(struct escp_conn *c, int batch, int *routed, esc_error_t *err);
+/* Claim up to `batch` due deliveries under a lease of lease_s seconds
+ * (committed on return).  *out is an array of *n (free with escp_deliveries_free). */
+int escp_store_delivery_claim(struct escp_conn *c, int batch, double lease_s,
+                              struct escp_delivery **out, int *n, esc_error_t *err);
+void escp_deliveries_free(struct escp_delivery *d, int n);
+/* Record an outcome in one transaction with the notification's status (and,
+ * when delivered, the `notified` event).  *recorded = false when the lease
+ * was no longer ours (another daemon took the delivery over). */
+int escp_store_delivery_done(struct escp_conn *c, const struct escp_delivery *d, long http_status,
+                             bool *recorded, esc_error_t *err);
+int escp_store_delivery_fail(struct escp_conn *c, const struct escp_delivery *d, long http_status,
+                             const char *error, int max_attempts, double delay_s, bool *final,
+                             bool *recorded, esc_error_t *err);
+/* *unrouted: notifications wait for routing; *seconds until the earliest
+ * pending delivery is due (*none when there is none). */
+int escp_store_webhook_next(struct escp_conn *c, bool *unrouted, double *seconds, bool *none,
+                            esc_error_t *err);
+
+
+/* ---- reports (store_reports.c; docs/reports.md) ---- */
+struct escp_report_period {
+    char from[48], to[48]; /* timestamptz text as PostgreSQL prints it */
+    char tz[128];          /* the business calendar's zone */
+    bool ordered;          /* from < to */
+    int64_t days;          /* local calendar days that [from, to) touches */
+};
+/* Open the read-only transaction a report runs in, with the settings that
+ * make it fast (no JIT, sorts in memory); escp_release rolls it back. */
+int escp_store_report_begin(struct escp_conn *c, esc_error_t *err);
+/* from/to: timestamptz text or NULL for the defaults (to = now, from = to - 30 days). */
+int escp_store_report_period(struct escp_conn *c, const char *from, const char *to,
+                             struct escp_report_period *p, esc_error_t *err);
+/* month "YYYY-MM" or NULL (the current one, in the calendar's zone). */
+int escp_store_report_month(struct escp_conn *c, const char *month, struct escp_report_period *p,
+                            char month_out[8], esc_error_t *err);
+/* The groups array of the SLA report (new reference). */
+json_t *escp_store_report_sla(struct escp_conn *c, const struct escp_report_period *p,
+                              const char *group_by, esc_error_t *err);
+/* {"totals", "categories" (at most limit), "root_causes"} (new reference). */
+json_t *escp_store_report_monthly(struct escp_conn *c, const struct escp_report_period *p, int limit,
+                                  esc_error_t *err);
+
+/* ---- the event feed (store_events.c, service_events.c) ---- */
+struct escp_feed_cursor {
+    int64_t id;   /* the last event seen; 0 = the start */
+    char xid[24]; /* its transaction (xid8 text); "0" with id 0 */
+};
+struct escp_feed_page {
+    struct escp_feed_cursor next; /* after the last item (= the request's when none) */
+    bool has_more;                /* more settled events follow at once */
+    bool pending;                 /* committed events are held back by an older open transaction */
+};
+/* Fill cur->xid from cur->id: -1 with ESC_ERR_VALIDATION (field "after") when no such event. */
+int escp_store_event_cursor(struct escp_conn *c, struct escp_feed_cursor *cur, esc_error_t *err);
+/* Up to `limit` settled events after `after` in feed order (array, new reference). */
+json_t *escp_store_event_feed(struct escp_conn *c, const struct escp_feed_cursor *after, int limit,
+                              struct escp_feed_page *page, esc_error_t *err);
+
+/* ---- the dashboard summary (store_dashboard.c) ---- */
+/* The open states the summary counts, in display order ("open" = not closed;
+ * a resolved ticket is still open until its callback closes it). */
+#define ESCP_DASH_OPEN_STATES "{awaiting_ack,acknowledged,waiting_customer,resolved}"
+
+struct escp_dash_query {
+    int at_risk_limit;   /* how many at-risk tickets to list (the count is of all) */
+    int horizon_seconds; /* "at risk": a live deadline within this many seconds */
+    int days;            /* breaches per day over this many local days, today included */
+    int recent_events;   /* feed_after: the id of the recent_events-th latest event */
+};
+
+/* The summary object (new reference), every part read in one transaction so
+ * they share the database clock:
+ *   {"generated_at", "timezone",
+ *    "open": [{"tier", "state", "count"}...],       every tier x open state
+ *    "open_total",
+ *    "at_risk_next_hour": {"horizon_seconds", "count", "items": [...]},
+ *    "breaches_per_day": [{"day", "ack", "resolve", "callback"}...],   oldest first
+ *    "feed_after"}       an event id: GET /v1/events?after= it gives the latest events
+ * NULL with err set on failure. */
+json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash_query *q,
+                                     esc_error_t *err);
+
+/* ---- /metrics figures (store_metrics.c) ---- */
+/* Fill *out with one statement on the caller's connection. */
+int escp_store_metrics(struct escp_conn *c, struct escp_db_metrics *out, esc_error_t *err);
+
+#endif

@@ -1,0 +1,38 @@
+/* escalated — the PostgreSQL store: a pool of connections with every
+ * statement prepared on each, migrations, and principals.
+ *
+ * A store never fails to be created because the database is down: connections
+ * are made (and remade) when leased, and a lease that cannot connect fails with
+ * ESC_ERR_UNAVAILABLE, so the daemon answers 503 and recovers by itself.
+ * All functions are thread-safe; one PGconn is only ever used by one thread.
+ */
+#ifndef ESCALATED_STORE_H
+#define ESCALATED_STORE_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+#include "core/model.h"
+
+struct esc_store;
+
+/* conninfo: a libpq connection string or URL; NULL or "" = libpq defaults / PG* env.
+ * size: connections in the pool (1..256). */
+struct esc_store *esc_store_new(const char *conninfo, int size, esc_error_t *err);
+void esc_store_free(struct esc_store *store);
+
+/* Apply every embedded migration not yet applied, each in its own transaction,
+ * under an advisory lock so two processes may run it at once.  Logs what it
+ * applied; *applied (may be NULL) gets the count. */
+int esc_store_migrate(const char *conninfo, int *applied, esc_error_t *err);
+
+/* 0 when the database answers and every embedded migration is applied;
+ * -1 with ESC_ERR_UNAVAILABLE otherwise (message says which). */
+int esc_store_ready(struct esc_store *store, esc_error_t *err);
+
+/* Create a principal and return its new token (malloc'd; shown once, only its
+ * SHA-256 is stored).  tier is ESC_TIER_NONE unless role is agent. */
+char *esc_store_key_create(const char *conninfo, const char *name, enum esc_role role,
+                           enum esc_tier tier, int64_t *id_out, esc_error_t *err);
+
+#endif

@@ -1,0 +1,121 @@
+/* http.h — what the api/ handlers get from the HTTP layer: the request and
+ * its response, the route entry each api_*.c file exports its routes in, and
+ * the request helpers (query parameters, bodies, paging). */
+#ifndef ESCALATED_HTTP_H
+#define ESCALATED_HTTP_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+
+#include "core/model.h"
+#include "service/service.h"
+
+struct escp_http;
+
+struct escp_req {
+    struct escp_http *http;
+    struct escp_svc *svc;
+    struct MHD_Connection *conn;
+    const char *method;
+    char *path;
+    char *body;
+    size_t body_len, body_cap;
+    bool too_large;
+    const char *params[2];   /* path parameters ({id}, {tier}) */
+    int action;              /* enum esc_action for action routes */
+    struct esc_actor actor;
+    volatile int *stopping;
+    /* the response */
+    int status;
+    json_t *json;            /* owned */
+    char *raw;               /* owned, with raw_len and ctype */
+    size_t raw_len;
+    const char *ctype;
+    double started;          /* monotonic seconds when the headers arrived (metrics) */
+    char etag[24], location[64];
+    bool replayed;
+    char allow[64];
+    const char *const *headers; /* more response headers: {name, value, ..., NULL}, static */
+    const char *cache_control;  /* NULL = "no-store" */
+    esc_error_t err;
+};
+
+/* Query parameter or header (NULL when absent); borrowed from libmicrohttpd. */
+const char *escp_query(struct escp_req *r, const char *name);
+const char *escp_header(struct escp_req *r, const char *name);
+/* 0 when every query parameter is one of `allowed` (NULL-terminated); else a
+ * validation error naming the first unknown one. */
+int escp_query_only(struct escp_req *r, const char *const *allowed);
+
+/* ---- routes ----
+ * Each api_*.c exports a table of these, ended by an entry with a NULL
+ * method.  `roles` is who may call it: ESCP_PUBLIC needs no token; otherwise
+ * the dispatcher authenticates and answers 403 to a role not in the mask,
+ * before the handler runs and before the body is looked at.  Finer rules
+ * (the state machine's, per ticket) stay with the use case. */
+#define ESCP_PUBLIC 0u
+#define ESCP_ROLE(role) (1u << (role))
+#define ESCP_ANY_ROLE                                                                     \
+    (ESCP_ROLE(ESC_ROLE_FRONTDESK) | ESCP_ROLE(ESC_ROLE_AGENT) | ESCP_ROLE(ESC_ROLE_MANAGER) | \
+     ESCP_ROLE(ESC_ROLE_ADMIN))
+#define ESCP_MANAGERS (ESCP_ROLE(ESC_ROLE_MANAGER) | ESCP_ROLE(ESC_ROLE_ADMIN))
+#define ESCP_ADMINS ESCP_ROLE(ESC_ROLE_ADMIN)
+#define ESCP_AGENTS ESCP_ROLE(ESC_ROLE_AGENT)
+
+struct escp_route {
+    const char *method;
+    const char *pattern; /* segments; "{}" is a parameter, "{tier}" one that names a tier */
+    void (*handler)(struct escp_req *r); /* sets r->status and r->json, or r->err */
+    unsigned roles;
+    int action;          /* enum esc_action for action routes, else -1 */
+};
+
+/* ---- the server ---- */
+struct escp_http_config {
+    const char *listen_host; /* NULL or "" = every address */
+    int listen_port;         /* 0 = any free port */
+    int max_connections;
+    int shutdown_grace_s;    /* how long a stop waits for requests in flight */
+};
+/* Serve the routes of `tables` (NULL-terminated; matched in order) with the
+ * use cases of svc (borrowed; must outlive the server). */
+struct escp_http *escp_http_start(const struct escp_http_config *cfg,
+                                  const struct escp_route *const *tables, struct escp_svc *svc,
+                                  esc_error_t *err);
+int escp_http_port(const struct escp_http *h);
+/* Stop accepting, wake long-polls, wait for requests in flight (up to the
+ * grace period), then stop.  NULL-safe. */
+void escp_http_stop(struct escp_http *h);
+/* For GET /metrics: the request counters, and the requests in flight. */
+struct escp_metrics *escp_http_metrics(struct escp_http *h);
+int escp_http_in_flight(struct escp_http *h);
+
+/* shared validation helpers (api_tickets.c) */
+json_t *escp_body_object(struct escp_req *r, bool allow_empty);
+int escp_only_keys(json_t *obj, const char *const *allowed, const char *prefix, esc_error_t *err);
+int64_t escp_parse_id(const char *s);
+/* Pure validation of a parsed request body (no request, no database).
+ * escp_ticket_body_parse: the POST /v1/tickets body into *nt (strings
+ * borrowed from b; severity/channel defaulted, description "" when absent;
+ * the Idempotency-Key is the handler's).  escp_action_body_parse: an action's
+ * body into *a (ESC_ERR_NOT_FOUND for an action without a route).  Both: 0,
+ * or -1 with a validation error naming the field; err non-NULL and clear. */
+int escp_ticket_body_parse(json_t *b, struct escp_new_ticket *nt, esc_error_t *err);
+int escp_action_body_parse(enum esc_action action, json_t *b, struct escp_action_args *a,
+                           esc_error_t *err);
+int escp_require_manager(struct escp_req *r);
+/* An optional RFC 3339 query parameter as PostgreSQL text in buf; *out is
+ * buf, or NULL when absent.  -1 with a validation error naming it. */
+int escp_time_query(struct escp_req *r, const char *name, char *buf, size_t len, const char **out);
+/* Paging by id, newest first.  The opaque cursor is `prefix` followed by the
+ * last id seen, in hex.  escp_cursor_query: 0 with *before_id set (left
+ * alone when there is no cursor), -1 with a validation error.
+ * escp_page_next: items holds up to limit + 1 rows; drops the extra one and
+ * returns the next cursor (a new string), or json null on the last page. */
+/* An optional `limit` query parameter, 1..max; left alone when absent.
+ * -1 with a validation error. */
+int escp_limit_query(struct escp_req *r, int max, int *limit);
+int escp_cursor_query(struct escp_req *r, char prefix, int64_t *before_id);
+json_t *escp_page_next(json_t *items, int limit, char prefix);
+
+#endif

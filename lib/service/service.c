@@ -1,0 +1,373 @@
+/* service.c — the use cases.  Each action is one transaction:
+ *   BEGIN; lock the ticket (with the database clock and its policy);
+ *   decide with the pure state machine and deadline arithmetic;
+ *   write ticket + event + timers in one statement; COMMIT.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "core/fsm.h"
+#include "base/log.h"
+#include "service/service.h"
+#include "workers/workers.h"
+
+/* ---- in-process wake-ups for long-polling claims ---- */
+
+struct escp_wake {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t gen[4];
+};
+
+struct escp_wake *escp_wake_new(void)
+{
+    struct escp_wake *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    pthread_mutex_init(&w->mu, NULL);
+    escp_cond_init_mono(&w->cv);
+    return w;
+}
+
+void escp_wake_free(struct escp_wake *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
+
+void escp_wake_tier(struct escp_wake *w, enum esc_tier tier)
+{
+    if (!w || tier < 1 || tier > 3)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->gen[tier]++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void escp_wake_all(struct escp_wake *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < 4; i++)
+        w->gen[i]++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+uint64_t escp_wake_gen(struct escp_wake *w, enum esc_tier tier)
+{
+    pthread_mutex_lock(&w->mu);
+    uint64_t g = w->gen[tier];
+    pthread_mutex_unlock(&w->mu);
+    return g;
+}
+
+void escp_wake_wait(struct escp_wake *w, enum esc_tier tier, uint64_t gen, int ms)
+{
+    struct timespec until = escp_mono_after(ms / 1000.0);
+    pthread_mutex_lock(&w->mu);
+    while (w->gen[tier] == gen)
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &until) != 0)
+            break;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* The event feed's generation lives in slot ESC_TIER_NONE (no queue has it),
+ * so escp_wake_all (shutdown) wakes feed waiters too. */
+void escp_wake_events(struct escp_wake *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->gen[ESC_TIER_NONE]++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+uint64_t escp_wake_events_gen(struct escp_wake *w) { return escp_wake_gen(w, ESC_TIER_NONE); }
+
+void escp_wake_events_wait(struct escp_wake *w, uint64_t gen, int ms)
+{
+    escp_wake_wait(w, ESC_TIER_NONE, gen, ms);
+}
+
+/* ---- create ---- */
+
+json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
+                        const struct escp_new_ticket *nt, bool *replayed, esc_error_t *err)
+{
+    struct escp_conn *c = escp_lease(svc->store, err);
+    if (!c)
+        return NULL;
+    esc_time_t first_due = ESC_TIME_NULL;
+    json_t *t = escp_store_ticket_create(c, nt, actor->id, svc->notify_within_ms, replayed,
+                                         &first_due, err);
+    escp_release(svc->store, c);
+    if (t && !*replayed) {
+        escp_wake_tier(svc->wake, ESC_TIER_LINE1);
+        escp_wake_events(svc->wake);
+        /* the earliest of the new timers: ack, or the at-risk warning when
+         * resolve_seconds * warn_ratio is shorter than ack_seconds */
+        esc_time_t now;
+        if (esc_time_parse(json_string_value(json_object_get(t, "created_at")), &now) == 0)
+            escp_engine_poke(svc->engine, now, first_due);
+        /* a major complaint committed a notification: deliver it now */
+        const char *sev = json_string_value(json_object_get(t, "severity"));
+        if (sev && strcmp(sev, "major") == 0)
+            escp_webhooks_poke(svc->webhooks);
+    }
+    return t;
+}
+
+/* ---- actions ---- */
+
+static int callback_due(struct escp_conn *c, esc_time_t now, int days, esc_time_t *out,
+                        esc_error_t *err)
+{
+    struct esc_calendar cal;
+    memset(&cal, 0, sizeof cal);
+    json_t *doc = escp_store_calendar(c, err);
+    if (!doc)
+        return -1;
+    esc_error_t cerr = {0};
+    if (esc_calendar_from_json(doc, &cal, &cerr) != 0) {
+        log_error("the stored business calendar is invalid (%s: %s); using the default",
+                  cerr.field, cerr.message);
+        esc_calendar_free(&cal);
+        if (esc_calendar_default(&cal, err) != 0) {
+            json_decref(doc);
+            return -1;
+        }
+    }
+    json_decref(doc);
+    *out = esc_deadline_callback(&cal, now, days);
+    if (*out < 0) {
+        log_warn("the business calendar has no working day ahead; no callback deadline");
+        *out = ESC_TIME_NULL;
+    }
+    esc_calendar_free(&cal);
+    return 0;
+}
+
+/* Apply the timer operations of a transition to the ticket's clock fields. */
+static int run_timers(struct escp_conn *c, struct escp_ticket *t, unsigned ops,
+                      struct escp_timer_ops *out, esc_error_t *err)
+{
+    const esc_time_t now = t->now;
+    for (int k = 0; k < ESCP_TIMER__COUNT; k++) {
+        out->stop[k] = false;
+        out->set[k] = ESC_TIME_NULL;
+    }
+    if (ops & ESC_TIMER_ACK_STOP) {
+        t->ack_due_at = ESC_TIME_NULL;
+        out->stop[ESCP_TIMER_ACK] = true;
+    }
+    if (ops & ESC_TIMER_ACK_START) {
+        t->ack_due_at = esc_deadline_after(now, t->ack_seconds);
+        out->set[ESCP_TIMER_ACK] = t->ack_due_at;
+    }
+    if (ops & ESC_TIMER_RESOLVE_START) {
+        t->resolve_started_at = now;
+        t->resolve_due_at = esc_deadline_after(now, t->resolve_seconds);
+        t->warn_due_at = esc_deadline_warn(now, t->resolve_seconds, t->warn_ratio);
+        t->resolve_fired = t->warn_fired = false;
+        t->paused_at = ESC_TIME_NULL;
+        t->resolve_left_us = t->warn_left_us = ESC_TIME_NULL;
+        out->set[ESCP_TIMER_RESOLVE] = t->resolve_due_at;
+        out->set[ESCP_TIMER_WARN] = t->warn_due_at;
+    }
+    if (ops & ESC_TIMER_RESOLVE_PAUSE) {
+        t->resolve_left_us = t->resolve_due_at != ESC_TIME_NULL ? t->resolve_due_at - now : ESC_TIME_NULL;
+        t->warn_left_us = t->warn_due_at != ESC_TIME_NULL ? t->warn_due_at - now : ESC_TIME_NULL;
+        t->resolve_due_at = t->warn_due_at = ESC_TIME_NULL;
+        t->paused_at = now;
+        out->stop[ESCP_TIMER_RESOLVE] = out->stop[ESCP_TIMER_WARN] = true;
+    }
+    if (ops & ESC_TIMER_RESOLVE_RESUME) {
+        if (t->resolve_left_us != ESC_TIME_NULL)
+            t->resolve_due_at = now + t->resolve_left_us;
+        if (t->warn_left_us != ESC_TIME_NULL)
+            t->warn_due_at = now + t->warn_left_us;
+        if (t->paused_at != ESC_TIME_NULL)
+            t->paused_total_us += now - t->paused_at;
+        t->paused_at = ESC_TIME_NULL;
+        t->resolve_left_us = t->warn_left_us = ESC_TIME_NULL;
+        if (!t->resolve_fired && t->resolve_due_at != ESC_TIME_NULL)
+            out->set[ESCP_TIMER_RESOLVE] = t->resolve_due_at;
+        if (!t->warn_fired && t->warn_due_at != ESC_TIME_NULL)
+            out->set[ESCP_TIMER_WARN] = t->warn_due_at;
+    }
+    if (ops & ESC_TIMER_RESOLVE_STOP) {
+        if (t->paused_at != ESC_TIME_NULL)
+            t->paused_total_us += now - t->paused_at;
+        t->paused_at = ESC_TIME_NULL;
+        t->resolve_left_us = t->warn_left_us = ESC_TIME_NULL;
+        t->resolve_due_at = t->warn_due_at = ESC_TIME_NULL;
+        out->stop[ESCP_TIMER_RESOLVE] = out->stop[ESCP_TIMER_WARN] = true;
+    }
+    if (ops & ESC_TIMER_CALLBACK_STOP) {
+        t->callback_due_at = ESC_TIME_NULL;
+        out->stop[ESCP_TIMER_CALLBACK] = true;
+    }
+    if (ops & ESC_TIMER_CALLBACK_START) {
+        if (callback_due(c, now, t->callback_days, &t->callback_due_at, err) != 0)
+            return -1;
+        out->set[ESCP_TIMER_CALLBACK] = t->callback_due_at;
+    }
+    return 0;
+}
+
+json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                     enum esc_action action, const struct escp_action_args *args,
+                     esc_error_t *err)
+{
+    json_t *out = NULL, *data = NULL;
+    struct escp_ticket t;
+    struct esc_fsm_result r;
+    struct escp_conn *c = escp_lease(svc->store, err);
+    if (!c)
+        return NULL;
+    if (escp_begin(c, err) != 0)
+        goto out;
+    if (escp_store_ticket_lock(c, id, &t, err) != 0)
+        goto out;
+    if (args->if_match >= 0 && args->if_match != t.version) {
+        esc_error_set(err, ESC_ERR_VERSION_MISMATCH, "If-Match",
+                      "the ticket has changed: it is at version %d", t.version);
+        goto out;
+    }
+    struct esc_fsm_ticket ft = {t.tier, t.state, t.assignee_id};
+    if (esc_fsm_step(&ft, action, actor, &r, err) != 0)
+        goto out;
+
+    struct escp_event ev = {.type = r.event, .actor_id = actor->id};
+    if (!r.changes_ticket) { /* comment */
+        ev.body = args->body;
+        out = escp_store_event_add(c, t.id, &ev, err);
+        if (out && escp_commit(c, err) != 0) {
+            json_decref(out);
+            out = NULL;
+        }
+        goto out;
+    }
+
+    const enum esc_tier from_tier = t.tier;
+    const enum esc_state from_state = t.state;
+    t.tier = r.tier;
+    t.state = r.state;
+    switch (r.assign) {
+    case ESC_ASSIGN_KEEP: break;
+    case ESC_ASSIGN_NONE: t.assignee_id = 0; break;
+    case ESC_ASSIGN_ACTOR: t.assignee_id = actor->id; break;
+    case ESC_ASSIGN_LAST_AT_TIER: t.assignee_id = t.tier_assignee[t.tier]; break;
+    case ESC_ASSIGN_RESOLVER: t.assignee_id = t.resolver_id; break;
+    }
+    struct escp_timer_ops ops;
+    if (run_timers(c, &t, r.timers, &ops, err) != 0)
+        goto out;
+
+    ev.reason = args->reason;
+    if (from_tier != t.tier) {
+        ev.from_tier = from_tier;
+        ev.to_tier = t.tier;
+    }
+    if (from_state != t.state) {
+        ev.from_state = esc_state_name(from_state);
+        ev.to_state = esc_state_name(t.state);
+    }
+    switch (action) {
+    case ESC_ACT_ACKNOWLEDGE:
+        t.acknowledged_at = t.now;
+        t.tier_assignee[t.tier] = actor->id;
+        break;
+    case ESC_ACT_RESOLVE:
+        t.resolved_at = t.now;
+        t.resolver_id = actor->id;
+        t.resolved_tier = t.tier;
+        t.set_resolution = true;
+        t.resolution = args->resolution;
+        t.root_cause = args->root_cause;
+        data = json_pack("{s:s,s:s}", "resolution", args->resolution, "root_cause", args->root_cause);
+        break;
+    case ESC_ACT_CLOSE:
+        t.closed_at = t.now;
+        t.set_satisfaction = true;
+        t.sat_result = args->sat_result;
+        t.sat_score = args->sat_score;
+        t.sat_feedback = args->sat_feedback;
+        data = json_pack("{s:{s:s,s:o,s:o}}", "satisfaction", "result", args->sat_result, "score",
+                         args->sat_score ? json_integer(args->sat_score) : json_null(), "feedback",
+                         args->sat_feedback ? json_string(args->sat_feedback) : json_null());
+        break;
+    case ESC_ACT_REOPEN:
+        /* the resolution belongs to the history now; the ticket is open again */
+        t.resolved_at = ESC_TIME_NULL;
+        t.set_resolution = true;
+        t.resolution = t.root_cause = NULL;
+        break;
+    default:
+        break;
+    }
+    ev.data = data;
+    out = escp_store_ticket_apply(c, &t, &ev, &ops, err);
+    /* a new deadline inside the notify window: other daemons' engines may be
+     * asleep past it (this process's is poked below) */
+    esc_time_t first = ESC_TIME_NULL;
+    for (int k = 0; k < ESCP_TIMER__COUNT; k++)
+        if (ops.set[k] != ESC_TIME_NULL && (first == ESC_TIME_NULL || ops.set[k] < first))
+            first = ops.set[k];
+    if (out && first != ESC_TIME_NULL && svc->notify_within_ms > 0 &&
+        first - t.now < (esc_time_t)svc->notify_within_ms * 1000 &&
+        escp_store_notify_timer(c, first, err) != 0) {
+        json_decref(out);
+        out = NULL;
+    }
+    if (out && escp_commit(c, err) != 0) {
+        json_decref(out);
+        out = NULL;
+    }
+    if (out && t.state == ESC_STATE_AWAITING_ACK)
+        escp_wake_tier(svc->wake, t.tier);
+    for (int k = 0; out && k < ESCP_TIMER__COUNT; k++)
+        if (ops.set[k] != ESC_TIME_NULL)
+            escp_engine_poke(svc->engine, t.now, ops.set[k]);
+out:
+    if (out) /* committed, with its event */
+        escp_wake_events(svc->wake);
+    json_decref(data);
+    escp_release(svc->store, c); /* rolls back whatever did not commit */
+    return out;
+}
+
+/* ---- claim ---- */
+
+json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum esc_tier tier,
+                       int wait_ms, volatile int *stopping, esc_error_t *err)
+{
+    const double start = escp_mono_now();
+    for (;;) {
+        uint64_t gen = escp_wake_gen(svc->wake, tier);
+        struct escp_conn *c = escp_lease(svc->store, err);
+        if (!c)
+            return NULL;
+        json_t *t = escp_store_claim(c, tier, actor->id, err);
+        escp_release(svc->store, c);
+        if (t)
+            escp_wake_events(svc->wake);
+        if (t || err->code != ESC_OK)
+            return t;
+        long left = wait_ms - (long)((escp_mono_now() - start) * 1000.0);
+        if (left <= 0 || (stopping && *stopping))
+            return NULL;
+        /* woken at once by this daemon's own commits; every 500 ms for other daemons' */
+        escp_wake_wait(svc->wake, tier, gen, left < 500 ? (int)left : 500);
+    }
+}

@@ -1,0 +1,68 @@
+/* service.h — the use cases: load -> decide (pure) -> persist, inside one
+ * transaction, and the post-commit wake-ups.  Handlers call these and never
+ * touch a database connection. */
+#ifndef ESCALATED_SERVICE_H
+#define ESCALATED_SERVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "base/error.h"
+#include "core/ticket.h"
+#include "db/db.h"
+
+/* ---- authentication (auth.c) ---- */
+/* Look up a token (cached for a few seconds). 0 and *actor filled; -1 with
+ * ESC_ERR_UNAUTHENTICATED or ESC_ERR_UNAVAILABLE. */
+int escp_authenticate(struct esc_store *store, const char *token, struct esc_actor *actor,
+                      esc_error_t *err);
+
+/* ---- outgoing JSON (render.c) ---- */
+/* Replace the customer fields and free text of a ticket JSON with their masked forms, in place. */
+void escp_ticket_mask(json_t *ticket);
+
+/* ---- the use cases (service.c): load -> decide (pure) -> persist ---- */
+
+/* Wakes long-polling claims of this process when a ticket enters a queue. */
+struct escp_wake;
+struct escp_wake *escp_wake_new(void);
+void escp_wake_free(struct escp_wake *w);
+void escp_wake_tier(struct escp_wake *w, enum esc_tier tier);
+void escp_wake_all(struct escp_wake *w); /* shutdown */
+uint64_t escp_wake_gen(struct escp_wake *w, enum esc_tier tier);
+/* Wait until the tier's generation differs from `gen` or `ms` pass. */
+void escp_wake_wait(struct escp_wake *w, enum esc_tier tier, uint64_t gen, int ms);
+/* The same for the event feed (GET /v1/events): bumped after every commit of
+ * this process that recorded events; escp_wake_all wakes these waiters too. */
+void escp_wake_events(struct escp_wake *w);
+uint64_t escp_wake_events_gen(struct escp_wake *w);
+void escp_wake_events_wait(struct escp_wake *w, uint64_t gen, int ms);
+
+struct escp_engine;
+struct escp_svc {
+    struct esc_store *store;
+    struct escp_wake *wake;
+    struct escp_engine *engine; /* may be NULL */
+    struct escp_webhooks *webhooks; /* the delivery worker; may be NULL */
+    int notify_within_ms; /* pg_notify a new timer due sooner than this (0 = never) */
+};
+
+
+
+json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
+                        const struct escp_new_ticket *nt, bool *replayed, esc_error_t *err);
+/* The ticket after the action, or for `comment` the new event (new reference). */
+json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                     enum esc_action action, const struct escp_action_args *args,
+                     esc_error_t *err);
+/* Claim; waits up to wait_ms for a ticket. NULL with err->code == ESC_OK: queue empty. */
+json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum esc_tier tier,
+                       int wait_ms, volatile int *stopping, esc_error_t *err);
+/* The event feed (service_events.c): up to `limit` events after event
+ * `after` (0 = the start); waits up to wait_ms for one without holding a
+ * database connection.  An empty array when none came (new reference). */
+json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, int wait_ms,
+                        volatile int *stopping, struct escp_feed_page *page, esc_error_t *err);
+
+#endif

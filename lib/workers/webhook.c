@@ -1,0 +1,475 @@
+/* webhook.c — the delivery worker: drains the notification outbox to the
+ * registered webhooks over HTTP (libcurl), at least once, and never the same
+ * delivery from two daemons at once.  The contract is docs/webhooks.md.
+ *
+ *   loop:
+ *     route new notifications: one delivery per active webhook wanting the
+ *       type (none: the notification is `undeliverable`)
+ *     claim up to BATCH due deliveries: attempts + 1 and a lease
+ *       (next_attempt_at = now + lease), committed BEFORE any HTTP is sent --
+ *       no transaction is ever held across the network
+ *     POST them all at once (curl multi), each bounded by timeout_ms
+ *     record each outcome in its own transaction, fenced by the attempt
+ *       number claimed: 2xx -> delivered + a `notified` event on the ticket;
+ *       else back-off (exponential, capped, jittered), or `failed` after
+ *       max_attempts
+ *     sleep until the next delivery is due, at most max_sleep_ms, or until
+ *       this process commits a notification (escp_webhooks_poke)
+ *
+ * The lease (2 * timeout + 5 s) outlasts any attempt of a batch, so a live
+ * daemon always records before another could claim; a daemon that dies
+ * mid-attempt leaves a lease that runs out, and the delivery is attempted
+ * again by whichever daemon looks next (at least once, across restarts).
+ * A graceful stop finishes the attempts in flight and records them.
+ */
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "core/webhook_sign.h"
+#include "workers/workers.h"
+#include "db/db.h"
+
+#define BATCH 16          /* deliveries claimed and sent at once */
+#define ROUTE_BATCH 500   /* notifications routed per statement */
+#define MAX_RESPONSE 512  /* bytes of a failed answer kept for last_error */
+
+struct escp_webhooks {
+    char *conninfo;
+    struct escp_webhook_config cfg;
+    double lease_s;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    int stop, poked;
+};
+
+/* ---- small helpers ---- */
+
+static double uniform01(void)
+{
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        r = (uint32_t)clock() * 2654435761u; /* never fails in practice; any spread will do */
+    return (double)r / 4294967296.0;
+}
+
+/* Keep printable ASCII, escape the rest (valid UTF-8 for the database,
+ * safe for logs and JSON). */
+static void printable(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 5 < cap; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+            out[o++] = (char)ch;
+        else if (ch == '\n' || ch == '\r' || ch == '\t')
+            out[o++] = ' ';
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
+    }
+    out[o] = '\0';
+}
+
+int escp_webhook_url_check(const char *url, esc_error_t *err)
+{
+    int rc = -1;
+    char *scheme = NULL, *host = NULL;
+    CURLU *u = curl_url();
+    if (!u) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+        return -1;
+    }
+    for (const char *p = url; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            goto bad;
+    /* the authority follows "//" at once: libcurl would also take "http:///x" */
+    const char *rest = strstr(url, "://");
+    if (!rest || rest[3] == '/' || rest[3] == '\0')
+        goto bad;
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0] ||
+        (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) ||
+        (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0))
+        goto bad;
+    rc = 0;
+    goto out;
+bad:
+    esc_error_set(err, ESC_ERR_VALIDATION, "url",
+                  "url must be an absolute http:// or https:// URL with a host, without spaces");
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+char *escp_webhook_secret_new(esc_error_t *err)
+{
+    char *tok = escp_token_new(err); /* "esc_" + 43 base64url characters */
+    if (!tok)
+        return NULL;
+    char *s = malloc(6 + strlen(tok + 4) + 1);
+    if (s) {
+        memcpy(s, "whsec_", 6);
+        strcpy(s + 6, tok + 4);
+    } else {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+    }
+    memset(tok, 0, strlen(tok));
+    free(tok);
+    return s;
+}
+
+/* ---- one attempt ---- */
+
+struct attempt {
+    struct escp_delivery *d;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;
+    char resp[MAX_RESPONSE + 1];
+    size_t resp_len;
+    char errbuf[CURL_ERROR_SIZE];
+    CURLcode result;
+    int done;
+};
+
+static size_t on_response(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct attempt *a = arg;
+    size_t n = size * nmemb, room = MAX_RESPONSE - a->resp_len;
+    size_t take = n < room ? n : room;
+    memcpy(a->resp + a->resp_len, ptr, take);
+    a->resp_len += take;
+    a->resp[a->resp_len] = '\0';
+    return n; /* read and drop the rest */
+}
+
+/* The request body: the notification, as receivers see it (docs/webhooks.md). */
+static char *body_of(const struct escp_delivery *d)
+{
+    json_t *payload = json_loads(d->payload, 0, NULL);
+    json_t *doc = json_pack("{s:s,s:I,s:s,s:o,s:I,s:o}", "delivery_id", d->id,
+                            "notification_id", (json_int_t)d->notification_id, "type", d->type,
+                            "created_at", escp_json_time(d->created_at),
+                            "ticket_id", (json_int_t)d->ticket_id,
+                            "data", payload ? payload : json_object());
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    return text;
+}
+
+static int add_header(struct attempt *a, const char *fmt, const char *value)
+{
+    char line[256];
+    snprintf(line, sizeof line, fmt, value);
+    struct curl_slist *l = curl_slist_append(a->headers, line);
+    if (!l)
+        return -1;
+    a->headers = l;
+    return 0;
+}
+
+static int attempt_setup(struct escp_webhooks *w, struct attempt *a)
+{
+    const struct escp_delivery *d = a->d;
+    char sig[ESC_WEBHOOK_SIGNATURE_LEN + 1], ts[24], n[16];
+    if (!(a->body = body_of(d)) || !(a->easy = curl_easy_init()))
+        return -1;
+    snprintf(ts, sizeof ts, "%" PRId64, d->now);
+    snprintf(n, sizeof n, "%d", d->attempts);
+    if (esc_webhook_sign(d->secret, d->now, a->body, strlen(a->body), sig) != 0)
+        return -1;
+    if (add_header(a, "%s", "Content-Type: application/json") ||
+        add_header(a, "%s", "Expect:") ||
+        add_header(a, "X-Escalated-Delivery: %s", d->id) ||
+        add_header(a, "X-Escalated-Event: %s", d->type) ||
+        add_header(a, "X-Escalated-Timestamp: %s", ts) ||
+        add_header(a, "X-Escalated-Signature: %s", sig) ||
+        add_header(a, "X-Escalated-Attempt: %s", n))
+        return -1;
+    long timeout = w->cfg.timeout_ms, connect = timeout < 2000 ? timeout : 2000;
+    CURL *e = a->easy;
+    curl_easy_setopt(e, CURLOPT_URL, d->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, a->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(a->body));
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, a->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "escalated/" ESC_VERSION);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_response);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, a);
+    return 0;
+}
+
+static void attempt_free(struct attempt *a)
+{
+    curl_easy_cleanup(a->easy);
+    curl_slist_free_all(a->headers);
+    free(a->body);
+}
+
+/* Record the outcome of one finished attempt. */
+static void attempt_record(struct escp_webhooks *w, struct escp_conn *c, struct attempt *a)
+{
+    const struct escp_delivery *d = a->d;
+    esc_error_t err = {0};
+    long status = 0;
+    bool recorded = false, final = false;
+    char error[MAX_RESPONSE * 4 + 64];
+
+    if (a->done && a->result == CURLE_OK)
+        curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) {
+        if (escp_store_delivery_done(c, d, status, &recorded, &err) != 0)
+            log_warn("webhooks: delivery %s (webhook %" PRId64 ") was delivered, but recording it "
+                     "failed (%s); it will be sent again", d->id, d->webhook_id, err.message);
+        else if (recorded)
+            log_info("webhooks: delivered %s notification %" PRId64 " to webhook %" PRId64
+                     " (delivery %s, attempt %d, HTTP %ld)", d->type, d->notification_id,
+                     d->webhook_id, d->id, d->attempts, status);
+        else
+            log_warn("webhooks: delivery %s was taken over or cancelled before its success was recorded", d->id);
+        return;
+    }
+    if (!a->done)
+        snprintf(error, sizeof error, "the attempt could not be started");
+    else if (a->result != CURLE_OK) {
+        const char *why = a->errbuf[0] ? a->errbuf : curl_easy_strerror(a->result);
+        printable(why, strlen(why), error, sizeof error);
+    } else {
+        char snippet[MAX_RESPONSE * 4 + 1];
+        printable(a->resp, a->resp_len, snippet, sizeof snippet);
+        snprintf(error, sizeof error, "HTTP %ld%s%s", status, snippet[0] ? ": " : "", snippet);
+    }
+    double delay = esc_webhook_backoff(d->attempts, w->cfg.backoff_base_ms / 1000.0,
+                                       w->cfg.backoff_cap_ms / 1000.0, uniform01());
+    if (escp_store_delivery_fail(c, d, status, error, w->cfg.max_attempts, delay, &final,
+                                 &recorded, &err) != 0)
+        log_warn("webhooks: recording the failure of delivery %s failed (%s)", d->id, err.message);
+    else if (!recorded)
+        log_warn("webhooks: delivery %s was taken over or cancelled before its failure was recorded", d->id);
+    else if (final)
+        log_warn("webhooks: delivery %s of notification %" PRId64 " to webhook %" PRId64
+                 " failed for good after %d attempts: %s", d->id, d->notification_id,
+                 d->webhook_id, d->attempts, error);
+    else
+        log_info("webhooks: attempt %d of delivery %s to webhook %" PRId64
+                 " failed (%s); next in %.1f s", d->attempts, d->id, d->webhook_id, error, delay);
+}
+
+/* Send the claimed deliveries at once and record each outcome. */
+static void send_batch(struct escp_webhooks *w, struct escp_conn *c, struct escp_delivery *d, int n)
+{
+    struct attempt *a = calloc((size_t)n, sizeof *a);
+    CURLM *multi = curl_multi_init();
+    if (!a || !multi) {
+        log_error("webhooks: out of memory; %d deliveries wait for their leases to run out", n);
+        free(a);
+        curl_multi_cleanup(multi);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        a[i].d = &d[i];
+        if (attempt_setup(w, &a[i]) != 0 || curl_multi_add_handle(multi, a[i].easy) != CURLM_OK) {
+            log_error("webhooks: cannot prepare delivery %s", d[i].id);
+            curl_easy_cleanup(a[i].easy);
+            a[i].easy = NULL;
+        }
+    }
+    int running = 1;
+    const double t0 = escp_mono_now();
+    while (running) {
+        if (curl_multi_perform(multi, &running) != CURLM_OK)
+            break;
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            struct attempt *at = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&at);
+            if (at) {
+                at->done = 1;
+                at->result = m->data.result;
+            }
+        }
+        if (running && curl_multi_poll(multi, NULL, 0, 200, NULL) != CURLM_OK)
+            break;
+    }
+    log_debug("webhooks: %d attempt%s took %.3f s", n, n == 1 ? "" : "s", escp_mono_now() - t0);
+    for (int i = 0; i < n; i++) {
+        if (a[i].easy)
+            curl_multi_remove_handle(multi, a[i].easy);
+        attempt_record(w, c, &a[i]);
+        attempt_free(&a[i]);
+    }
+    curl_multi_cleanup(multi);
+    free(a);
+}
+
+/* ---- the thread ---- */
+
+/* Sleep up to `seconds` unless poked or stopped. Called with w->mu held. */
+static void nap(struct escp_webhooks *w, double seconds)
+{
+    struct timespec until = escp_mono_after(seconds);
+    while (!w->stop && !w->poked)
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &until) != 0)
+            break;
+    w->poked = 0;
+}
+
+static int stopping(struct escp_webhooks *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int s = w->stop;
+    pthread_mutex_unlock(&w->mu);
+    return s;
+}
+
+/* One pass: route, claim, send, record.  Returns how long to sleep. */
+static double pass(struct escp_webhooks *w, struct escp_conn *c, esc_error_t *err)
+{
+    double wait_s = w->cfg.max_sleep_ms / 1000.0, next = 0;
+    bool unrouted = false, none = true;
+    int routed = 0, claimed = 0;
+    if (escp_store_webhook_next(c, &unrouted, &next, &none, err) != 0)
+        return 1.0;
+    if (unrouted) {
+        do {
+            if (escp_store_webhook_route(c, ROUTE_BATCH, &routed, err) != 0)
+                return 1.0;
+        } while (routed == ROUTE_BATCH && !stopping(w));
+    }
+    if (unrouted || (!none && next <= 0)) {
+        struct escp_delivery *d = NULL;
+        if (escp_store_delivery_claim(c, BATCH, w->lease_s, &d, &claimed, err) != 0)
+            return 1.0;
+        if (claimed)
+            send_batch(w, c, d, claimed);
+        escp_deliveries_free(d, claimed);
+        if (claimed == BATCH)
+            return 0; /* more may be due */
+        if (escp_store_webhook_next(c, &unrouted, &next, &none, err) != 0)
+            return 1.0;
+        if (unrouted)
+            return 0;
+    }
+    if (!none && next < wait_s)
+        wait_s = next;
+    return wait_s;
+}
+
+static void *run(void *arg)
+{
+    struct escp_webhooks *w = arg;
+    struct escp_conn *c = NULL;
+    while (!stopping(w)) {
+        esc_error_t err = {0};
+        double wait_s;
+        if (!escp_conn_ok(c)) {
+            escp_conn_close(c);
+            c = escp_conn_open(w->conninfo, &err);
+            if (c)
+                log_info("webhook worker connected");
+        }
+        if (c) {
+            wait_s = pass(w, c, &err);
+            if (err.code != ESC_OK)
+                log_warn("webhook worker: %s; retrying", err.message);
+        } else {
+            wait_s = 1.0;
+        }
+        pthread_mutex_lock(&w->mu);
+        if (wait_s > 0)
+            nap(w, wait_s);
+        else
+            w->poked = 0;
+        pthread_mutex_unlock(&w->mu);
+    }
+    escp_conn_close(c);
+    return NULL;
+}
+
+struct escp_webhooks *escp_webhooks_start(const char *conninfo, const struct escp_webhook_config *cfg,
+                                          esc_error_t *err)
+{
+    struct escp_webhooks *w = calloc(1, sizeof *w);
+    if (!w || !(w->conninfo = strdup(conninfo ? conninfo : ""))) {
+        free(w);
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+        return NULL;
+    }
+    w->cfg = *cfg;
+    if (w->cfg.max_attempts <= 0)
+        w->cfg.max_attempts = 10;
+    if (w->cfg.backoff_base_ms <= 0)
+        w->cfg.backoff_base_ms = 30000;
+    if (w->cfg.backoff_cap_ms <= 0)
+        w->cfg.backoff_cap_ms = 3600000;
+    if (w->cfg.backoff_cap_ms < w->cfg.backoff_base_ms)
+        w->cfg.backoff_cap_ms = w->cfg.backoff_base_ms;
+    if (w->cfg.timeout_ms <= 0)
+        w->cfg.timeout_ms = 5000;
+    if (w->cfg.max_sleep_ms <= 0)
+        w->cfg.max_sleep_ms = 1000;
+    w->lease_s = 2.0 * w->cfg.timeout_ms / 1000.0 + 5.0;
+    pthread_mutex_init(&w->mu, NULL);
+    escp_cond_init_mono(&w->cv);
+    if (pthread_create(&w->thread, NULL, run, w) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        free(w->conninfo);
+        free(w);
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "cannot start the webhook worker thread");
+        return NULL;
+    }
+    return w;
+}
+
+void escp_webhooks_stop(struct escp_webhooks *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w->conninfo);
+    free(w);
+}
+
+void escp_webhooks_poke(struct escp_webhooks *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->poked = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int escp_webhooks_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
