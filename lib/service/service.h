@@ -65,4 +65,25 @@ json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum
 json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, int wait_ms,
                         volatile int *stopping, struct escp_feed_page *page, esc_error_t *err);
 
+/* ---- reports, dashboard, metrics, webhooks (reports.c, dashboard.c,
+ * metrics.c, webhooks.c): the use cases of the routes that only read, or
+ * manage the delivery of notifications ---- */
+
+/* group_by=day covers at most this many local days. */
+#define ESCP_REPORT_DAY_GROUPS_MAX 1000
+/* The SLA report {"from", "to", "group_by", "timezone", "groups"} (new
+ * reference), read in one read-only transaction.  from/to: timestamptz text
+ * or NULL for the defaults; group_by: tier, severity, category or day (the
+ * caller checked).  ESC_ERR_VALIDATION when the period is not ordered or a
+ * day grouping covers more than ESCP_REPORT_DAY_GROUPS_MAX days. */
+json_t *escp_svc_report_sla(struct escp_svc *svc, const char *from, const char *to,
+                            const char *group_by, esc_error_t *err);
+/* The monthly report {"month", "timezone", "from", "to", "totals",
+ * "categories", "root_causes"} (new reference); month "YYYY-MM" (checked by
+ * the caller) or NULL for the current one. */
+json_t *escp_svc_report_monthly(struct escp_svc *svc, const char *month, int limit, esc_error_t *err);
+/* The dashboard summary (db.h, escp_store_dashboard_summary; new reference). */
+json_t *escp_svc_dashboard_summary(struct escp_svc *svc, const struct escp_dash_query *q,
+                                   esc_error_t *err);
+
 #endif
