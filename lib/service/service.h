@@ -86,4 +86,19 @@ json_t *escp_svc_report_monthly(struct escp_svc *svc, const char *month, int lim
 json_t *escp_svc_dashboard_summary(struct escp_svc *svc, const struct escp_dash_query *q,
                                    esc_error_t *err);
 
+/* GET /metrics.  Pool usage now (before the scrape leases anything). */
+void escp_svc_pool_usage(struct escp_svc *svc, int *leased, int *size);
+/* The SLA engine's counters (workers.h); false when the server runs none. */
+struct escp_engine_stats;
+bool escp_svc_engine_stats(struct escp_svc *svc, struct escp_engine_stats *out);
+/* The database figures: the last reading kept in m when it is recent for
+ * what it cost (escp_metrics_db_reusable), else a new one on a pooled
+ * connection waited for at most 1 s.  false when none could be had. */
+struct escp_db_figures {
+    struct escp_db_metrics d;
+    double cost; /* seconds the reading took */
+    double age;  /* seconds since it was taken */
+};
+bool escp_svc_db_metrics(struct escp_svc *svc, struct escp_metrics *m, struct escp_db_figures *out);
+
 #endif
