@@ -101,4 +101,31 @@ struct escp_db_figures {
 };
 bool escp_svc_db_metrics(struct escp_svc *svc, struct escp_metrics *m, struct escp_db_figures *out);
 
+/* Outgoing JSON.  A webhook as the store read it (borrowed) -> its answer
+ * (new reference): never the secret, except secret_once (non-NULL only in
+ * the create answer, the one time it is shown).  A notification likewise,
+ * its payload masked as a ticket is (escp_ticket_mask).  NULL when out of
+ * memory. */
+json_t *escp_webhook_json(const json_t *w, const char *secret_once);
+json_t *escp_notification_json(const json_t *n);
+
+/* Webhooks, admin side.  event_types: a PostgreSQL array literal of known
+ * types; secret NULL = make one.  The create answer shows the secret; the
+ * delivery worker is poked after it and after a retry.  NULL/-1 with
+ * ESC_ERR_NOT_FOUND for an unknown id; the retry ESC_ERR_CONFLICT when the
+ * notification is neither failed nor undeliverable. */
+json_t *escp_svc_webhook_create(struct escp_svc *svc, const struct esc_actor *actor, const char *url,
+                                const char *event_types, const char *secret, esc_error_t *err);
+json_t *escp_svc_webhook_list(struct escp_svc *svc, esc_error_t *err); /* {"items"} */
+json_t *escp_svc_webhook_get(struct escp_svc *svc, int64_t id, esc_error_t *err);
+int escp_svc_webhook_delete(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                            esc_error_t *err);
+/* Array of notifications, newest first, at most f->limit + 1 (the extra one
+ * tells the caller there is a next page). */
+json_t *escp_svc_notification_list(struct escp_svc *svc, const struct escp_notification_filter *f,
+                                   esc_error_t *err);
+json_t *escp_svc_notification_get(struct escp_svc *svc, int64_t id, esc_error_t *err);
+json_t *escp_svc_notification_retry(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                                    esc_error_t *err);
+
 #endif
