@@ -43,15 +43,9 @@ static void escp_api_dashboard_summary(struct escp_req *r)
     static const char *const allowed[] = {"limit", NULL};
     struct escp_dash_query q = {.at_risk_limit = 10, .horizon_seconds = SUMMARY_HORIZON,
                                 .days = SUMMARY_DAYS, .recent_events = SUMMARY_RECENT_EVENTS};
-    if (escp_query_only(r, allowed) != 0 || escp_require_manager(r) != 0)
+    if (escp_query_only(r, allowed) != 0 || escp_limit_query(r, 100, &q.at_risk_limit) != 0)
         return;
-    if (escp_limit_query(r, 100, &q.at_risk_limit) != 0)
-        return;
-    struct escp_conn *c = escp_lease(r->svc->store, &r->err);
-    if (!c)
-        return;
-    r->json = escp_store_dashboard_summary(c, &q, &r->err);
-    escp_release(r->svc->store, c);
+    r->json = escp_svc_dashboard_summary(r->svc, &q, &r->err);
     r->status = 200;
 }
 

@@ -13,8 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/clock.h"
-#include "base/log.h"
 #include "http/http.h"
 #include "core/metrics.h"
 #include "workers/workers.h"
@@ -22,10 +20,6 @@
 #ifndef ESC_VERSION
 #define ESC_VERSION "unknown"
 #endif
-
-/* How long a scrape waits for a pooled connection: a saturated pool must not
- * make the scrape itself time out, since that is when it matters most. */
-#define SCRAPE_LEASE_MS 1000
 
 /* Unix time the process started: /proc/self/stat field 22 (clock ticks after
  * boot) plus the boot time from /proc/stat.  -1 when unknown. */
@@ -116,12 +110,11 @@ static void render_process(struct escp_text *t)
     escp_prom_sample(t, "escalated_build_info", (const char *const[]){"version", ESC_VERSION, NULL}, 1);
 }
 
-static void render_engine(struct escp_engine *e, struct escp_text *t)
+static void render_engine(struct escp_svc *svc, struct escp_text *t)
 {
-    if (!e)
-        return; /* a server started without the SLA engine */
     struct escp_engine_stats st;
-    escp_engine_stats(e, &st);
+    if (!escp_svc_engine_stats(svc, &st))
+        return; /* a server started without the SLA engine */
     escp_prom_family(t, "escalated_sla_timers_fired_total", "counter",
                      "Timers this process's SLA engine fired (breaches and at-risk warnings).");
     escp_prom_sample_u64(t, "escalated_sla_timers_fired_total", NULL, st.fired);
@@ -141,7 +134,6 @@ static void escp_api_metrics(struct escp_req *r)
     if (escp_query_only(r, (const char *const[]){NULL}) != 0)
         return;
     struct escp_text t = {0};
-    struct esc_store *store = r->svc->store;
 
     escp_metrics_render(escp_http_metrics(r->http), &t);
     escp_prom_family(&t, "escalated_http_requests_in_flight", "gauge",
@@ -150,7 +142,7 @@ static void escp_api_metrics(struct escp_req *r)
                      (double)escp_http_in_flight(r->http));
 
     int leased = 0, size = 0;
-    escp_pool_usage(store, &leased, &size); /* before this scrape leases one */
+    escp_svc_pool_usage(r->svc, &leased, &size); /* before this scrape leases one */
     escp_prom_family(&t, "escalated_db_pool_size", "gauge",
                      "Database connections the pool may hold (--pool-size).");
     escp_prom_sample(&t, "escalated_db_pool_size", NULL, size);
@@ -158,36 +150,11 @@ static void escp_api_metrics(struct escp_req *r)
                      "Pooled database connections in use by requests now.");
     escp_prom_sample(&t, "escalated_db_pool_leased", NULL, leased);
 
-    render_engine(r->svc->engine, &t);
+    render_engine(r->svc, &t);
     render_process(&t);
 
-    /* the database figures: the last reading if it is recent for its cost,
-     * else a new one; one scrape at a time reads */
-    esc_error_t err = {0};
-    struct escp_db_metrics d;
-    double age = 0, cost = 0;
-    struct escp_db_reading *rd = escp_metrics_db_lock(escp_http_metrics(r->http));
-    int ok = rd->have && escp_metrics_db_reusable(escp_mono_now(), rd->read_at, rd->cost);
-    if (!ok) {
-        struct escp_conn *c = escp_lease_wait(store, SCRAPE_LEASE_MS, &err);
-        if (c) {
-            double t0 = escp_mono_now();
-            ok = escp_store_metrics(c, &d, &err) == 0;
-            double t1 = escp_mono_now();
-            escp_release(store, c);
-            if (ok)
-                *rd = (struct escp_db_reading){true, d, t1, t1 - t0};
-        }
-        if (!ok)
-            log_debug("metrics: database figures unavailable: %s", err.message);
-    }
-    if (ok) {
-        d = rd->d;
-        cost = rd->cost;
-        age = escp_mono_now() - rd->read_at;
-    }
-    escp_metrics_db_unlock(escp_http_metrics(r->http));
-
+    struct escp_db_figures db;
+    bool ok = escp_svc_db_metrics(r->svc, escp_http_metrics(r->http), &db);
     escp_prom_family(&t, "escalated_db_up", "gauge",
                      "1 when the database figures below could be read; 0 when the database could "
                      "not be reached or no pooled connection was free within 1 s.");
@@ -195,12 +162,12 @@ static void escp_api_metrics(struct escp_req *r)
     if (ok) {
         escp_prom_family(&t, "escalated_db_read_duration_seconds", "gauge",
                          "How long the statement that read the database figures took.");
-        escp_prom_sample(&t, "escalated_db_read_duration_seconds", NULL, round(cost * 1e6) / 1e6);
+        escp_prom_sample(&t, "escalated_db_read_duration_seconds", NULL, round(db.cost * 1e6) / 1e6);
         escp_prom_family(&t, "escalated_db_read_age_seconds", "gauge",
                          "Age of the database figures: a reading is reused while it is younger "
                          "than ten times what it took.");
-        escp_prom_sample(&t, "escalated_db_read_age_seconds", NULL, round(age * 1e6) / 1e6);
-        escp_metrics_render_db(&d, &t);
+        escp_prom_sample(&t, "escalated_db_read_age_seconds", NULL, round(db.age * 1e6) / 1e6);
+        escp_metrics_render_db(&db.d, &t);
     }
 
     size_t len = 0;

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/text.h"
 #include "http/http.h"
 
-#define DAY_GROUPS_MAX 1000     /* group_by=day covers at most this many days */
 #define MONTHLY_LIMIT_DEFAULT 10
 #define MONTHLY_LIMIT_MAX 100
 
@@ -84,106 +84,77 @@ static bool wants_csv(const char *accept)
 
 /* ---- CSV (RFC 4180) ---- */
 
-struct buf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void puts_(struct buf *b, const char *s) { put(b, s, strlen(s)); }
+static void puts_(struct escp_text *t, const char *s) { escp_text_put(t, s, strlen(s)); }
 
 /* A text field: quoted when it holds a comma, quote, CR or LF or starts or
  * ends with a space (quotes doubled); a leading = + - @ TAB or CR, which
  * spreadsheets would run as a formula, gets a ' in front (OWASP). */
-static void put_text(struct buf *b, const char *s)
+static void put_text(struct escp_text *t, const char *s)
 {
     bool formula = s[0] && strchr("=+-@\t\r", s[0]);
     size_t n = strlen(s);
     bool quote = formula || strpbrk(s, ",\"\r\n") || (n && (s[0] == ' ' || s[n - 1] == ' '));
     if (!quote) {
-        put(b, s, n);
+        escp_text_put(t, s, n);
         return;
     }
-    put(b, "\"", 1);
+    escp_text_put(t, "\"", 1);
     if (formula)
-        put(b, "'", 1);
+        escp_text_put(t, "'", 1);
     for (const char *q = s; *q; q++) {
         if (*q == '"')
-            put(b, "\"\"", 2);
+            escp_text_put(t, "\"\"", 2);
         else
-            put(b, q, 1);
+            escp_text_put(t, q, 1);
     }
-    put(b, "\"", 1);
+    escp_text_put(t, "\"", 1);
 }
 
 /* A JSON value as a field: null -> empty, numbers exactly as the JSON body
  * prints them, strings as text. */
-static void put_value(struct buf *b, json_t *v)
+static void put_value(struct escp_text *t, json_t *v)
 {
     if (!v || json_is_null(v))
         return;
     if (json_is_string(v)) {
-        put_text(b, json_string_value(v));
+        put_text(t, json_string_value(v));
         return;
     }
     char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
     if (!s) {
-        b->oom = true;
+        t->failed = true;
         return;
     }
-    puts_(b, s);
+    puts_(t, s);
     free(s);
 }
 
-/* The groups as CSV: a header row, one row per group, CRLF after each. */
+/* The groups as CSV: a header row, one row per group, CRLF after each.
+ * NULL when out of memory. */
 static char *sla_csv(json_t *groups, size_t *len)
 {
-    struct buf b = {0};
-    puts_(&b, "key");
+    struct escp_text t = {0};
+    puts_(&t, "key");
     for (const char *const *c = sla_columns; *c; c++) {
-        puts_(&b, ",");
-        puts_(&b, *c);
+        puts_(&t, ",");
+        puts_(&t, *c);
     }
-    puts_(&b, "\r\n");
+    puts_(&t, "\r\n");
     size_t i;
     json_t *g;
     json_array_foreach(groups, i, g) {
-        put_value(&b, json_object_get(g, "key"));
+        put_value(&t, json_object_get(g, "key"));
         for (const char *const *c = sla_columns; *c; c++) {
-            puts_(&b, ",");
-            put_value(&b, json_object_get(g, *c));
+            puts_(&t, ",");
+            put_value(&t, json_object_get(g, *c));
         }
-        puts_(&b, "\r\n");
+        puts_(&t, "\r\n");
     }
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
+    char *csv = escp_text_take(&t, len);
     /* the renderer appends "\n" to every body: give it the last CRLF's \r */
-    b.p[--b.len] = '\0';
-    *len = b.len;
-    return b.p;
+    if (csv)
+        csv[--*len] = '\0';
+    return csv;
 }
 
 /* ---- GET /v1/reports/sla ---- */
@@ -195,7 +166,7 @@ static void escp_api_report_sla(struct escp_req *r)
     esc_error_t *err = &r->err;
     char fbuf[48], tbuf[48];
     const char *from, *to, *group_by = escp_query(r, "group_by");
-    if (escp_require_manager(r) != 0 || escp_query_only(r, allowed) != 0)
+    if (escp_query_only(r, allowed) != 0)
         return;
     if (!group_by)
         group_by = "tier";
@@ -209,38 +180,19 @@ static void escp_api_report_sla(struct escp_req *r)
     if (escp_time_query(r, "from", fbuf, sizeof fbuf, &from) != 0 ||
         escp_time_query(r, "to", tbuf, sizeof tbuf, &to) != 0)
         return;
-
-    struct escp_report_period p;
-    json_t *groups = NULL;
-    struct escp_conn *c = escp_lease(r->svc->store, err);
-    if (!c)
-        return;
-    if (escp_store_report_begin(c, err) != 0 || escp_store_report_period(c, from, to, &p, err) != 0)
-        goto out;
-    if (!p.ordered) {
-        esc_error_set(err, ESC_ERR_VALIDATION, to || !from ? "to" : "from", "from must be before to");
-        goto out;
-    }
-    if (strcmp(*g, "day") == 0 && p.days > DAY_GROUPS_MAX) {
-        esc_error_set(err, ESC_ERR_VALIDATION, "to", "group_by=day covers at most %d days", DAY_GROUPS_MAX);
-        goto out;
-    }
-    groups = escp_store_report_sla(c, &p, *g, err);
-out:
-    escp_release(r->svc->store, c); /* ends the read-only transaction */
-    if (!groups)
+    json_t *doc = escp_svc_report_sla(r->svc, from, to, *g, err);
+    if (!doc)
         return;
     r->status = 200;
-    if (wants_csv(escp_header(r, MHD_HTTP_HEADER_ACCEPT))) {
-        r->raw = sla_csv(groups, &r->raw_len);
-        json_decref(groups);
-        if (!r->raw)
-            esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
-        r->ctype = "text/csv; charset=utf-8";
+    if (!wants_csv(escp_header(r, MHD_HTTP_HEADER_ACCEPT))) {
+        r->json = doc;
         return;
     }
-    r->json = json_pack("{s:o,s:o,s:s,s:s,s:o}", "from", escp_json_time(p.from), "to",
-                        escp_json_time(p.to), "group_by", *g, "timezone", p.tz, "groups", groups);
+    r->raw = sla_csv(json_object_get(doc, "groups"), &r->raw_len);
+    json_decref(doc);
+    if (!r->raw)
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+    r->ctype = "text/csv; charset=utf-8";
 }
 
 /* ---- GET /v1/reports/monthly ---- */
@@ -256,34 +208,18 @@ static bool month_valid(const char *s)
 static void escp_api_report_monthly(struct escp_req *r)
 {
     static const char *const allowed[] = {"month", "limit", NULL};
-    esc_error_t *err = &r->err;
     const char *month = escp_query(r, "month");
     int limit = MONTHLY_LIMIT_DEFAULT;
-    if (escp_require_manager(r) != 0 || escp_query_only(r, allowed) != 0)
+    if (escp_query_only(r, allowed) != 0)
         return;
     if (month && !month_valid(month)) {
-        esc_error_set(err, ESC_ERR_VALIDATION, "month", "month must be YYYY-MM");
+        esc_error_set(&r->err, ESC_ERR_VALIDATION, "month", "month must be YYYY-MM");
         return;
     }
     if (escp_limit_query(r, MONTHLY_LIMIT_MAX, &limit) != 0)
         return;
-    struct escp_report_period p;
-    char mon[8];
-    json_t *doc = NULL;
-    struct escp_conn *c = escp_lease(r->svc->store, err);
-    if (!c)
-        return;
-    if (escp_store_report_begin(c, err) == 0 && escp_store_report_month(c, month, &p, mon, err) == 0)
-        doc = escp_store_report_monthly(c, &p, limit, err);
-    escp_release(r->svc->store, c); /* ends the read-only transaction */
-    if (!doc)
-        return;
-    json_t *head = json_pack("{s:s,s:s,s:o,s:o}", "month", mon, "timezone", p.tz, "from",
-                             escp_json_time(p.from), "to", escp_json_time(p.to));
-    json_object_update(head, doc);
-    json_decref(doc);
+    r->json = escp_svc_report_monthly(r->svc, month, limit, &r->err);
     r->status = 200;
-    r->json = head;
 }
 
 const struct escp_route escp_routes_reports[] = {

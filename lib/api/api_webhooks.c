@@ -1,23 +1,13 @@
 /* api_webhooks.c — admin routes: webhooks and the notification outbox
- * (docs/api.md, docs/webhooks.md).  Only admins: a manager gets 403. */
-#include <inttypes.h>
+ * (docs/api.md, docs/webhooks.md).  Only admins (the route table): a
+ * manager gets 403 from the dispatcher. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "base/log.h"
 #include "http/http.h"
 #include "workers/workers.h"
 
 static const char *const EVENT_TYPES[] = {"breached", "at_risk", "major_created", NULL};
-
-static int require_admin(struct escp_req *r)
-{
-    if (r->actor.role == ESC_ROLE_ADMIN)
-        return 0;
-    esc_error_set(&r->err, ESC_ERR_FORBIDDEN, NULL, "only admins may manage webhooks and notifications");
-    return -1;
-}
 
 static int known_type(const char *s)
 {
@@ -83,12 +73,10 @@ static void escp_api_webhook_create(struct escp_req *r)
 {
     static const char *const keys[] = {"url", "event_types", "secret", NULL};
     esc_error_t *err = &r->err;
-    json_t *b = NULL, *w = NULL;
-    char *made = NULL;
+    json_t *b = NULL;
     char types[64];
-    const char *url, *secret;
-    if (require_admin(r) != 0 || escp_query_only(r, (const char *const[]){NULL}) != 0 ||
-        !(b = escp_body_object(r, false)))
+    const char *url, *secret = NULL;
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || !(b = escp_body_object(r, false)))
         return;
     if (escp_only_keys(b, keys, "", err) != 0)
         goto out;
@@ -117,31 +105,15 @@ static void escp_api_webhook_create(struct escp_req *r)
             goto out;
         }
         secret = p;
-    } else {
-        if (!(made = escp_webhook_secret_new(err)))
-            goto out;
-        secret = made;
     }
-    struct escp_conn *c = escp_lease(r->svc->store, err);
-    if (!c)
-        goto out;
-    w = escp_store_webhook_create(c, url, types, secret, r->actor.id, err);
-    escp_release(r->svc->store, c);
+    json_t *w = escp_svc_webhook_create(r->svc, &r->actor, url, types, secret, err);
     if (!w)
         goto out;
-    json_object_set_new(w, "secret", json_string(secret)); /* shown this once */
     snprintf(r->location, sizeof r->location, "/v1/webhooks/%" JSON_INTEGER_FORMAT,
              json_integer_value(json_object_get(w, "id")));
-    log_info("webhook %" JSON_INTEGER_FORMAT " registered by principal %" PRId64,
-             json_integer_value(json_object_get(w, "id")), r->actor.id);
     r->status = 201;
     r->json = w;
-    escp_webhooks_poke(r->svc->webhooks); /* undelivered notifications may want it now */
 out:
-    if (made) {
-        memset(made, 0, strlen(made));
-        free(made);
-    }
     json_decref(b);
 }
 
@@ -149,35 +121,25 @@ out:
 
 static void escp_api_webhook_list(struct escp_req *r)
 {
-    if (require_admin(r) != 0 || escp_query_only(r, (const char *const[]){NULL}) != 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0)
         return;
-    struct escp_conn *c = escp_lease(r->svc->store, &r->err);
-    if (!c)
-        return;
-    r->json = escp_store_webhook_list(c, &r->err);
-    escp_release(r->svc->store, c);
+    r->json = escp_svc_webhook_list(r->svc, &r->err);
     r->status = 200;
 }
 
 static void escp_api_webhook_get(struct escp_req *r)
 {
     int64_t id;
-    if (require_admin(r) != 0 || escp_query_only(r, (const char *const[]){NULL}) != 0 ||
-        (id = path_id(r, "webhook")) <= 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = path_id(r, "webhook")) <= 0)
         return;
-    struct escp_conn *c = escp_lease(r->svc->store, &r->err);
-    if (!c)
-        return;
-    r->json = escp_store_webhook_get(c, id, &r->err);
-    escp_release(r->svc->store, c);
+    r->json = escp_svc_webhook_get(r->svc, id, &r->err);
     r->status = 200;
 }
 
 static void escp_api_webhook_delete(struct escp_req *r)
 {
     int64_t id;
-    if (require_admin(r) != 0 || escp_query_only(r, (const char *const[]){NULL}) != 0 ||
-        (id = path_id(r, "webhook")) <= 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = path_id(r, "webhook")) <= 0)
         return;
     if (r->body_len > 0) {
         json_t *b = escp_body_object(r, true);
@@ -187,14 +149,8 @@ static void escp_api_webhook_delete(struct escp_req *r)
         if (r->err.code != ESC_OK)
             return;
     }
-    struct escp_conn *c = escp_lease(r->svc->store, &r->err);
-    if (!c)
-        return;
-    if (escp_store_webhook_delete(c, id, &r->err) == 0) {
-        log_info("webhook %" PRId64 " deleted by principal %" PRId64, id, r->actor.id);
+    if (escp_svc_webhook_delete(r->svc, &r->actor, id, &r->err) == 0)
         r->status = 204;
-    }
-    escp_release(r->svc->store, c);
 }
 
 /* ---- GET /v1/notifications, GET /v1/notifications/{id}, POST .../retry ---- */
@@ -206,7 +162,7 @@ static void escp_api_notification_list(struct escp_req *r)
     struct escp_notification_filter f = {.limit = 50};
     esc_error_t *err = &r->err;
     const char *v;
-    if (require_admin(r) != 0 || escp_query_only(r, allowed) != 0)
+    if (escp_query_only(r, allowed) != 0)
         return;
     if ((v = escp_query(r, "status"))) {
         for (const char *const *s = statuses; *s && !f.status; s++)
@@ -233,11 +189,7 @@ static void escp_api_notification_list(struct escp_req *r)
         return;
     if (escp_cursor_query(r, 'n', &f.before_id) != 0)
         return;
-    struct escp_conn *c = escp_lease(r->svc->store, err);
-    if (!c)
-        return;
-    json_t *items = escp_store_notification_list(c, &f, err);
-    escp_release(r->svc->store, c);
+    json_t *items = escp_svc_notification_list(r->svc, &f, err);
     if (!items)
         return;
     json_t *next = escp_page_next(items, f.limit, 'n');
@@ -248,14 +200,9 @@ static void escp_api_notification_list(struct escp_req *r)
 static void escp_api_notification_get(struct escp_req *r)
 {
     int64_t id;
-    if (require_admin(r) != 0 || escp_query_only(r, (const char *const[]){NULL}) != 0 ||
-        (id = path_id(r, "notification")) <= 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = path_id(r, "notification")) <= 0)
         return;
-    struct escp_conn *c = escp_lease(r->svc->store, &r->err);
-    if (!c)
-        return;
-    r->json = escp_store_notification_get(c, id, &r->err);
-    escp_release(r->svc->store, c);
+    r->json = escp_svc_notification_get(r->svc, id, &r->err);
     r->status = 200;
 }
 
@@ -263,23 +210,13 @@ static void escp_api_notification_retry(struct escp_req *r)
 {
     int64_t id;
     json_t *b = NULL;
-    if (require_admin(r) != 0 || escp_query_only(r, (const char *const[]){NULL}) != 0)
-        return;
-    if (!(b = escp_body_object(r, true)))
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || !(b = escp_body_object(r, true)))
         return;
     int bad = escp_only_keys(b, (const char *const[]){NULL}, "", &r->err);
     json_decref(b);
     if (bad || (id = path_id(r, "notification")) <= 0)
         return;
-    struct escp_conn *c = escp_lease(r->svc->store, &r->err);
-    if (!c)
-        return;
-    r->json = escp_store_notification_retry(c, id, &r->err);
-    escp_release(r->svc->store, c);
-    if (r->json) {
-        log_info("notification %" PRId64 " retried by principal %" PRId64, id, r->actor.id);
-        escp_webhooks_poke(r->svc->webhooks);
-    }
+    r->json = escp_svc_notification_retry(r->svc, &r->actor, id, &r->err);
     r->status = 200;
 }
 

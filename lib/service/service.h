@@ -65,4 +65,67 @@ json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum
 json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, int wait_ms,
                         volatile int *stopping, struct escp_feed_page *page, esc_error_t *err);
 
+/* ---- reports, dashboard, metrics, webhooks (reports.c, dashboard.c,
+ * metrics.c, webhooks.c): the use cases of the routes that only read, or
+ * manage the delivery of notifications ---- */
+
+/* group_by=day covers at most this many local days. */
+#define ESCP_REPORT_DAY_GROUPS_MAX 1000
+/* The SLA report {"from", "to", "group_by", "timezone", "groups"} (new
+ * reference), read in one read-only transaction.  from/to: timestamptz text
+ * or NULL for the defaults; group_by: tier, severity, category or day (the
+ * caller checked).  ESC_ERR_VALIDATION when the period is not ordered or a
+ * day grouping covers more than ESCP_REPORT_DAY_GROUPS_MAX days. */
+json_t *escp_svc_report_sla(struct escp_svc *svc, const char *from, const char *to,
+                            const char *group_by, esc_error_t *err);
+/* The monthly report {"month", "timezone", "from", "to", "totals",
+ * "categories", "root_causes"} (new reference); month "YYYY-MM" (checked by
+ * the caller) or NULL for the current one. */
+json_t *escp_svc_report_monthly(struct escp_svc *svc, const char *month, int limit, esc_error_t *err);
+/* The dashboard summary (db.h, escp_store_dashboard_summary; new reference). */
+json_t *escp_svc_dashboard_summary(struct escp_svc *svc, const struct escp_dash_query *q,
+                                   esc_error_t *err);
+
+/* GET /metrics.  Pool usage now (before the scrape leases anything). */
+void escp_svc_pool_usage(struct escp_svc *svc, int *leased, int *size);
+/* The SLA engine's counters (workers.h); false when the server runs none. */
+struct escp_engine_stats;
+bool escp_svc_engine_stats(struct escp_svc *svc, struct escp_engine_stats *out);
+/* The database figures: the last reading kept in m when it is recent for
+ * what it cost (escp_metrics_db_reusable), else a new one on a pooled
+ * connection waited for at most 1 s.  false when none could be had. */
+struct escp_db_figures {
+    struct escp_db_metrics d;
+    double cost; /* seconds the reading took */
+    double age;  /* seconds since it was taken */
+};
+bool escp_svc_db_metrics(struct escp_svc *svc, struct escp_metrics *m, struct escp_db_figures *out);
+
+/* Outgoing JSON.  A webhook as the store read it (borrowed) -> its answer
+ * (new reference): never the secret, except secret_once (non-NULL only in
+ * the create answer, the one time it is shown).  A notification likewise,
+ * its payload masked as a ticket is (escp_ticket_mask).  NULL when out of
+ * memory. */
+json_t *escp_webhook_json(const json_t *w, const char *secret_once);
+json_t *escp_notification_json(const json_t *n);
+
+/* Webhooks, admin side.  event_types: a PostgreSQL array literal of known
+ * types; secret NULL = make one.  The create answer shows the secret; the
+ * delivery worker is poked after it and after a retry.  NULL/-1 with
+ * ESC_ERR_NOT_FOUND for an unknown id; the retry ESC_ERR_CONFLICT when the
+ * notification is neither failed nor undeliverable. */
+json_t *escp_svc_webhook_create(struct escp_svc *svc, const struct esc_actor *actor, const char *url,
+                                const char *event_types, const char *secret, esc_error_t *err);
+json_t *escp_svc_webhook_list(struct escp_svc *svc, esc_error_t *err); /* {"items"} */
+json_t *escp_svc_webhook_get(struct escp_svc *svc, int64_t id, esc_error_t *err);
+int escp_svc_webhook_delete(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                            esc_error_t *err);
+/* Array of notifications, newest first, at most f->limit + 1 (the extra one
+ * tells the caller there is a next page). */
+json_t *escp_svc_notification_list(struct escp_svc *svc, const struct escp_notification_filter *f,
+                                   esc_error_t *err);
+json_t *escp_svc_notification_get(struct escp_svc *svc, int64_t id, esc_error_t *err);
+json_t *escp_svc_notification_retry(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                                    esc_error_t *err);
+
 #endif
