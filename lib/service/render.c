@@ -21,19 +21,23 @@ static void mask_field(json_t *obj, const char *key, char *(*mask)(const char *)
     }
 }
 
-json_t *escp_render_ticket(json_t *stored)
+void escp_ticket_mask(json_t *ticket)
 {
-    if (!stored)
-        return NULL;
-    json_t *cust = json_object_get(stored, "customer");
+    json_t *cust = json_object_get(ticket, "customer");
     if (json_is_object(cust)) {
         /* the name stays readable: agents call the customer by it */
         mask_field(cust, "phone", esc_mask_phone);
         mask_field(cust, "email", esc_mask_email);
         mask_field(cust, "id_number", esc_mask_id_number);
     }
-    mask_field(stored, "subject", esc_mask_text);
-    mask_field(stored, "description", esc_mask_text);
+    mask_field(ticket, "subject", esc_mask_text);
+    mask_field(ticket, "description", esc_mask_text);
+}
+
+json_t *escp_render_ticket(json_t *stored)
+{
+    if (stored)
+        escp_ticket_mask(stored);
     return stored;
 }
 

@@ -18,12 +18,14 @@
 int escp_authenticate(struct esc_store *store, const char *token, struct esc_actor *actor,
                       esc_error_t *err);
 
-/* ---- outgoing JSON (render.c) ----
- * One function per kind of object the API sends, the masking of SPEC
+/* ---- outgoing JSON (render.c) ---- */
+/* Replace the customer fields and free text of a ticket JSON with their masked forms, in place. */
+void escp_ticket_mask(json_t *ticket);
+/* One function per kind of object the API sends, the masking of SPEC
  * section 7 included: every ticket, event and breach in a response went
- * through one of these, once.  Each steals `stored` (the object as the
- * store returned it; NULL gives NULL) and returns the object to send, or
- * NULL when out of memory. */
+ * through one of these, once (a ticket's masking is escp_ticket_mask).  Each
+ * steals `stored` (the object as the store returned it; NULL gives NULL) and
+ * returns the object to send, or NULL when out of memory. */
 json_t *escp_render_ticket(json_t *stored);
 json_t *escp_render_event(json_t *stored);
 json_t *escp_render_breach(json_t *stored);
@@ -58,17 +60,9 @@ struct escp_svc {
 };
 
 /* ---- tickets (service.c) ----
- * Tickets and events come back rendered (render.c); each returns a new
+ * Tickets and events come back rendered (render.c), here and from
+ * escp_svc_create, _act, _claim and _events below; each returns a new
  * reference, or NULL with err set. */
-json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
-                        const struct escp_new_ticket *nt, bool *replayed, esc_error_t *err);
-/* The ticket after the action, or for `comment` the new event. */
-json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
-                     enum esc_action action, const struct escp_action_args *args,
-                     esc_error_t *err);
-/* Claim; waits up to wait_ms for a ticket. NULL with err->code == ESC_OK: queue empty. */
-json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum esc_tier tier,
-                       int wait_ms, volatile int *stopping, esc_error_t *err);
 /* One ticket; ESC_ERR_NOT_FOUND when there is none. */
 json_t *escp_svc_ticket_get(struct escp_svc *svc, int64_t id, esc_error_t *err);
 /* The tickets that match, newest first: an array of up to f->limit + 1 (the
@@ -83,13 +77,6 @@ json_t *escp_svc_customer_reveal(struct escp_svc *svc, int64_t id, const struct 
                                  esc_error_t *err);
 /* 0 when the database answers and is migrated; -1 with ESC_ERR_UNAVAILABLE. */
 int escp_svc_ready(struct escp_svc *svc, esc_error_t *err);
-
-/* ---- the event feed (service_events.c) ----
- * Up to `limit` events after event `after` (0 = the start), rendered; waits
- * up to wait_ms for one without holding a database connection.  An empty
- * array when none came (new reference). */
-json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, int wait_ms,
-                        volatile int *stopping, struct escp_feed_page *page, esc_error_t *err);
 
 /* ---- deadline policies, the business calendar, breaches (sla.c) ---- */
 /* {"items": [...]}: the policy of each severity. */
@@ -110,5 +97,22 @@ json_t *escp_svc_calendar_put(struct escp_svc *svc, const struct esc_calendar *c
 /* The breaches that match, rendered, newest first: up to f->limit + 1. */
 json_t *escp_svc_breaches(struct escp_svc *svc, const struct escp_breach_filter *f,
                           esc_error_t *err);
+
+
+
+json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
+                        const struct escp_new_ticket *nt, bool *replayed, esc_error_t *err);
+/* The ticket after the action, or for `comment` the new event (new reference). */
+json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                     enum esc_action action, const struct escp_action_args *args,
+                     esc_error_t *err);
+/* Claim; waits up to wait_ms for a ticket. NULL with err->code == ESC_OK: queue empty. */
+json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum esc_tier tier,
+                       int wait_ms, volatile int *stopping, esc_error_t *err);
+/* The event feed (service_events.c): up to `limit` events after event
+ * `after` (0 = the start); waits up to wait_ms for one without holding a
+ * database connection.  An empty array when none came (new reference). */
+json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, int wait_ms,
+                        volatile int *stopping, struct escp_feed_page *page, esc_error_t *err);
 
 #endif
