@@ -24,27 +24,19 @@ static void escp_api_events(struct escp_req *r)
     esc_error_t *err = &r->err;
     int64_t after = 0;
     int limit = FEED_LIMIT_DEFAULT;
-    int wait_ms = 0;
+    int wait_ms;
     const char *v;
-    if (escp_require_manager(r) != 0 || escp_query_only(r, allowed) != 0)
+    if (escp_query_only(r, allowed) != 0)
         return;
     if ((v = escp_query(r, "after")) && (after = parse_count(v)) < 0) {
         esc_error_set(err, ESC_ERR_VALIDATION, "after", "after must be an event id (or 0)");
         return;
     }
-    if (escp_limit_query(r, FEED_LIMIT_MAX, &limit) != 0)
+    if (escp_limit_query(r, FEED_LIMIT_MAX, &limit) != 0 ||
+        escp_wait_query(r, FEED_WAIT_MAX_S, &wait_ms) != 0)
         return;
-    if ((v = escp_query(r, "wait"))) {
-        char *end;
-        double secs = strtod(v, &end);
-        if (end == v || *end || !(secs >= 0 && secs <= FEED_WAIT_MAX_S)) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "wait", "wait must be 0 to %d seconds", FEED_WAIT_MAX_S);
-            return;
-        }
-        wait_ms = (int)(secs * 1000);
-    }
     struct escp_feed_page page;
-    json_t *items = escp_svc_events(r->svc, after, (int)limit, wait_ms, r->stopping, &page, err);
+    json_t *items = escp_svc_events(r->svc, after, limit, wait_ms, r->stopping, &page, err);
     if (!items)
         return;
     r->status = 200;

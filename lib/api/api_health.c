@@ -10,7 +10,7 @@ static void escp_api_healthz(struct escp_req *r)
 
 static void escp_api_readyz(struct escp_req *r)
 {
-    if (esc_store_ready(r->svc->store, &r->err) != 0)
+    if (escp_svc_ready(r->svc, &r->err) != 0)
         return;
     r->status = 200;
     r->json = json_pack("{s:s}", "status", "ready");

@@ -1,4 +1,5 @@
-/* api_sla.c — policies, the business calendar and breaches (SPEC section 4). */
+/* api_sla.c — policies, the business calendar and breaches (SPEC section 4):
+ * managers' routes (the route entries say so; the dispatcher checks). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +12,9 @@
 
 static void escp_api_policies_get(struct escp_req *r)
 {
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || escp_require_manager(r) != 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0)
         return;
-    struct escp_conn *c = escp_lease(r->svc->store, &r->err);
-    if (!c)
-        return;
-    r->json = escp_store_policies(c, &r->err);
-    escp_release(r->svc->store, c);
+    r->json = escp_svc_policies(r->svc, &r->err);
     r->status = 200;
 }
 
@@ -41,10 +38,9 @@ static void escp_api_policy_put(struct escp_req *r)
     static const char *const keys[] = {"ack_seconds", "resolve_seconds", "warn_ratio",
                                        "callback_business_days", "severity", NULL};
     esc_error_t *err = &r->err;
-    int64_t ack = 0, resolve = 0, days = 0;
-    double ratio = -1;
+    struct escp_policy_change pc = {.severity = r->params[0], .warn_ratio = -1};
     json_t *b = NULL;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || escp_require_manager(r) != 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0)
         return;
     if (esc_severity_from_name(r->params[0]) < 0) {
         esc_error_set(err, ESC_ERR_NOT_FOUND, NULL, "no such severity: use normal or major");
@@ -53,9 +49,9 @@ static void escp_api_policy_put(struct escp_req *r)
     if (!(b = escp_body_object(r, false)))
         return;
     if (escp_only_keys(b, keys, "", err) != 0 ||
-        int_field(b, "ack_seconds", 1, 30 * 86400, &ack, err) != 0 ||
-        int_field(b, "resolve_seconds", 1, 366 * 86400, &resolve, err) != 0 ||
-        int_field(b, "callback_business_days", 1, 365, &days, err) != 0)
+        int_field(b, "ack_seconds", 1, 30 * 86400, &pc.ack_seconds, err) != 0 ||
+        int_field(b, "resolve_seconds", 1, 366 * 86400, &pc.resolve_seconds, err) != 0 ||
+        int_field(b, "callback_business_days", 1, 365, &pc.callback_business_days, err) != 0)
         goto out;
     json_t *sev = json_object_get(b, "severity");
     if (sev && !(json_is_string(sev) && strcmp(json_string_value(sev), r->params[0]) == 0)) {
@@ -68,18 +64,14 @@ static void escp_api_policy_put(struct escp_req *r)
             esc_error_set(err, ESC_ERR_VALIDATION, "warn_ratio", "warn_ratio must be a number between 0 and 1");
             goto out;
         }
-        ratio = json_number_value(w);
+        pc.warn_ratio = json_number_value(w);
     }
-    if (!ack && !resolve && !days && ratio < 0) {
+    if (!pc.ack_seconds && !pc.resolve_seconds && !pc.callback_business_days && pc.warn_ratio < 0) {
         esc_error_set(err, ESC_ERR_VALIDATION, NULL,
                       "give at least one of ack_seconds, resolve_seconds, warn_ratio, callback_business_days");
         goto out;
     }
-    struct escp_conn *c = escp_lease(r->svc->store, err);
-    if (!c)
-        goto out;
-    r->json = escp_store_policy_put(c, r->params[0], ack, resolve, ratio, days, err);
-    escp_release(r->svc->store, c);
+    r->json = escp_svc_policy_put(r->svc, &pc, err);
     r->status = 200;
 out:
     json_decref(b);
@@ -89,13 +81,9 @@ out:
 
 static void escp_api_calendar_get(struct escp_req *r)
 {
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || escp_require_manager(r) != 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0)
         return;
-    struct escp_conn *c = escp_lease(r->svc->store, &r->err);
-    if (!c)
-        return;
-    r->json = escp_store_calendar(c, &r->err);
-    escp_release(r->svc->store, c);
+    r->json = escp_svc_calendar_get(r->svc, &r->err);
     r->status = 200;
 }
 
@@ -103,23 +91,17 @@ static void escp_api_calendar_put(struct escp_req *r)
 {
     struct esc_calendar cal;
     memset(&cal, 0, sizeof cal);
-    json_t *b = NULL, *canon = NULL;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || escp_require_manager(r) != 0)
+    json_t *b = NULL;
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0)
         return;
     if (!(b = escp_body_object(r, false)))
         return;
     if (esc_calendar_from_json(b, &cal, &r->err) != 0)
         goto out;
-    canon = esc_calendar_to_json(&cal);
-    struct escp_conn *c = escp_lease(r->svc->store, &r->err);
-    if (!c)
-        goto out;
-    r->json = escp_store_calendar_put(c, canon, &r->err);
-    escp_release(r->svc->store, c);
+    r->json = escp_svc_calendar_put(r->svc, &cal, &r->err);
     r->status = 200;
 out:
     esc_calendar_free(&cal);
-    json_decref(canon);
     json_decref(b);
 }
 
@@ -133,7 +115,7 @@ static void escp_api_breaches(struct escp_req *r)
     char tier[16], ticket[24], from[48], to[48];
     const char *v;
     esc_error_t *err = &r->err;
-    if (escp_query_only(r, allowed) != 0 || escp_require_manager(r) != 0)
+    if (escp_query_only(r, allowed) != 0)
         return;
     if ((v = escp_query(r, "kind"))) {
         if (strcmp(v, "ack") && strcmp(v, "resolve") && strcmp(v, "callback")) {
@@ -168,17 +150,10 @@ static void escp_api_breaches(struct escp_req *r)
         f.ticket = ticket;
     }
     if (escp_time_query(r, "from", from, sizeof from, &f.from) != 0 ||
-        escp_time_query(r, "to", to, sizeof to, &f.to) != 0)
+        escp_time_query(r, "to", to, sizeof to, &f.to) != 0 ||
+        escp_limit_query(r, 200, &f.limit) != 0 || escp_cursor_query(r, 'b', &f.before_id) != 0)
         return;
-    if (escp_limit_query(r, 200, &f.limit) != 0)
-        return;
-    if (escp_cursor_query(r, 'b', &f.before_id) != 0)
-        return;
-    struct escp_conn *c = escp_lease(r->svc->store, err);
-    if (!c)
-        return;
-    json_t *items = escp_store_breach_list(c, &f, err);
-    escp_release(r->svc->store, c);
+    json_t *items = escp_svc_breaches(r->svc, &f, err);
     if (!items)
         return;
     json_t *next = escp_page_next(items, f.limit, 'b');

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "core/model.h"
+#include "core/validate.h"
 #include "service/service.h"
 
 struct escp_http;
@@ -90,31 +91,30 @@ void escp_http_stop(struct escp_http *h);
 struct escp_metrics *escp_http_metrics(struct escp_http *h);
 int escp_http_in_flight(struct escp_http *h);
 
-/* shared validation helpers (api_tickets.c) */
+/* ---- request helpers (request.c) ----
+ * Each that can fail sets r->err (a validation error naming the parameter,
+ * unless said otherwise) and returns -1 or NULL. */
+/* The body as a JSON object (new reference); an empty body is {} when
+ * allow_empty.  ESC_ERR_INVALID_JSON for text that is not JSON (invalid
+ * UTF-8 and duplicate keys included), a validation error for another type. */
 json_t *escp_body_object(struct escp_req *r, bool allow_empty);
-int escp_only_keys(json_t *obj, const char *const *allowed, const char *prefix, esc_error_t *err);
-int64_t escp_parse_id(const char *s);
-/* Pure validation of a parsed request body (no request, no database).
- * escp_ticket_body_parse: the POST /v1/tickets body into *nt (strings
- * borrowed from b; severity/channel defaulted, description "" when absent;
- * the Idempotency-Key is the handler's).  escp_action_body_parse: an action's
- * body into *a (ESC_ERR_NOT_FOUND for an action without a route).  Both: 0,
- * or -1 with a validation error naming the field; err non-NULL and clear. */
-int escp_ticket_body_parse(json_t *b, struct escp_new_ticket *nt, esc_error_t *err);
-int escp_action_body_parse(enum esc_action action, json_t *b, struct escp_action_args *a,
-                           esc_error_t *err);
+/* 403 unless the caller is a manager or an admin.  The dispatcher checks
+ * each route's roles before its handler runs; this stays for the handlers
+ * that have not dropped their own check yet. */
 int escp_require_manager(struct escp_req *r);
 /* An optional RFC 3339 query parameter as PostgreSQL text in buf; *out is
- * buf, or NULL when absent.  -1 with a validation error naming it. */
+ * buf, or NULL when absent. */
 int escp_time_query(struct escp_req *r, const char *name, char *buf, size_t len, const char **out);
+/* An optional `limit` query parameter, 1..max; left alone when absent. */
+int escp_limit_query(struct escp_req *r, int max, int *limit);
+/* An optional `wait` query parameter: seconds, 0..max_s, decimals allowed;
+ * *wait_ms is 0 when absent. */
+int escp_wait_query(struct escp_req *r, int max_s, int *wait_ms);
 /* Paging by id, newest first.  The opaque cursor is `prefix` followed by the
  * last id seen, in hex.  escp_cursor_query: 0 with *before_id set (left
- * alone when there is no cursor), -1 with a validation error.
- * escp_page_next: items holds up to limit + 1 rows; drops the extra one and
- * returns the next cursor (a new string), or json null on the last page. */
-/* An optional `limit` query parameter, 1..max; left alone when absent.
- * -1 with a validation error. */
-int escp_limit_query(struct escp_req *r, int max, int *limit);
+ * alone when there is no cursor).  escp_page_next: items holds up to
+ * limit + 1 rows; drops the extra one and returns the next cursor (a new
+ * string), or json null on the last page. */
 int escp_cursor_query(struct escp_req *r, char prefix, int64_t *before_id);
 json_t *escp_page_next(json_t *items, int limit, char prefix);
 

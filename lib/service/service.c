@@ -124,7 +124,7 @@ json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
         if (sev && strcmp(sev, "major") == 0)
             escp_webhooks_poke(svc->webhooks);
     }
-    return t;
+    return escp_render_ticket(t);
 }
 
 /* ---- actions ---- */
@@ -230,6 +230,7 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
                      esc_error_t *err)
 {
     json_t *out = NULL, *data = NULL;
+    json_t *(*render)(json_t *) = escp_render_ticket;
     struct escp_ticket t;
     struct esc_fsm_result r;
     struct escp_conn *c = escp_lease(svc->store, err);
@@ -250,6 +251,7 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
 
     struct escp_event ev = {.type = r.event, .actor_id = actor->id};
     if (!r.changes_ticket) { /* comment */
+        render = escp_render_event;
         ev.body = args->body;
         out = escp_store_event_add(c, t.id, &ev, err);
         if (out && escp_commit(c, err) != 0) {
@@ -303,9 +305,10 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
         t.sat_result = args->sat_result;
         t.sat_score = args->sat_score;
         t.sat_feedback = args->sat_feedback;
-        data = json_pack("{s:{s:s,s:o,s:o}}", "satisfaction", "result", args->sat_result, "score",
-                         args->sat_score ? json_integer(args->sat_score) : json_null(), "feedback",
-                         args->sat_feedback ? json_string(args->sat_feedback) : json_null());
+        /* "o?" and "s?": null for no score, no feedback */
+        data = json_pack("{s:{s:s,s:o?,s:s?}}", "satisfaction", "result", args->sat_result, "score",
+                         args->sat_score ? json_integer(args->sat_score) : NULL, "feedback",
+                         args->sat_feedback);
         break;
     case ESC_ACT_REOPEN:
         /* the resolution belongs to the history now; the ticket is open again */
@@ -344,7 +347,7 @@ out:
         escp_wake_events(svc->wake);
     json_decref(data);
     escp_release(svc->store, c); /* rolls back whatever did not commit */
-    return out;
+    return render(out);
 }
 
 /* ---- claim ---- */
@@ -363,7 +366,7 @@ json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum
         if (t)
             escp_wake_events(svc->wake);
         if (t || err->code != ESC_OK)
-            return t;
+            return escp_render_ticket(t);
         long left = wait_ms - (long)((escp_mono_now() - start) * 1000.0);
         if (left <= 0 || (stopping && *stopping))
             return NULL;
@@ -371,3 +374,59 @@ json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum
         escp_wake_wait(svc->wake, tier, gen, left < 500 ? (int)left : 500);
     }
 }
+
+/* ---- reads, and the customer reveal ---- */
+
+json_t *escp_svc_ticket_get(struct escp_svc *svc, int64_t id, esc_error_t *err)
+{
+    struct escp_conn *c = escp_lease(svc->store, err);
+    if (!c)
+        return NULL;
+    json_t *t = escp_store_ticket_get(c, id, err);
+    escp_release(svc->store, c);
+    return escp_render_ticket(t);
+}
+
+json_t *escp_svc_ticket_list(struct escp_svc *svc, const struct escp_list_filter *f,
+                             esc_error_t *err)
+{
+    struct escp_conn *c = escp_lease(svc->store, err);
+    if (!c)
+        return NULL;
+    json_t *items = escp_store_ticket_list(c, f, err);
+    escp_release(svc->store, c);
+    if (items && escp_render_each(items, escp_render_ticket, err) != 0) {
+        json_decref(items);
+        items = NULL;
+    }
+    return items;
+}
+
+json_t *escp_svc_ticket_events(struct escp_svc *svc, int64_t id, esc_error_t *err)
+{
+    struct escp_conn *c = escp_lease(svc->store, err);
+    if (!c)
+        return NULL;
+    json_t *doc = escp_store_ticket_events(c, id, err);
+    escp_release(svc->store, c);
+    if (doc && escp_render_each(json_object_get(doc, "items"), escp_render_event, err) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    return doc;
+}
+
+json_t *escp_svc_customer_reveal(struct escp_svc *svc, int64_t id, const struct esc_actor *actor,
+                                 esc_error_t *err)
+{
+    struct escp_conn *c = escp_lease(svc->store, err);
+    if (!c)
+        return NULL;
+    json_t *cust = escp_store_customer_reveal(c, id, actor->id, err);
+    escp_release(svc->store, c);
+    if (cust) /* committed a customer_revealed event: wake the event feed */
+        escp_wake_events(svc->wake);
+    return cust;
+}
+
+int escp_svc_ready(struct escp_svc *svc, esc_error_t *err) { return esc_store_ready(svc->store, err); }

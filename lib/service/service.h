@@ -21,6 +21,17 @@ int escp_authenticate(struct esc_store *store, const char *token, struct esc_act
 /* ---- outgoing JSON (render.c) ---- */
 /* Replace the customer fields and free text of a ticket JSON with their masked forms, in place. */
 void escp_ticket_mask(json_t *ticket);
+/* One function per kind of object the API sends, the masking of SPEC
+ * section 7 included: every ticket, event and breach in a response went
+ * through one of these, once (a ticket's masking is escp_ticket_mask).  Each
+ * steals `stored` (the object as the store returned it; NULL gives NULL) and
+ * returns the object to send, or NULL when out of memory. */
+json_t *escp_render_ticket(json_t *stored);
+json_t *escp_render_event(json_t *stored);
+json_t *escp_render_breach(json_t *stored);
+/* Render every element of the array `items` in place with `render`.
+ * -1 with ESC_ERR_INTERNAL when out of memory. */
+int escp_render_each(json_t *items, json_t *(*render)(json_t *stored), esc_error_t *err);
 
 /* ---- the use cases (service.c): load -> decide (pure) -> persist ---- */
 
@@ -47,6 +58,45 @@ struct escp_svc {
     struct escp_webhooks *webhooks; /* the delivery worker; may be NULL */
     int notify_within_ms; /* pg_notify a new timer due sooner than this (0 = never) */
 };
+
+/* ---- tickets (service.c) ----
+ * Tickets and events come back rendered (render.c), here and from
+ * escp_svc_create, _act, _claim and _events below; each returns a new
+ * reference, or NULL with err set. */
+/* One ticket; ESC_ERR_NOT_FOUND when there is none. */
+json_t *escp_svc_ticket_get(struct escp_svc *svc, int64_t id, esc_error_t *err);
+/* The tickets that match, newest first: an array of up to f->limit + 1 (the
+ * extra one tells the caller there is a next page). */
+json_t *escp_svc_ticket_list(struct escp_svc *svc, const struct escp_list_filter *f,
+                             esc_error_t *err);
+/* {"items": [...]}: the ticket's history, oldest first; ESC_ERR_NOT_FOUND. */
+json_t *escp_svc_ticket_events(struct escp_svc *svc, int64_t id, esc_error_t *err);
+/* The unmasked customer record of a ticket, recording the reveal (by actor)
+ * in its history in the same statement; ESC_ERR_NOT_FOUND. */
+json_t *escp_svc_customer_reveal(struct escp_svc *svc, int64_t id, const struct esc_actor *actor,
+                                 esc_error_t *err);
+/* 0 when the database answers and is migrated; -1 with ESC_ERR_UNAVAILABLE. */
+int escp_svc_ready(struct escp_svc *svc, esc_error_t *err);
+
+/* ---- deadline policies, the business calendar, breaches (sla.c) ---- */
+/* {"items": [...]}: the policy of each severity. */
+json_t *escp_svc_policies(struct escp_svc *svc, esc_error_t *err);
+/* A change to one severity's policy; 0 (a ratio < 0) leaves a field as it is. */
+struct escp_policy_change {
+    const char *severity;
+    int64_t ack_seconds, resolve_seconds, callback_business_days;
+    double warn_ratio;
+};
+/* The severity's policy after the change. */
+json_t *escp_svc_policy_put(struct escp_svc *svc, const struct escp_policy_change *pc,
+                            esc_error_t *err);
+/* The calendar document; _put stores cal (validated) and returns it as stored. */
+json_t *escp_svc_calendar_get(struct escp_svc *svc, esc_error_t *err);
+json_t *escp_svc_calendar_put(struct escp_svc *svc, const struct esc_calendar *cal,
+                              esc_error_t *err);
+/* The breaches that match, rendered, newest first: up to f->limit + 1. */
+json_t *escp_svc_breaches(struct escp_svc *svc, const struct escp_breach_filter *f,
+                          esc_error_t *err);
 
 
 

@@ -34,6 +34,11 @@ json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, int wait
             items = escp_store_event_feed(c, &cur, limit, page, err);
         }
         escp_release(svc->store, c);
+        if (items && json_array_size(items) > 0 &&
+            escp_render_each(items, escp_render_event, err) != 0) {
+            json_decref(items);
+            return NULL;
+        }
         if (!items || json_array_size(items) > 0)
             return items;
         long left = wait_ms - (long)((escp_mono_now() - start) * 1000.0);

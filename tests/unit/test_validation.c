@@ -22,7 +22,8 @@
 #include "base/error.h"
 #include "core/mask.h"
 #include "core/model.h"
-#include "http/http.h"
+#include "core/validate.h"
+#include "http/http.h" /* escp_body_object: the JSON gate of a request */
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
