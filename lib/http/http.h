@@ -101,7 +101,6 @@ json_t *escp_body_object(struct escp_req *r, bool allow_empty);
 /* 403 unless the caller is a manager or an admin.  The dispatcher checks
  * each route's roles before its handler runs; this stays for the handlers
  * that have not dropped their own check yet. */
-int escp_require_manager(struct escp_req *r);
 /* An optional RFC 3339 query parameter as PostgreSQL text in buf; *out is
  * buf, or NULL when absent. */
 int escp_time_query(struct escp_req *r, const char *name, char *buf, size_t len, const char **out);

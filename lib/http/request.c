@@ -33,13 +33,6 @@ json_t *escp_body_object(struct escp_req *r, bool allow_empty)
     return j;
 }
 
-int escp_require_manager(struct escp_req *r)
-{
-    if (r->actor.role == ESC_ROLE_MANAGER || r->actor.role == ESC_ROLE_ADMIN)
-        return 0;
-    esc_error_set(&r->err, ESC_ERR_FORBIDDEN, NULL, "only managers and admins may do this");
-    return -1;
-}
 
 int escp_time_query(struct escp_req *r, const char *name, char *buf, size_t len, const char **out)
 {
