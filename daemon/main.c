@@ -1,57 +1,20 @@
 /* escalated — the executable: argv, environment, signals, start and stop.
  * Everything else lives in lib/. */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "base/log.h"
 #include "core/model.h"
 #include "app/server.h"
 #include "db/store.h"
+#include "daemon/settings.h"
 
-/* The one table of settings: --help is printed from it; docs/operations.md lists the same settings. */
-struct setting {
-    const char *flag, *env, *dflt, *help;
-    const char *value;
-};
-
-enum { SET_DB, SET_LISTEN, SET_POOL, SET_MAXCONN, SET_GRACE, SET_LOG, SET_ENGINE_SLEEP, SET_ENGINE_BATCH,
-       SET_WH_ATTEMPTS, SET_WH_BACKOFF, SET_WH_BACKOFF_CAP, SET_WH_TIMEOUT, SET_WH_WORKER,
-       SET__COUNT };
-
-static struct setting settings[SET__COUNT] = {
-    [SET_DB] = {"--db", "ESCALATED_DB", NULL,
-                "PostgreSQL connection string or URL (default: libpq defaults and PG* variables)"},
-    [SET_LISTEN] = {"--listen", "ESCALATED_LISTEN", "127.0.0.1:8080", "HOST:PORT to serve HTTP on"},
-    [SET_POOL] = {"--pool-size", "ESCALATED_POOL_SIZE", "16",
-                  "database connections (transactions in flight), 1..256"},
-    [SET_MAXCONN] = {"--max-connections", "ESCALATED_MAX_CONNECTIONS", "1024",
-                     "HTTP connections served at once"},
-    [SET_GRACE] = {"--shutdown-grace", "ESCALATED_SHUTDOWN_GRACE", "30",
-                   "seconds SIGTERM waits for requests in flight"},
-    [SET_LOG] = {"--log-level", "ESCALATED_LOG_LEVEL", "info", "error, warn, info or debug"},
-    [SET_ENGINE_SLEEP] = {"--engine-max-sleep", "ESCALATED_ENGINE_MAX_SLEEP", "60",
-                          "longest SLA engine sleep, seconds (1..3600); deadlines sooner than this "
-                          "are announced to other daemons by NOTIFY: use one value per database"},
-    [SET_ENGINE_BATCH] = {"--engine-batch", "ESCALATED_ENGINE_BATCH", "500",
-                          "timers the SLA engine fires per statement (1..10000); a backlog "
-                          "(a whole batch due) is fired on two connections at once"},
-    [SET_WH_ATTEMPTS] = {"--webhook-max-attempts", "ESCALATED_WEBHOOK_MAX_ATTEMPTS", "10",
-                         "attempts per webhook delivery before it is marked failed (1..100)"},
-    [SET_WH_BACKOFF] = {"--webhook-backoff-ms", "ESCALATED_WEBHOOK_BACKOFF_MS", "30000",
-                        "back-off after a first failed delivery attempt, doubling after each "
-                        "further one, milliseconds (10..86400000)"},
-    [SET_WH_BACKOFF_CAP] = {"--webhook-backoff-cap-ms", "ESCALATED_WEBHOOK_BACKOFF_CAP_MS", "3600000",
-                            "longest back-off between delivery attempts, milliseconds (10..86400000)"},
-    [SET_WH_WORKER] = {"--webhook-worker", "ESCALATED_WEBHOOK_WORKER", "on",
-                       "on: this daemon delivers webhooks; off: it leaves that to the other "
-                       "daemons of the database"},
-    [SET_WH_TIMEOUT] = {"--webhook-timeout-ms", "ESCALATED_WEBHOOK_TIMEOUT_MS", "5000",
-                        "time allowed for one delivery attempt, milliseconds (100..60000)"},
-};
+/* Every setting's value, read from the table in settings.c by main(). */
+static struct escp_settings settings;
 
 static void usage(FILE *f)
 {
@@ -62,66 +25,12 @@ static void usage(FILE *f)
             "  escalated migrate [--db CONNINFO]\n"
             "  escalated keys create --name NAME --role ROLE [--tier N] [--db CONNINFO]\n"
             "  escalated --help | --version\n\n"
-            "roles: frontdesk, agent (needs --tier 1..3 or line-1..line-3), manager, admin\n\n"
-            "settings (flag, environment variable, default):\n");
-    for (int i = 0; i < SET__COUNT; i++)
-        fprintf(f, "  %-20s %-28s %s\n      %s\n", settings[i].flag, settings[i].env,
-                settings[i].dflt ? settings[i].dflt : "-", settings[i].help);
+            "roles: frontdesk, agent (needs --tier 1..3 or line-1..line-3), manager, admin\n\n");
+    escp_settings_print_help(f);
 }
 
-static const char *setting(int i)
-{
-    if (settings[i].value)
-        return settings[i].value;
-    const char *e = getenv(settings[i].env);
-    return e && *e ? e : settings[i].dflt;
-}
-
-static int int_setting(int i, int lo, int hi, int *out)
-{
-    char *end;
-    long v = strtol(setting(i), &end, 10);
-    if (*end || v < lo || v > hi) {
-        fprintf(stderr, "escalated: %s must be %d..%d\n", settings[i].flag, lo, hi);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-/* Consume the settings flags; the rest stay in extra[] for the sub-command. */
-static int parse_flags(int argc, char **argv, const char **extra, int *nextra)
-{
-    *nextra = 0;
-    for (int i = 0; i < argc; i++) {
-        int found = 0;
-        for (int s = 0; s < SET__COUNT && !found; s++) {
-            size_t n = strlen(settings[s].flag);
-            if (strncmp(argv[i], settings[s].flag, n) != 0)
-                continue;
-            if (argv[i][n] == '=') {
-                settings[s].value = argv[i] + n + 1;
-                found = 1;
-            } else if (argv[i][n] == '\0') {
-                if (i + 1 >= argc) {
-                    fprintf(stderr, "escalated: %s needs a value\n", settings[s].flag);
-                    return -1;
-                }
-                settings[s].value = argv[++i];
-                found = 1;
-            }
-        }
-        if (!found)
-            extra[(*nextra)++] = argv[i];
-    }
-    int lvl = esc_log_level_from_name(setting(SET_LOG));
-    if (lvl < 0) {
-        fprintf(stderr, "escalated: unknown log level\n");
-        return -1;
-    }
-    esc_log_set_level((enum esc_log_level)lvl);
-    return 0;
-}
+static const char *setting(enum escp_setting_id id) { return settings.v[id].text; }
+static int int_setting(enum escp_setting_id id) { return (int)settings.v[id].num; }
 
 static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig) { stop_signal = sig; }
@@ -132,44 +41,22 @@ static int cmd_serve(int n, const char **extra)
         fprintf(stderr, "escalated serve: unknown argument '%s'\n", extra[0]);
         return 2;
     }
+    /* main() has checked every value against its bounds in the table */
     struct esc_server_config cfg = {0};
-    char host[256];
-    const char *listen = setting(SET_LISTEN);
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) {
-        fprintf(stderr, "escalated: --listen must be HOST:PORT\n");
-        return 2;
-    }
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    if (host[0] == '[' && host[strlen(host) - 1] == ']') { /* [::1]:8080 */
-        memmove(host, host + 1, strlen(host));
-        host[strlen(host) - 1] = '\0';
-    }
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535) {
-        fprintf(stderr, "escalated: bad port in --listen\n");
-        return 2;
-    }
-    cfg.db = setting(SET_DB);
+    const char *host = settings.v[ESCP_SET_LISTEN].host;
+    cfg.db = setting(ESCP_SET_DB);
     cfg.listen_host = host;
-    cfg.listen_port = (int)port;
-    if (int_setting(SET_POOL, 1, 256, &cfg.pool_size) || int_setting(SET_MAXCONN, 1, 100000, &cfg.max_connections) ||
-        int_setting(SET_GRACE, 0, 3600, &cfg.shutdown_grace_s) ||
-        int_setting(SET_ENGINE_SLEEP, 1, 3600, &cfg.engine_max_sleep_ms) ||
-        int_setting(SET_ENGINE_BATCH, 1, 10000, &cfg.engine_batch) ||
-        int_setting(SET_WH_ATTEMPTS, 1, 100, &cfg.webhook_max_attempts) ||
-        int_setting(SET_WH_BACKOFF, 10, 86400000, &cfg.webhook_backoff_ms) ||
-        int_setting(SET_WH_BACKOFF_CAP, 10, 86400000, &cfg.webhook_backoff_cap_ms) ||
-        int_setting(SET_WH_TIMEOUT, 100, 60000, &cfg.webhook_timeout_ms))
-        return 2;
-    if (strcmp(setting(SET_WH_WORKER), "on") != 0 && strcmp(setting(SET_WH_WORKER), "off") != 0) {
-        fprintf(stderr, "escalated: --webhook-worker must be on or off\n");
-        return 2;
-    }
-    cfg.no_webhooks = strcmp(setting(SET_WH_WORKER), "off") == 0;
-    cfg.engine_max_sleep_ms *= 1000;
+    cfg.listen_port = int_setting(ESCP_SET_LISTEN);
+    cfg.pool_size = int_setting(ESCP_SET_POOL_SIZE);
+    cfg.max_connections = int_setting(ESCP_SET_MAX_CONNECTIONS);
+    cfg.shutdown_grace_s = int_setting(ESCP_SET_SHUTDOWN_GRACE);
+    cfg.engine_max_sleep_ms = int_setting(ESCP_SET_ENGINE_MAX_SLEEP) * 1000;
+    cfg.engine_batch = int_setting(ESCP_SET_ENGINE_BATCH);
+    cfg.webhook_max_attempts = int_setting(ESCP_SET_WEBHOOK_MAX_ATTEMPTS);
+    cfg.webhook_backoff_ms = int_setting(ESCP_SET_WEBHOOK_BACKOFF_MS);
+    cfg.webhook_backoff_cap_ms = int_setting(ESCP_SET_WEBHOOK_BACKOFF_CAP_MS);
+    cfg.webhook_timeout_ms = int_setting(ESCP_SET_WEBHOOK_TIMEOUT_MS);
+    cfg.no_webhooks = strcasecmp(setting(ESCP_SET_WEBHOOK_WORKER), "off") == 0;
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -206,7 +93,7 @@ static int cmd_migrate(int n, const char **extra)
     }
     esc_error_t err = {0};
     int applied = 0;
-    if (esc_store_migrate(setting(SET_DB), &applied, &err) != 0) {
+    if (esc_store_migrate(setting(ESCP_SET_DB), &applied, &err) != 0) {
         fprintf(stderr, "escalated migrate: %s\n", err.message);
         return 1;
     }
@@ -247,7 +134,7 @@ static int cmd_keys(int n, const char **extra)
         return 2;
     }
     esc_error_t err = {0};
-    char *token = esc_store_key_create(setting(SET_DB), name, (enum esc_role)r, (enum esc_tier)t, NULL, &err);
+    char *token = esc_store_key_create(setting(ESCP_SET_DB), name, (enum esc_role)r, (enum esc_tier)t, NULL, &err);
     if (!token) {
         fprintf(stderr, "escalated keys create: %s\n", err.message);
         return 1;
@@ -273,10 +160,18 @@ int main(int argc, char **argv)
     }
     const char **extra = calloc((size_t)argc, sizeof *extra);
     int n = 0, rc = 2;
+    esc_error_t err = {0};
     if (!extra)
         return 1;
-    if (parse_flags(argc - 2, argv + 2, extra, &n) != 0)
+    /* Only the settings that this sub-command reads are checked (settings.h). */
+    enum escp_setting_scope scope = strcmp(argv[1], "serve") == 0 ? ESCP_SCOPE_SERVE : ESCP_SCOPE_ALL;
+    if (escp_settings_take_flags(&settings, argc - 2, argv + 2, extra, &n, &err) != 0 ||
+        escp_settings_resolve(&settings, scope, &err) != 0) {
+        fprintf(stderr, "escalated: %s\n", err.message);
         goto out;
+    }
+    /* the table allows only the names that esc_log_level_from_name knows */
+    esc_log_set_level((enum esc_log_level)esc_log_level_from_name(setting(ESCP_SET_LOG_LEVEL)));
     if (strcmp(argv[1], "serve") == 0)
         rc = cmd_serve(n, extra);
     else if (strcmp(argv[1], "migrate") == 0)

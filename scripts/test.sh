@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Build escalated and run every test, twice: a RelWithDebInfo build in build/
-# and an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/.
+# Build escalated and run every test, three times: a RelWithDebInfo build with
+# gcc in build/, an AddressSanitizer + UndefinedBehaviorSanitizer build in
+# build-asan/, and a build with clang-14 in build-clang/.  Every build treats
+# warnings as errors (-DESC_WERROR=ON; a plain cmake build does not), so a new
+# warning from either compiler fails CI.
 # Installs missing Debian packages first (as root, or with sudo).
 # Exits non-zero when anything fails.
 set -euo pipefail
@@ -9,7 +12,7 @@ cd "$ROOT"
 
 PACKAGES=(build-essential cmake pkg-config postgresql-15 postgresql-client-15 libpq-dev
           libmicrohttpd-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev
-          wrk ca-certificates
+          wrk ca-certificates clang-14
           libjs-chart.js chromium chromium-driver fonts-wqy-microhei)  # the dashboard and its browser test
 
 missing=()
@@ -29,18 +32,31 @@ fi
 
 JOBS=$(nproc 2>/dev/null || echo 2)
 status=0
+timings=()
 
 run_suite() { # BUILD_DIR [cmake args...]
-    local dir=$1
+    local dir=$1 start
     shift
     echo "==== test.sh: configure + build in $dir ===="
-    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
-    cmake --build "$dir" -j"$JOBS"
+    start=$SECONDS
+    # set -e does not apply inside `run_suite ... || status=1`: a failed build
+    # (a warning, with -Werror) must not go on to test the binaries of the
+    # previous build.
+    if ! cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESC_WERROR=ON "$@" ||
+        ! cmake --build "$dir" -j"$JOBS"; then
+        timings+=("$dir: build FAILED")
+        echo "test.sh: the build in $dir FAILED" >&2
+        return 1
+    fi
+    timings+=("$dir: build $((SECONDS - start)) s")
     echo "==== test.sh: ctest in $dir ===="
+    start=$SECONDS
     if ! ctest --test-dir "$dir" --output-on-failure --timeout 600; then
+        timings[-1]+=", ctest $((SECONDS - start)) s (FAILED)"
         echo "test.sh: FAILURES in $dir" >&2
         return 1
     fi
+    timings[-1]+=", ctest $((SECONDS - start)) s"
 }
 
 run_suite build || status=1
@@ -54,8 +70,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_strin
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 run_suite build-asan -DESC_SANITIZE=ON || status=1
 
+# clang warns about other things than gcc, and builds the same code differently.
+run_suite build-clang -DCMAKE_C_COMPILER=clang-14 || status=1
+
+printf '==== test.sh: %s\n' "${timings[@]}"
 if [[ $status -eq 0 ]]; then
-    echo "==== test.sh: all tests passed (build/ and build-asan/) ===="
+    echo "==== test.sh: all tests passed (build/, build-asan/ and build-clang/) ===="
 else
     echo "==== test.sh: some tests FAILED ====" >&2
 fi

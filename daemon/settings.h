@@ -1,0 +1,104 @@
+/* escalated — the daemon's settings: one declarative table (after tmux's
+ * options_table and PgBouncer's config table) of every flag with its
+ * environment variable, type, default, bounds, unit and help text.
+ *
+ * The command line (daemon/main.c), `escalated --help`, the settings section
+ * of docs/operations.md (daemon/settings_doc.c) and tests/unit/test_settings.c
+ * all read this one table.  A value comes from its flag, else from its
+ * environment variable (when set and not empty), else from the default.
+ *
+ * It lives in daemon/, not lib/: flag and variable names are the executable's
+ * business, as curl's option table lives in src/ and not in lib/; the library
+ * only sees the struct esc_server_config that main.c fills from these values.
+ */
+#ifndef ESCALATED_DAEMON_SETTINGS_H
+#define ESCALATED_DAEMON_SETTINGS_H
+
+#include <stdio.h>
+
+#include "base/error.h"
+
+enum escp_setting_id {
+    ESCP_SET_DB,
+    ESCP_SET_LISTEN,
+    ESCP_SET_POOL_SIZE,
+    ESCP_SET_MAX_CONNECTIONS,
+    ESCP_SET_SHUTDOWN_GRACE,
+    ESCP_SET_LOG_LEVEL,
+    ESCP_SET_ENGINE_MAX_SLEEP,
+    ESCP_SET_ENGINE_BATCH,
+    ESCP_SET_WEBHOOK_MAX_ATTEMPTS,
+    ESCP_SET_WEBHOOK_BACKOFF_MS,
+    ESCP_SET_WEBHOOK_BACKOFF_CAP_MS,
+    ESCP_SET_WEBHOOK_TIMEOUT_MS,
+    ESCP_SET_WEBHOOK_WORKER,
+    ESCP_SET__COUNT
+};
+
+enum escp_setting_type {
+    ESCP_SETTING_TEXT,     /* any string, passed on as it is */
+    ESCP_SETTING_INT,      /* a whole number in min..max (in `unit`) */
+    ESCP_SETTING_CHOICE,   /* one of `choices`, compared without case */
+    ESCP_SETTING_HOSTPORT  /* HOST:PORT, [IPv6]:PORT; port 0..65535 */
+};
+
+/* Which sub-commands read a setting.  Only the settings of the sub-command
+ * that runs are checked, so a bad serve-only variable in the environment does
+ * not stop `escalated migrate`. */
+enum escp_setting_scope {
+    ESCP_SCOPE_ALL,   /* every sub-command */
+    ESCP_SCOPE_SERVE  /* `serve` only */
+};
+
+struct escp_setting {
+    const char *flag;              /* "--pool-size"; "--pool-size=16" works too */
+    const char *env;               /* "ESCALATED_POOL_SIZE" */
+    enum escp_setting_type type;
+    enum escp_setting_scope scope;
+    const char *dflt;              /* as it would be typed; NULL: none */
+    const char *unset;             /* what applies when there is no value (dflt NULL) */
+    long min, max;                 /* ESCP_SETTING_INT: inclusive bounds */
+    const char *unit;              /* ESCP_SETTING_INT: "seconds", "ms"; NULL for counts */
+    const char *const *choices;    /* ESCP_SETTING_CHOICE: NULL-terminated */
+    const char *help;              /* plain text, for --help and the docs */
+    const char *doc;               /* Markdown added in the docs only, or NULL */
+};
+
+/* The table, indexed by enum escp_setting_id. */
+extern const struct escp_setting escp_settings_table[ESCP_SET__COUNT];
+
+struct escp_setting_value {
+    const char *text; /* in force: the flag's, else the variable's, else the default;
+                         NULL when none.  Borrowed from argv, environ or the table. */
+    char from[96];    /* where text came from, for messages: "--pool-size",
+                         "ESCALATED_POOL_SIZE (--pool-size)" or "default" */
+    long num;         /* INT: the number; CHOICE: index in choices; HOSTPORT: the port */
+    char host[256];   /* HOSTPORT: the host, without IPv6 brackets */
+};
+
+struct escp_settings {
+    const char *flag_value[ESCP_SET__COUNT]; /* from argv (borrowed); NULL: not given */
+    struct escp_setting_value v[ESCP_SET__COUNT];
+};
+
+/* Take the settings' flags (`--flag VALUE` or `--flag=VALUE`, anywhere) out
+ * of argv[0..argc) into s->flag_value; every other argument is copied, in
+ * order, to rest[] (room for argc entries), their number to *nrest.  A flag
+ * given twice keeps its last value.  0, or -1 when a flag lacks its value. */
+int escp_settings_take_flags(struct escp_settings *s, int argc, char **argv, const char **rest,
+                             int *nrest, esc_error_t *err);
+
+/* Fill s->v[] from the flags taken, the environment and the defaults, and
+ * check the settings read in `scope` (ESCP_SCOPE_SERVE: all of them).  0, or
+ * -1 with an error that names the setting (err->field is its flag). */
+int escp_settings_resolve(struct escp_settings *s, enum escp_setting_scope scope, esc_error_t *err);
+
+/* The settings part of `escalated --help`: per setting a line with flag,
+ * variable and default (scripts read the third column), then the help text
+ * with its bounds. */
+void escp_settings_print_help(FILE *f);
+
+/* The settings section of docs/operations.md, in Markdown. */
+void escp_settings_print_markdown(FILE *f);
+
+#endif
