@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "core/fsm.h"
 #include "base/log.h"
+#include "service/calendar_cache.h"
 #include "service/service.h"
 #include "workers/workers.h"
 
@@ -129,32 +130,17 @@ json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
 
 /* ---- actions ---- */
 
+/* The calendar is read in this transaction, so a change by any daemon
+ * counts at once; its parsed form and zone are cached (calendar_cache.c). */
 static int callback_due(struct escp_conn *c, esc_time_t now, int days, esc_time_t *out,
                         esc_error_t *err)
 {
-    struct esc_calendar cal;
-    memset(&cal, 0, sizeof cal);
     json_t *doc = escp_store_calendar(c, err);
     if (!doc)
         return -1;
-    esc_error_t cerr = {0};
-    if (esc_calendar_from_json(doc, &cal, &cerr) != 0) {
-        log_error("the stored business calendar is invalid (%s: %s); using the default",
-                  cerr.field, cerr.message);
-        esc_calendar_free(&cal);
-        if (esc_calendar_default(&cal, err) != 0) {
-            json_decref(doc);
-            return -1;
-        }
-    }
+    int rc = escp_calendar_callback_due(doc, now, days, out, err);
     json_decref(doc);
-    *out = esc_deadline_callback(&cal, now, days);
-    if (*out < 0) {
-        log_warn("the business calendar has no working day ahead; no callback deadline");
-        *out = ESC_TIME_NULL;
-    }
-    esc_calendar_free(&cal);
-    return 0;
+    return rc;
 }
 
 /* Apply the timer operations of a transition to the ticket's clock fields. */

@@ -24,13 +24,15 @@ struct h_priv {
     pthread_mutex_t mu;
     void **owned;      /* malloc'd things freed at the end */
     size_t n_owned, cap_owned;
-    h_resp **resps;
+    void **resps;      /* h_resp *, freed at the end */
     size_t n_resps, cap_resps;
     h_principal *principals;
     size_t n_principals, cap_principals;
     PGconn *db;        /* on the test database */
     char **extra_args;
     unsigned counter;
+    json_t *policies;  /* GET /v1/policies and /v1/calendar as h_start found them */
+    json_t *calendar;
 };
 
 static struct h_priv *P(h_ctx *h) { return (struct h_priv *)h->priv; }
@@ -77,18 +79,26 @@ static char *xasprintf(const char *fmt, ...)
     return s;
 }
 
-static void *own(h_ctx *h, void *p)
+/* Append p to a growing array of pointers, under the harness's lock (the
+ * helpers are called from several threads at once). */
+static void push_locked(h_ctx *h, void ***arr, size_t *n, size_t *cap, void *p)
 {
     struct h_priv *pr = P(h);
     pthread_mutex_lock(&pr->mu);
-    if (pr->n_owned == pr->cap_owned) {
-        pr->cap_owned = pr->cap_owned ? pr->cap_owned * 2 : 64;
-        pr->owned = realloc(pr->owned, pr->cap_owned * sizeof *pr->owned);
-        if (!pr->owned)
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *arr = realloc(*arr, *cap * sizeof **arr);
+        if (!*arr)
             die("out of memory");
     }
-    pr->owned[pr->n_owned++] = p;
+    (*arr)[(*n)++] = p;
     pthread_mutex_unlock(&pr->mu);
+}
+
+static void *own(h_ctx *h, void *p)
+{
+    struct h_priv *pr = P(h);
+    push_locked(h, &pr->owned, &pr->n_owned, &pr->cap_owned, p);
     return p;
 }
 
@@ -418,15 +428,7 @@ void h_free(h_ctx *h, h_resp *r)
 static void keep_resp(h_ctx *h, h_resp *r)
 {
     struct h_priv *pr = P(h);
-    pthread_mutex_lock(&pr->mu);
-    if (pr->n_resps == pr->cap_resps) {
-        pr->cap_resps = pr->cap_resps ? pr->cap_resps * 2 : 256;
-        pr->resps = realloc(pr->resps, pr->cap_resps * sizeof *pr->resps);
-        if (!pr->resps)
-            die("out of memory");
-    }
-    pr->resps[pr->n_resps++] = r;
-    pthread_mutex_unlock(&pr->mu);
+    push_locked(h, &pr->resps, &pr->n_resps, &pr->cap_resps, r);
 }
 
 h_resp *h_reqv(h_ctx *h, const char *method, const char *path, const char *token,
@@ -810,7 +812,7 @@ void h_assert_ts_(json_t *o, const char *path, const char *file, int line)
 
 /* -------------------------------------------------------------- daemon */
 
-static int free_port(void)
+int h_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
@@ -868,7 +870,7 @@ static pid_t spawn_daemon(h_ctx *h, int *port_out, char **base_out)
 {
     struct h_priv *pr = P(h);
     for (int tries = 0; tries < 3; tries++) {
-        int port = free_port();
+        int port = h_free_port();
         char *base = xasprintf("http://127.0.0.1:%d", port);
         char listen[64];
         snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
@@ -1160,6 +1162,13 @@ h_ctx *h_start(const char *name, const char *state_file)
         h->k.agent_id[t] = id_of(h, h->k.agent[t]);
 
     h_daemon_start(h);
+    /* the settings as the migration made them, for h_restore_settings */
+    h_resp *r = h_req(h, "GET", "/v1/policies", h->k.manager, NULL);
+    h_expect_status(r, 200);
+    pr->policies = json_incref(json_object_get(r->json, "items"));
+    r = h_req(h, "GET", "/v1/calendar", h->k.manager, NULL);
+    h_expect_status(r, 200);
+    pr->calendar = json_incref(r->json);
     return h;
 }
 
@@ -1189,6 +1198,8 @@ void h_finish(h_ctx *h)
         free(pr->principals[i].token);
     }
     free(pr->principals);
+    json_decref(pr->policies);
+    json_decref(pr->calendar);
     h_daemon_args(h, NULL);
     pthread_mutex_destroy(&pr->mu);
     free(pr);
@@ -1406,4 +1417,228 @@ double h_sql_d(h_ctx *h, const char *fmt, ...)
     const char *v = sql_value_or_fail(h, fmt, ap);
     va_end(ap);
     return strtod(v, NULL);
+}
+
+/* ---- more conveniences ------------------------------------------------- */
+
+json_int_t h_new_ticket_(h_ctx *h, const char *subject, const char *severity,
+                         const char *category, const char *file, int line)
+{
+    json_t *b = json_pack("{s:s}", "subject", subject ? subject : h_unique(h, "ticket"));
+    if (severity)
+        json_object_set_new(b, "severity", json_string(severity));
+    if (category)
+        json_object_set_new(b, "category", json_string(category));
+    return h_int(h_create_ticket_(h, NULL, b, file, line), "id");
+}
+
+json_t *h_resolve_body(const char *root_cause)
+{
+    return json_pack("{s:s,s:s}", "resolution", "fixed", "root_cause", root_cause);
+}
+
+json_t *h_close_body(const char *result, int score)
+{
+    json_t *sat = json_pack("{s:s}", "result", result);
+    if (score)
+        json_object_set_new(sat, "score", json_integer(score));
+    return json_pack("{s:o}", "satisfaction", sat);
+}
+
+size_t h_count_events(h_ctx *h, json_int_t id, const char *type, json_t **last)
+{
+    json_t *items = h_events(h, id), *e;
+    size_t i, n = 0;
+    json_array_foreach(items, i, e) {
+        const char *t = h_str(e, "type");
+        if (t && strcmp(t, type) == 0) {
+            n++;
+            if (last)
+                *last = e;
+        }
+    }
+    return n;
+}
+
+json_t *h_breaches_of(h_ctx *h, json_int_t id)
+{
+    h_resp *r = h_req(h, "GET", h_fmt(h, "/v1/breaches?ticket=%lld", (long long)id), h->k.manager,
+                      NULL);
+    h_expect_status(r, 200);
+    json_t *items = json_object_get(r->json, "items");
+    if (!json_is_array(items))
+        fail_msg("GET /v1/breaches?ticket=%lld: no items array", (long long)id);
+    return items;
+}
+
+h_resp *h_reqj_at(h_ctx *h, const char *base, const char *method, const char *path,
+                  const char *token, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(body);
+    h_resp *r = h_reqv_at(h, base, method, path, token, text, text ? strlen(text) : 0, NULL);
+    free(text);
+    return r;
+}
+
+const char *h_repeat(h_ctx *h, const char *unit, size_t n)
+{
+    size_t ul = strlen(unit);
+    char *s = xmalloc(ul * n + 1);
+    for (size_t i = 0; i < n; i++)
+        memcpy(s + i * ul, unit, ul);
+    s[ul * n] = 0;
+    return own(h, s);
+}
+
+int h_check_bad(h_ctx *h, const char *method, const char *path, const char *token, long status,
+                const char *code, const struct h_bad *cases, size_t n)
+{
+    int in_query = strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0;
+    int failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        h_resp *r = in_query ? h_req(h, method, h_fmt(h, "%s%c%s", path, strchr(path, '?') ? '&' : '?',
+                                                      cases[i].text), token, NULL)
+                             : h_req(h, method, path, token, cases[i].text);
+        failed += !h_check_error(r, status, code, cases[i].field, cases[i].text);
+    }
+    return failed;
+}
+
+/* ---- settings ---------------------------------------------------------- */
+
+json_t *h_put_policy(h_ctx *h, const char *severity, const char *json)
+{
+    h_resp *r = h_req(h, "PUT", h_fmt(h, "/v1/policies/%s", severity), h->k.manager, json);
+    h_expect_status(r, 200);
+    return r->json;
+}
+
+void h_restore_settings(h_ctx *h)
+{
+    struct h_priv *pr = P(h);
+    size_t i;
+    json_t *p;
+    json_array_foreach(pr->policies, i, p) {
+        /* GET shows severity and updated_at too; PUT takes the four settings only */
+        json_t *body = json_pack("{s:O,s:O,s:O,s:O}", "ack_seconds", h_get(p, "ack_seconds"),
+                                 "resolve_seconds", h_get(p, "resolve_seconds"), "warn_ratio",
+                                 h_get(p, "warn_ratio"), "callback_business_days",
+                                 h_get(p, "callback_business_days"));
+        if (!body)
+            fail_msg("GET /v1/policies at start-up lacked a setting");
+        h_resp *r = h_reqj(h, "PUT", h_fmt(h, "/v1/policies/%s", h_str(p, "severity")), h->k.manager,
+                           body);
+        h_expect_status(r, 200);
+    }
+    h_resp *r = h_reqj(h, "PUT", "/v1/calendar", h->k.manager, json_incref(pr->calendar));
+    h_expect_status(r, 200);
+}
+
+/* ---- waiting ----------------------------------------------------------- */
+
+long long h_wait_sql_count(h_ctx *h, long long want, double seconds, const char *fmt, ...)
+{
+    char sql[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    double end = h_now() + seconds;
+    for (;;) {
+        const char *v = h_sql_value(h, "%s", sql);
+        if (!v)
+            fail_msg("no value from: %s", sql);
+        long long got = strtoll(v, NULL, 10);
+        if (got == want || h_now() >= end)
+            return got;
+        h_sleep(0.05);
+    }
+}
+
+void h_wait_breaches(h_ctx *h, json_int_t id, const char *kinds, double seconds)
+{
+    long long n = 1;
+    for (const char *p = kinds; *p; p++)
+        n += *p == ',';
+    long long got = h_wait_sql_count(h, n, seconds,
+                                     "SELECT count(DISTINCT kind) FROM breaches WHERE ticket_id = %lld "
+                                     "AND kind::text = ANY (string_to_array('%s', ','))",
+                                     (long long)id, kinds);
+    if (got != n)
+        fail_msg("ticket %lld has %lld of the breaches %s after %.0f s", (long long)id, got, kinds,
+                 seconds);
+}
+
+/* ---- threads ----------------------------------------------------------- */
+
+struct racer {
+    pthread_barrier_t *bar;
+    void *(*fn)(void *);
+    void *arg;
+};
+
+static void *race_start(void *p)
+{
+    struct racer *r = p;
+    pthread_barrier_wait(r->bar);
+    return r->fn(r->arg);
+}
+
+void h_race(int n, void *(*fn)(void *), void *args, size_t size)
+{
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, (unsigned)n);
+    pthread_t *th = xmalloc((size_t)n * sizeof *th);
+    struct racer *rs = xmalloc((size_t)n * sizeof *rs);
+    for (int i = 0; i < n; i++) {
+        rs[i] = (struct racer){&bar, fn, (char *)args + (size_t)i * size};
+        if (pthread_create(&th[i], NULL, race_start, &rs[i]) != 0)
+            die("pthread_create failed");
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&bar);
+    free(th);
+    free(rs);
+}
+
+/* ---- running the tests ------------------------------------------------- */
+
+void h_apply_test_filter(void)
+{
+    const char *f = getenv("ESC_TEST_FILTER");
+    if (f && *f)
+        cmocka_set_test_filter(f);
+}
+
+/* ---- time zones -------------------------------------------------------- */
+
+char *h_tz_push(const char *zone)
+{
+    const char *old = getenv("TZ");
+    char *saved = old ? xstrdup(old) : NULL;
+    setenv("TZ", zone, 1);
+    tzset();
+    return saved;
+}
+
+void h_tz_pop(char *saved)
+{
+    if (saved)
+        setenv("TZ", saved, 1);
+    else
+        unsetenv("TZ");
+    free(saved);
+    tzset();
+}
+
+void h_local_day(double epoch, const char *zone, char out[16])
+{
+    char *saved = h_tz_push(zone);
+    time_t t = (time_t)floor(epoch);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, 16, "%Y-%m-%d", &tm);
+    h_tz_pop(saved);
 }

@@ -211,6 +211,71 @@ int h_sql_wait(h_ctx *h, double seconds);
 long long h_sql_ll(h_ctx *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 double h_sql_d(h_ctx *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- more conveniences --------------------------------------------- */
+/* POST /v1/tickets as frontdesk with a subject (NULL: a unique one) and,
+ * when not NULL, a severity and a category.  Asserts 201; returns the id. */
+#define h_new_ticket(h, subject, severity, category) \
+    h_new_ticket_((h), (subject), (severity), (category), __FILE__, __LINE__)
+json_int_t h_new_ticket_(h_ctx *h, const char *subject, const char *severity,
+                         const char *category, const char *file, int line);
+json_t *h_resolve_body(const char *root_cause);        /* {"resolution", "root_cause"} */
+json_t *h_close_body(const char *result, int score);   /* {"satisfaction"}; score 0 = none */
+/* How many events of `type` the ticket's history has; *last (when not NULL)
+ * gets the last of them (harness-owned), untouched when there is none. */
+size_t h_count_events(h_ctx *h, json_int_t id, const char *type, json_t **last);
+/* GET /v1/breaches?ticket=ID as manager (asserts 200): the items array. */
+json_t *h_breaches_of(h_ctx *h, json_int_t id);
+/* h_reqj against another daemon (h_extra_start's base URL). */
+h_resp *h_reqj_at(h_ctx *h, const char *base, const char *method, const char *path,
+                  const char *token, json_t *body);
+/* `unit` n times, harness-owned. */
+const char *h_repeat(h_ctx *h, const char *unit, size_t n);
+
+/* One bad request and the error field it must name (NULL: not checked): for
+ * GET and DELETE `text` is the query string, otherwise the body. */
+struct h_bad {
+    const char *text, *field;
+};
+/* Send every case to `path` (a '?' and the query are appended for GET and
+ * DELETE) and check the answer is `status` with `code` and the field, as
+ * h_check_error does (printing each mismatch).  Returns how many were not. */
+int h_check_bad(h_ctx *h, const char *method, const char *path, const char *token, long status,
+                const char *code, const struct h_bad *cases, size_t n);
+
+/* ---- settings: policies and the business calendar -------------------- */
+/* PUT /v1/policies/{severity} as manager with a JSON text; asserts 200 and
+ * returns the policy. */
+json_t *h_put_policy(h_ctx *h, const char *severity, const char *json);
+/* Put the policies and the calendar back as h_start found them (the
+ * migration's defaults), for a per-test setup: a test that changes them
+ * then fails leaves nothing behind for the next. */
+void h_restore_settings(h_ctx *h);
+
+/* ---- waiting ------------------------------------------------------- */
+/* Poll a count query (printf-style, at most 2047 characters) every 50 ms
+ * until it equals `want` or `seconds` pass; returns the last value.  Fails
+ * the test (test thread only) when the query gives no value. */
+long long h_wait_sql_count(h_ctx *h, long long want, double seconds, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Wait until ticket `id` has a breach of each kind in `kinds` ("ack",
+ * "ack,resolve"); fails the test after `seconds`. */
+void h_wait_breaches(h_ctx *h, json_int_t id, const char *kinds, double seconds);
+
+/* ---- threads ------------------------------------------------------- */
+/* Start n threads, fn(&args[i]) each (args: n elements of `size` bytes),
+ * released together by a barrier so that their requests race, and join
+ * them.  fn must not assert (cmocka asserts from the test thread only). */
+void h_race(int n, void *(*fn)(void *), void *args, size_t size);
+
+/* ---- running the tests --------------------------------------------- */
+/* cmocka_run_group_tests, limited to the tests whose names match
+ * $ESC_TEST_FILTER (cmocka's pattern: * and ? wildcards) when it is set, so
+ * that one test runs alone:
+ *   ESC_TEST_FILTER='claim_wait_*' ctest -R test_api_claim */
+#define h_run_group_tests(tests, setup, teardown) \
+    (h_apply_test_filter(), cmocka_run_group_tests((tests), (setup), (teardown)))
+void h_apply_test_filter(void);
+
 /* ---- misc ---------------------------------------------------------- */
 double h_now(void);           /* monotonic seconds */
 void h_sleep(double seconds);
@@ -218,5 +283,13 @@ double h_wall(void);          /* wall-clock (CLOCK_REALTIME) seconds, as the dat
 void h_sleep_until_wall(double t); /* sleep until h_wall() reaches t */
 /* A unique-ish string with a prefix, harness-owned. */
 const char *h_unique(h_ctx *h, const char *prefix);
+/* A TCP port on 127.0.0.1 that nothing listens on right now. */
+int h_free_port(void);
+/* Set TZ to `zone` for the C library's localtime/mktime; returns the old
+ * value for h_tz_pop (which restores it and frees it). */
+char *h_tz_push(const char *zone);
+void h_tz_pop(char *saved);
+/* "YYYY-MM-DD" of an instant in an IANA zone, by the C library. */
+void h_local_day(double epoch, const char *zone, char out[16]);
 
 #endif

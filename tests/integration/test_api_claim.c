@@ -39,7 +39,7 @@ static void drain(int tier)
     fail_msg("queue line-%d did not drain", tier);
 }
 
-static void claim_order(void **state)
+static void claim_takes_majors_first_then_the_earliest_ack_deadline_and_204_when_empty(void **state)
 {
     (void)state;
     drain(1);
@@ -81,7 +81,7 @@ static void claim_order(void **state)
     assert_int_equal(r->body_len, 0);
 }
 
-static void claim_only_awaiting_and_own_tier(void **state)
+static void claim_takes_only_awaiting_tickets_of_the_agents_own_tier(void **state)
 {
     (void)state;
     drain(1);
@@ -100,7 +100,7 @@ static void claim_only_awaiting_and_own_tier(void **state)
     h_assert_int(r->json, "assignee.id", H->k.agent_id[2]);
 }
 
-static void claim_who(void **state)
+static void only_agents_of_the_tier_may_claim_and_unknown_queues_are_404(void **state)
 {
     (void)state;
     drain(1);
@@ -131,7 +131,7 @@ static void claim_who(void **state)
     h_expect_status(r, 200);
 }
 
-static void claim_wait_bounds(void **state)
+static void claim_wait_takes_0_to_30_s_and_an_empty_queue_answers_204_after_it(void **state)
 {
     (void)state;
     h_resp *r;
@@ -162,7 +162,7 @@ static void *create_later(void *arg)
     return NULL;
 }
 
-static void claim_wait_gets_new_ticket(void **state)
+static void a_waiting_claim_gets_a_ticket_created_while_it_waits(void **state)
 {
     (void)state;
     drain(1);
@@ -184,7 +184,6 @@ static void claim_wait_gets_new_ticket(void **state)
 
 struct claimer {
     const char *token;
-    pthread_barrier_t *bar;
     long status;
     json_int_t got;
     json_int_t assignee;
@@ -193,7 +192,6 @@ struct claimer {
 static void *claim_once(void *arg)
 {
     struct claimer *c = arg;
-    pthread_barrier_wait(c->bar);
     h_resp *r = h_req(H, "POST", claim_path(1, NULL), c->token, NULL);
     c->status = r->status;
     c->got = r->status == 200 ? h_int(r->json, "id") : 0;
@@ -201,7 +199,7 @@ static void *claim_once(void *arg)
     return NULL;
 }
 
-static void claim_concurrent(void **state)
+static void twenty_agents_claiming_at_once_take_ten_tickets_each_once(void **state)
 {
     (void)state;
     drain(1);
@@ -209,19 +207,11 @@ static void claim_concurrent(void **state)
     for (int i = 0; i < N_TICKETS; i++)
         ids[i] = h_int(h_create_ticket(H, NULL, NULL), "id");
     struct claimer c[N_CLAIMERS];
-    pthread_t th[N_CLAIMERS];
-    pthread_barrier_t bar;
-    pthread_barrier_init(&bar, NULL, N_CLAIMERS);
     for (int i = 0; i < N_CLAIMERS; i++) {
         memset(&c[i], 0, sizeof c[i]);
         c[i].token = h_key(H, "agent", 1, h_fmt(H, "claimer %d", i));
-        c[i].bar = &bar;
     }
-    for (int i = 0; i < N_CLAIMERS; i++)
-        pthread_create(&th[i], NULL, claim_once, &c[i]);
-    for (int i = 0; i < N_CLAIMERS; i++)
-        pthread_join(th[i], NULL);
-    pthread_barrier_destroy(&bar);
+    h_race(N_CLAIMERS, claim_once, c, sizeof c[0]);
     int ok = 0, empty = 0;
     int taken[N_TICKETS] = {0};
     for (int i = 0; i < N_CLAIMERS; i++) {
@@ -251,11 +241,7 @@ static void claim_concurrent(void **state)
     assert_int_equal(empty, N_CLAIMERS - N_TICKETS);
     for (int j = 0; j < N_TICKETS; j++) {
         assert_int_equal(taken[j], 1);
-        size_t acks = 0;
-        json_t *e;
-        size_t i;
-        json_array_foreach(h_events(H, ids[j]), i, e) if (strcmp(h_str(e, "type"), "acknowledged") == 0) acks++;
-        assert_int_equal(acks, 1);
+        assert_int_equal(h_count_events(H, ids[j], "acknowledged", NULL), 1);
     }
 }
 
@@ -275,7 +261,7 @@ static void *claim_wait3(void *arg)
     return NULL;
 }
 
-static void claim_wait_concurrent(void **state)
+static void four_waiting_claims_two_arrivals_each_ticket_goes_to_one(void **state)
 {
     (void)state;
     drain(1);
@@ -309,7 +295,6 @@ static void claim_wait_concurrent(void **state)
 /* Two daemons on one database: claims through either never collide. */
 struct xclaimer {
     const char *token, *base;
-    pthread_barrier_t *bar;
     long status;
     json_int_t got;
 };
@@ -317,14 +302,13 @@ struct xclaimer {
 static void *xclaim_once(void *arg)
 {
     struct xclaimer *c = arg;
-    pthread_barrier_wait(c->bar);
     h_resp *r = h_reqv_at(H, c->base, "POST", claim_path(1, NULL), c->token, NULL, 0, NULL);
     c->status = r->status;
     c->got = r->status == 200 ? h_int(r->json, "id") : 0;
     return NULL;
 }
 
-static void claim_two_daemons(void **state)
+static void claims_through_two_daemons_never_collide_and_a_wait_sees_the_other_daemons_ticket(void **state)
 {
     (void)state;
     drain(1);
@@ -334,20 +318,12 @@ static void claim_two_daemons(void **state)
     for (int i = 0; i < N_TICKETS; i++)
         ids[i] = h_int(h_create_ticket(H, NULL, NULL), "id");
     struct xclaimer c[N_CLAIMERS];
-    pthread_t th[N_CLAIMERS];
-    pthread_barrier_t bar;
-    pthread_barrier_init(&bar, NULL, N_CLAIMERS);
     for (int i = 0; i < N_CLAIMERS; i++) {
         memset(&c[i], 0, sizeof c[i]);
         c[i].token = h_key(H, "agent", 1, h_fmt(H, "x-claimer %d", i));
         c[i].base = i % 2 ? base2 : H->base_url;
-        c[i].bar = &bar;
     }
-    for (int i = 0; i < N_CLAIMERS; i++)
-        pthread_create(&th[i], NULL, xclaim_once, &c[i]);
-    for (int i = 0; i < N_CLAIMERS; i++)
-        pthread_join(th[i], NULL);
-    pthread_barrier_destroy(&bar);
+    h_race(N_CLAIMERS, xclaim_once, c, sizeof c[0]);
     int taken[N_TICKETS] = {0}, ok = 0;
     for (int i = 0; i < N_CLAIMERS; i++) {
         if (c[i].status == 200) {
@@ -369,9 +345,8 @@ static void claim_two_daemons(void **state)
     pthread_t wt;
     pthread_create(&wt, NULL, claim_wait3, &w);
     h_sleep(0.5);
-    h_resp *r = h_reqv_at(H, base2, "POST", "/v1/tickets", H->k.frontdesk, "{\"subject\": \"via daemon 2\"}",
-                          strlen("{\"subject\": \"via daemon 2\"}"),
-                          (const char *const[]){"Content-Type: application/json", NULL});
+    h_resp *r = h_reqj_at(H, base2, "POST", "/v1/tickets", H->k.frontdesk,
+                          json_pack("{s:s}", "subject", "via daemon 2"));
     h_expect_status(r, 201);
     pthread_join(wt, NULL);
     int st = h_extra_stop(H, pid2);
@@ -386,14 +361,14 @@ static void claim_two_daemons(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(claim_order),
-        cmocka_unit_test(claim_only_awaiting_and_own_tier),
-        cmocka_unit_test(claim_who),
-        cmocka_unit_test(claim_wait_bounds),
-        cmocka_unit_test(claim_wait_gets_new_ticket),
-        cmocka_unit_test(claim_concurrent),
-        cmocka_unit_test(claim_wait_concurrent),
-        cmocka_unit_test(claim_two_daemons),
+        cmocka_unit_test(claim_takes_majors_first_then_the_earliest_ack_deadline_and_204_when_empty),
+        cmocka_unit_test(claim_takes_only_awaiting_tickets_of_the_agents_own_tier),
+        cmocka_unit_test(only_agents_of_the_tier_may_claim_and_unknown_queues_are_404),
+        cmocka_unit_test(claim_wait_takes_0_to_30_s_and_an_empty_queue_answers_204_after_it),
+        cmocka_unit_test(a_waiting_claim_gets_a_ticket_created_while_it_waits),
+        cmocka_unit_test(twenty_agents_claiming_at_once_take_ten_tickets_each_once),
+        cmocka_unit_test(four_waiting_claims_two_arrivals_each_ticket_goes_to_one),
+        cmocka_unit_test(claims_through_two_daemons_never_collide_and_a_wait_sees_the_other_daemons_ticket),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return h_run_group_tests(tests, setup, teardown);
 }

@@ -49,7 +49,7 @@ static h_resp *create_raw(const char *body)
     return r;
 }
 
-static void invalid_json(void **state)
+static void malformed_json_or_utf8_is_400_invalid_json_and_stores_nothing(void **state)
 {
     (void)state;
     const char *before = counts();
@@ -98,7 +98,7 @@ static void invalid_json(void **state)
     assert_string_equal(counts(), before);
 }
 
-static void validation_failed(void **state)
+static void bad_create_fields_are_400_naming_the_field_and_store_nothing(void **state)
 {
     (void)state;
     const char *before = counts();
@@ -136,17 +136,14 @@ static void validation_failed(void **state)
     assert_int_equal(bad, 0);
 }
 
-static void action_validation(void **state)
+static void bad_action_bodies_are_400_naming_the_field_and_change_nothing(void **state)
 {
     (void)state;
     json_t *t = h_create_ticket(H, NULL, NULL);
     json_int_t id = h_int(t, "id");
     h_action_ok(H, H->k.agent[1], id, "acknowledge", NULL);
     const char *before = counts();
-    char *r2001 = malloc(2002 * 3 + 1);
-    r2001[0] = 0;
-    for (int i = 0; i < 2001; i++)
-        strcat(r2001, "理");
+    const char *r2001 = h_repeat(H, "理", 2001);
     struct {
         const char *action;
         json_t *body;
@@ -174,10 +171,8 @@ static void action_validation(void **state)
                               h_fmt(H, "case %zu (%s)", i, cases[i].action));
     }
     assert_int_equal(bad, 0);
-    free(r2001);
     /* close's satisfaction */
-    h_action_ok(H, H->k.agent[1], id, "resolve",
-                json_pack("{s:s, s:s}", "resolution", "ok", "root_cause", "other"));
+    h_action_ok(H, H->k.agent[1], id, "resolve", h_resolve_body("other"));
     before = counts();
     json_t *bad_close[] = {
         json_object(),
@@ -200,7 +195,7 @@ static void action_validation(void **state)
     h_assert_str(g, "state", "resolved");
 }
 
-static void payload_too_large(void **state)
+static void a_body_over_1_mib_is_413_and_stores_nothing(void **state)
 {
     (void)state;
     const char *before = counts();
@@ -230,7 +225,7 @@ static void payload_too_large(void **state)
     h_expect_status(r, 200);
 }
 
-static void unsupported_media_type(void **state)
+static void a_body_that_is_not_json_is_415(void **state)
 {
     (void)state;
     const char *before = counts();
@@ -255,7 +250,7 @@ static void unsupported_media_type(void **state)
     h_expect_status(r, 201);
 }
 
-static void not_found(void **state)
+static void unknown_paths_tickets_and_actions_are_404(void **state)
 {
     (void)state;
     const char *paths[] = {"/", "/v1", "/v1/nope", "/v1/tickets/987654321", "/v1/tickets/abc",
@@ -290,7 +285,7 @@ static void expect_405(const char *method, const char *path, const char *must_al
     }
 }
 
-static void method_not_allowed(void **state)
+static void a_known_path_with_a_wrong_method_is_405_with_allow(void **state)
 {
     (void)state;
     json_t *t = h_create_ticket(H, NULL, NULL);
@@ -310,7 +305,7 @@ static void method_not_allowed(void **state)
     h_get_ticket(H, NULL, id);
 }
 
-static void unauthenticated(void **state)
+static void missing_malformed_or_revoked_tokens_are_401_before_anything_else(void **state)
 {
     (void)state;
     const char *before = counts();
@@ -343,7 +338,7 @@ static void unauthenticated(void **state)
     assert_string_equal(counts(), before);
 }
 
-static void forbidden(void **state)
+static void a_role_that_may_not_act_gets_403_before_its_body_is_judged(void **state)
 {
     (void)state;
     json_t *t = h_create_ticket(H, NULL, NULL);
@@ -365,7 +360,7 @@ static void forbidden(void **state)
     assert_string_equal(counts(), before);
 }
 
-static void conflicts(void **state)
+static void wrong_state_reused_idempotency_key_and_stale_if_match_are_409_and_412(void **state)
 {
     (void)state;
     json_t *t = h_create_ticket(H, NULL, NULL);
@@ -384,7 +379,7 @@ static void conflicts(void **state)
     h_assert_int(h_get_ticket(H, NULL, id), "version", v);
 }
 
-static void odd_input(void **state)
+static void nul_bytes_bad_utf8_and_huge_headers_never_get_a_5xx(void **state)
 {
     (void)state;
     const char *before = counts();
@@ -443,7 +438,9 @@ static void odd_input(void **state)
     h_expect_status(r, 200);
 }
 
-static void still_alive(void **state)
+/* Runs last on purpose: after all the bad input above (and it holds when
+ * run alone too). */
+static void after_all_bad_input_the_daemon_serves_and_every_ticket_has_its_created_event(void **state)
 {
     (void)state;
     assert_int_equal(kill(h_daemon_pid(H), 0), 0);
@@ -461,18 +458,18 @@ static void still_alive(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(invalid_json),
-        cmocka_unit_test(validation_failed),
-        cmocka_unit_test(action_validation),
-        cmocka_unit_test(payload_too_large),
-        cmocka_unit_test(unsupported_media_type),
-        cmocka_unit_test(not_found),
-        cmocka_unit_test(method_not_allowed),
-        cmocka_unit_test(unauthenticated),
-        cmocka_unit_test(forbidden),
-        cmocka_unit_test(conflicts),
-        cmocka_unit_test(odd_input),
-        cmocka_unit_test(still_alive),
+        cmocka_unit_test(malformed_json_or_utf8_is_400_invalid_json_and_stores_nothing),
+        cmocka_unit_test(bad_create_fields_are_400_naming_the_field_and_store_nothing),
+        cmocka_unit_test(bad_action_bodies_are_400_naming_the_field_and_change_nothing),
+        cmocka_unit_test(a_body_over_1_mib_is_413_and_stores_nothing),
+        cmocka_unit_test(a_body_that_is_not_json_is_415),
+        cmocka_unit_test(unknown_paths_tickets_and_actions_are_404),
+        cmocka_unit_test(a_known_path_with_a_wrong_method_is_405_with_allow),
+        cmocka_unit_test(missing_malformed_or_revoked_tokens_are_401_before_anything_else),
+        cmocka_unit_test(a_role_that_may_not_act_gets_403_before_its_body_is_judged),
+        cmocka_unit_test(wrong_state_reused_idempotency_key_and_stale_if_match_are_409_and_412),
+        cmocka_unit_test(nul_bytes_bad_utf8_and_huge_headers_never_get_a_5xx),
+        cmocka_unit_test(after_all_bad_input_the_daemon_serves_and_every_ticket_has_its_created_event),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return h_run_group_tests(tests, setup, teardown);
 }

@@ -28,11 +28,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static json_int_t new_ticket(const char *severity)
-{
-    json_t *t = h_create_ticket_subject(H, h_unique(H, "fsm"), severity);
-    return h_int(t, "id");
-}
+static json_int_t new_ticket(const char *severity) { return h_new_ticket(H, NULL, severity, NULL); }
 
 static json_int_t version_of(json_int_t id) { return h_int(h_get_ticket(H, NULL, id), "version"); }
 
@@ -94,7 +90,7 @@ static void check_timers_agree(void)
     }
 }
 
-static void full_lifecycle(void **state)
+static void a_ticket_through_three_tiers_and_back_leaves_its_history_and_deadlines_right(void **state)
 {
     (void)state;
     const char *A1 = H->k.agent[1], *A2 = H->k.agent[2], *A3 = H->k.agent[3];
@@ -342,16 +338,10 @@ static void expect_invalid(json_int_t id, const char *token, const char *action,
     assert_int_equal(event_count(id), n);
 }
 
-static json_t *resolve_body(void)
-{
-    return json_pack("{s:s, s:s}", "resolution", "done", "root_cause", "customer_side");
-}
-static json_t *close_body(void)
-{
-    return json_pack("{s:{s:s}}", "satisfaction", "result", "unsatisfied");
-}
+static json_t *resolve_body(void) { return h_resolve_body("customer_side"); }
+static json_t *close_body(void) { return h_close_body("unsatisfied", 0); }
 
-static void invalid_transitions(void **state)
+static void an_action_not_allowed_in_the_state_is_409_and_changes_nothing(void **state)
 {
     (void)state;
     const char *M = H->k.manager;
@@ -415,7 +405,7 @@ static void invalid_transitions(void **state)
     expect_invalid(id, H->k.agent[3], "escalate", h_reason("to 4?"));
 }
 
-static void who_may_act(void **state)
+static void only_the_assignee_the_tiers_agents_or_a_manager_may_act_checked_in_order(void **state)
 {
     (void)state;
     const char *A1 = H->k.agent[1], *A2 = H->k.agent[2], *A3 = H->k.agent[3];
@@ -500,7 +490,7 @@ static void who_may_act(void **state)
     h_expect_error(r, 400, "validation_failed");
 }
 
-static void if_match(void **state)
+static void if_match_refuses_stale_versions_with_412_checked_after_400_and_before_409(void **state)
 {
     (void)state;
     json_int_t id = new_ticket(NULL);
@@ -544,7 +534,6 @@ static void if_match(void **state)
 struct racer {
     const char *token, *action, *body, *if_match;
     json_int_t id;
-    pthread_barrier_t *bar;
     long status;
     const char *code;
 };
@@ -553,7 +542,6 @@ static void *race(void *arg)
 {
     struct racer *rc = arg;
     const char *path = h_fmt(H, "/v1/tickets/%lld/%s", (long long)rc->id, rc->action);
-    pthread_barrier_wait(rc->bar);
     h_resp *r = rc->if_match ? h_req(H, "POST", path, rc->token, rc->body, rc->if_match)
                              : h_req(H, "POST", path, rc->token, rc->body);
     rc->status = r->status;
@@ -561,17 +549,13 @@ static void *race(void *arg)
     return NULL;
 }
 
+/* a and b at once; the results land back in them */
 static void run_race(struct racer *a, struct racer *b)
 {
-    pthread_barrier_t bar;
-    pthread_barrier_init(&bar, NULL, 2);
-    a->bar = b->bar = &bar;
-    pthread_t ta, tb;
-    pthread_create(&ta, NULL, race, a);
-    pthread_create(&tb, NULL, race, b);
-    pthread_join(ta, NULL);
-    pthread_join(tb, NULL);
-    pthread_barrier_destroy(&bar);
+    struct racer both[2] = {*a, *b};
+    h_race(2, race, both, sizeof both[0]);
+    *a = both[0];
+    *b = both[1];
 }
 
 static void check_one_winner(struct racer *a, struct racer *b, json_int_t id, json_int_t v0)
@@ -588,32 +572,28 @@ static void check_one_winner(struct racer *a, struct racer *b, json_int_t id, js
     assert_true(v1 > v0);
 }
 
-static void concurrency(void **state)
+static void two_actions_at_once_on_one_ticket_have_exactly_one_winner(void **state)
 {
     (void)state;
     for (int round = 0; round < 10; round++) {
         /* two line-1 agents acknowledge the same ticket */
         json_int_t id = new_ticket(NULL);
         json_int_t v0 = version_of(id);
-        struct racer a = {H->k.agent[1], "acknowledge", "{}", NULL, id, NULL, 0, NULL};
-        struct racer b = {AGENT1B, "acknowledge", "{}", NULL, id, NULL, 0, NULL};
+        struct racer a = {H->k.agent[1], "acknowledge", "{}", NULL, id, 0, NULL};
+        struct racer b = {AGENT1B, "acknowledge", "{}", NULL, id, 0, NULL};
         run_race(&a, &b);
         check_one_winner(&a, &b, id, v0);
         json_t *t = h_get_ticket(H, NULL, id);
         json_int_t winner = a.status == 200 ? H->k.agent_id[1]
                                             : h_principal_by_token(H, AGENT1B)->id;
         h_assert_int(t, "assignee.id", winner);
-        size_t acks = 0;
-        json_t *e;
-        size_t i;
-        json_array_foreach(h_events(H, id), i, e) if (strcmp(h_str(e, "type"), "acknowledged") == 0) acks++;
-        assert_int_equal(acks, 1);
+        assert_int_equal(h_count_events(H, id, "acknowledged", NULL), 1);
 
         /* assignee and manager escalate at once */
         const char *tok = a.status == 200 ? H->k.agent[1] : AGENT1B;
         v0 = version_of(id);
-        struct racer c = {tok, "escalate", "{\"reason\": \"a\"}", NULL, id, NULL, 0, NULL};
-        struct racer d = {H->k.manager, "escalate", "{\"reason\": \"b\"}", NULL, id, NULL, 0, NULL};
+        struct racer c = {tok, "escalate", "{\"reason\": \"a\"}", NULL, id, 0, NULL};
+        struct racer d = {H->k.manager, "escalate", "{\"reason\": \"b\"}", NULL, id, 0, NULL};
         run_race(&c, &d);
         check_one_winner(&c, &d, id, v0);
         t = h_get_ticket(H, NULL, id);
@@ -623,8 +603,8 @@ static void concurrency(void **state)
         h_action_ok(H, H->k.agent[2], id, "acknowledge", NULL);
         v0 = version_of(id);
         const char *im = h_fmt(H, "If-Match: \"%lld\"", (long long)v0);
-        struct racer e1 = {H->k.agent[2], "wait", "{\"reason\": \"w\"}", im, id, NULL, 0, NULL};
-        struct racer e2 = {H->k.manager, "escalate", "{\"reason\": \"e\"}", im, id, NULL, 0, NULL};
+        struct racer e1 = {H->k.agent[2], "wait", "{\"reason\": \"w\"}", im, id, 0, NULL};
+        struct racer e2 = {H->k.manager, "escalate", "{\"reason\": \"e\"}", im, id, 0, NULL};
         run_race(&e1, &e2);
         check_one_winner(&e1, &e2, id, v0);
         t = h_get_ticket(H, NULL, id);
@@ -636,7 +616,7 @@ static void concurrency(void **state)
     }
 }
 
-static void action_unknown(void **state)
+static void an_unknown_action_is_404_and_get_on_an_action_is_405(void **state)
 {
     (void)state;
     json_int_t id = new_ticket(NULL);
@@ -656,12 +636,12 @@ static void action_unknown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(full_lifecycle),
-        cmocka_unit_test(invalid_transitions),
-        cmocka_unit_test(who_may_act),
-        cmocka_unit_test(if_match),
-        cmocka_unit_test(concurrency),
-        cmocka_unit_test(action_unknown),
+        cmocka_unit_test(a_ticket_through_three_tiers_and_back_leaves_its_history_and_deadlines_right),
+        cmocka_unit_test(an_action_not_allowed_in_the_state_is_409_and_changes_nothing),
+        cmocka_unit_test(only_the_assignee_the_tiers_agents_or_a_manager_may_act_checked_in_order),
+        cmocka_unit_test(if_match_refuses_stale_versions_with_412_checked_after_400_and_before_409),
+        cmocka_unit_test(two_actions_at_once_on_one_ticket_have_exactly_one_winner),
+        cmocka_unit_test(an_unknown_action_is_404_and_get_on_an_action_is_405),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return h_run_group_tests(tests, setup, teardown);
 }

@@ -13,20 +13,6 @@ static h_ctx *H;
 static json_int_t bulk[N_BULK];
 static json_int_t t_l2, t_l3, t_major, t_resolved, t_waiting, t_zh, t_pct, t_mixed, t_closed;
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_api_list", NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 static json_int_t mk(const char *subject, const char *severity, const char *description)
 {
     json_t *b = json_pack("{s:s}", "subject", subject);
@@ -37,18 +23,17 @@ static json_int_t mk(const char *subject, const char *severity, const char *desc
     return h_int(h_create_ticket(H, NULL, b), "id");
 }
 
-static json_t *resolve_body(void)
-{
-    return json_pack("{s:s, s:s}", "resolution", "fixed", "root_cause", "operations");
-}
-
-/* A fixed world: N_BULK plain tickets plus a few in every state and tier. */
-static void build_world(void **state)
+/* A fixed world that every test reads: N_BULK plain tickets plus a few in
+ * every state and tier.  The tests add tickets of their own; the only
+ * change to these is the breaches the breached-filter test marks on three
+ * of them, which no other test looks at. */
+static int setup(void **state)
 {
     (void)state;
+    H = h_start("test_api_list", NULL);
     for (int i = 0; i < N_BULK; i++)
         bulk[i] = mk(h_fmt(H, "bulk ticket %03d", i), NULL, NULL);
-    const char *A1 = H->k.agent[1], *A2 = H->k.agent[2], *A3 = H->k.agent[3];
+    const char *A1 = H->k.agent[1], *A2 = H->k.agent[2];
     t_l2 = mk("line-2 ticket", NULL, NULL);
     h_action_ok(H, A1, t_l2, "acknowledge", NULL);
     h_action_ok(H, A1, t_l2, "escalate", h_reason("r"));
@@ -61,19 +46,25 @@ static void build_world(void **state)
     t_major = mk("major awaiting", "major", NULL);
     t_resolved = mk("resolved ticket", NULL, NULL);
     h_action_ok(H, A1, t_resolved, "acknowledge", NULL);
-    h_action_ok(H, A1, t_resolved, "resolve", resolve_body());
+    h_action_ok(H, A1, t_resolved, "resolve", h_resolve_body("operations"));
     t_waiting = mk("waiting ticket", NULL, NULL);
     h_action_ok(H, A1, t_waiting, "acknowledge", NULL);
     h_action_ok(H, A1, t_waiting, "wait", h_reason("w"));
     t_closed = mk("closed ticket", NULL, NULL);
     h_action_ok(H, A1, t_closed, "acknowledge", NULL);
-    h_action_ok(H, A1, t_closed, "resolve", resolve_body());
-    h_action_ok(H, H->k.frontdesk, t_closed, "close",
-                json_pack("{s:{s:s}}", "satisfaction", "result", "satisfied"));
+    h_action_ok(H, A1, t_closed, "resolve", h_resolve_body("operations"));
+    h_action_ok(H, H->k.frontdesk, t_closed, "close", h_close_body("satisfied", 0));
     t_zh = mk("宽带故障：光猫指示灯不亮", NULL, "用户住在朝阳区，已经报修两次");
     t_pct = mk("refund 100% please", NULL, "a_b literal underscore");
     t_mixed = mk("Router MiXeD Case", NULL, NULL);
-    (void)A3;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    h_finish(H);
+    return 0;
 }
 
 /* Every page of a query: the ids in order. */
@@ -121,13 +112,9 @@ static int contains(const json_int_t *ids, size_t n, json_int_t id)
     return 0;
 }
 
-static size_t total(void)
-{
-    const char *v = h_sql_value(H, "SELECT count(*) FROM tickets");
-    return v ? (size_t)atol(v) : 0;
-}
+static size_t total(void) { return (size_t)h_sql_ll(H, "SELECT count(*) FROM tickets"); }
 
-static void pagination(void **state)
+static void cursor_pages_list_every_ticket_once_newest_first(void **state)
 {
     (void)state;
     size_t n;
@@ -169,7 +156,7 @@ static void pagination(void **state)
     assert_true(h_int(r->json, "items.0.id") < last);
 }
 
-static void limits_and_bad_params(void **state)
+static void bad_limits_cursors_and_filter_values_are_400(void **state)
 {
     (void)state;
     const char *bad[] = {"limit=0", "limit=201", "limit=-5", "limit=abc", "limit=",
@@ -251,7 +238,7 @@ static void filter_case(const char *query, const char *field, const char *const 
 #define ARR(...) ((const json_int_t[]){__VA_ARGS__}), (sizeof((const json_int_t[]){__VA_ARGS__}) / sizeof(json_int_t))
 #define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-static void filter_tier_state_severity(void **state)
+static void tier_state_and_severity_filters_list_only_their_values(void **state)
 {
     (void)state;
     filter_case("tier=line-2", "tier", NAMES("line-2"), ARR(t_l2), ARR(bulk[0], t_l3));
@@ -272,7 +259,7 @@ static void filter_tier_state_severity(void **state)
                 ARR(t_major));
 }
 
-static void filter_assignee(void **state)
+static void assignee_filter_takes_an_id_or_me(void **state)
 {
     (void)state;
     const char *q = h_fmt(H, "assignee=%lld", (long long)H->k.agent_id[2]);
@@ -300,7 +287,7 @@ static void filter_assignee(void **state)
     assert_int_equal(json_array_size(h_get(r->json, "items")), 0);
 }
 
-static void filter_q(void **state)
+static void q_matches_a_literal_substring_case_insensitively_chinese_included(void **state)
 {
     (void)state;
     /* Chinese substring of the subject, and of the description */
@@ -346,7 +333,7 @@ static const char *fmt_ts(double epoch, int offset_minutes)
                  abs(offset_minutes) % 60);
 }
 
-static void filter_due_before(void **state)
+static void due_before_lists_tickets_with_a_live_deadline_before_that_instant(void **state)
 {
     (void)state;
     json_t *t = h_get_ticket(H, NULL, t_major);
@@ -370,7 +357,7 @@ static void filter_due_before(void **state)
     assert_int_equal(json_array_size(h_get(r->json, "items")), 0);
 }
 
-static void filter_breached(void **state)
+static void breached_filter_lists_the_tickets_with_that_breach(void **state)
 {
     (void)state;
     /* The SLA engine is not part of this test: mark breaches in the database
@@ -397,14 +384,13 @@ static void filter_breached(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(build_world),
-        cmocka_unit_test(pagination),
-        cmocka_unit_test(limits_and_bad_params),
-        cmocka_unit_test(filter_tier_state_severity),
-        cmocka_unit_test(filter_assignee),
-        cmocka_unit_test(filter_q),
-        cmocka_unit_test(filter_due_before),
-        cmocka_unit_test(filter_breached),
+        cmocka_unit_test(cursor_pages_list_every_ticket_once_newest_first),
+        cmocka_unit_test(bad_limits_cursors_and_filter_values_are_400),
+        cmocka_unit_test(tier_state_and_severity_filters_list_only_their_values),
+        cmocka_unit_test(assignee_filter_takes_an_id_or_me),
+        cmocka_unit_test(q_matches_a_literal_substring_case_insensitively_chinese_included),
+        cmocka_unit_test(due_before_lists_tickets_with_a_live_deadline_before_that_instant),
+        cmocka_unit_test(breached_filter_lists_the_tickets_with_that_breach),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return h_run_group_tests(tests, setup, teardown);
 }

@@ -450,13 +450,13 @@ struct expect {
     int delta;
 };
 
-static void requests_counted(void **state)
+static void each_request_is_counted_once_under_its_route_method_and_status(void **state)
 {
     (void)state;
-    json_int_t id = h_int(h_create_ticket_subject(H, "metrics: warm-up", "normal"), "id");
+    json_int_t id = h_new_ticket(H, "metrics: warm-up", "normal", NULL);
     struct scrape *a = scrape();
 
-    json_int_t id2 = h_int(h_create_ticket_subject(H, "metrics: counted", "normal"), "id");
+    json_int_t id2 = h_new_ticket(H, "metrics: counted", "normal", NULL);
     h_expect_status(h_req(H, "GET", h_fmt(H, "/v1/tickets/%lld", (long long)id), H->k.frontdesk, NULL), 200);
     h_expect_status(h_req(H, "GET", h_fmt(H, "/v1/tickets/%lld", (long long)id2), H->k.manager, NULL), 200);
     h_expect_error(h_req(H, "GET", "/v1/tickets/999999999", H->k.manager, NULL), 404, "not_found");
@@ -571,47 +571,35 @@ static void requests_counted(void **state)
     assert_int_equal(failures, 0);
 }
 
-static double sql_num(const char *fmt, const char *arg)
-{
-    const char *v = h_sql_value(H, fmt, arg);
-    assert_non_null(v);
-    return strtod(v, NULL);
-}
+static double sql_num(const char *fmt, const char *arg) { return h_sql_d(H, fmt, arg); }
 
-static void database_gauges(void **state)
+static void the_database_gauges_equal_sql_counts_and_every_family_is_documented(void **state)
 {
     (void)state;
-    const char *A1 = H->k.agent[1], *M = H->k.manager;
+    const char *A1 = H->k.agent[1];
     /* tickets in each open state and a closed one */
     h_create_ticket_subject(H, "metrics: waits in line-1", "normal");
-    json_int_t acked = h_int(h_create_ticket_subject(H, "metrics: acknowledged", "normal"), "id");
+    json_int_t acked = h_new_ticket(H, "metrics: acknowledged", "normal", NULL);
     h_action_ok(H, A1, acked, "acknowledge", NULL);
-    json_int_t up = h_int(h_create_ticket_subject(H, "metrics: escalated", "major"), "id");
+    json_int_t up = h_new_ticket(H, "metrics: escalated", "major", NULL);
     h_action_ok(H, A1, up, "acknowledge", NULL);
     h_action_ok(H, A1, up, "escalate", h_reason("needs line-2"));
-    json_int_t waiting = h_int(h_create_ticket_subject(H, "metrics: waiting", "normal"), "id");
+    json_int_t waiting = h_new_ticket(H, "metrics: waiting", "normal", NULL);
     h_action_ok(H, A1, waiting, "acknowledge", NULL);
     h_action_ok(H, A1, waiting, "wait", h_reason("asked the customer"));
-    json_int_t done = h_int(h_create_ticket_subject(H, "metrics: resolved", "normal"), "id");
+    json_int_t done = h_new_ticket(H, "metrics: resolved", "normal", NULL);
     h_action_ok(H, A1, done, "acknowledge", NULL);
-    h_action_ok(H, A1, done, "resolve",
-                json_pack("{s:s,s:s}", "resolution", "explained", "root_cause", "customer_side"));
-    json_int_t closed = h_int(h_create_ticket_subject(H, "metrics: closed", "normal"), "id");
+    h_action_ok(H, A1, done, "resolve", h_resolve_body("customer_side"));
+    json_int_t closed = h_new_ticket(H, "metrics: closed", "normal", NULL);
     h_action_ok(H, A1, closed, "acknowledge", NULL);
-    h_action_ok(H, A1, closed, "resolve",
-                json_pack("{s:s,s:s}", "resolution", "fixed", "root_cause", "operations"));
-    h_action_ok(H, H->k.frontdesk, closed, "close",
-                json_pack("{s:{s:s}}", "satisfaction", "result", "satisfied"));
+    h_action_ok(H, A1, closed, "resolve", h_resolve_body("operations"));
+    h_action_ok(H, H->k.frontdesk, closed, "close", h_close_body("satisfied", 0));
 
     /* a breach: a one-second acknowledgement deadline nobody meets */
-    h_resp *r = h_reqj(H, "PUT", "/v1/policies/normal", M, json_pack("{s:i}", "ack_seconds", 1));
-    h_expect_status(r, 200);
-    json_int_t late = h_int(h_create_ticket_subject(H, "metrics: breached", "normal"), "id");
-    h_expect_status(h_reqj(H, "PUT", "/v1/policies/normal", M, json_pack("{s:i}", "ack_seconds", 600)), 200);
-    double until = h_now() + 15;
-    while (h_now() < until &&
-           strcmp(h_sql_value(H, "SELECT count(*) FROM breaches WHERE ticket_id = %lld", (long long)late), "0") == 0)
-        h_sleep(0.1);
+    h_put_policy(H, "normal", "{\"ack_seconds\": 1}");
+    json_int_t late = h_new_ticket(H, "metrics: breached", "normal", NULL);
+    h_put_policy(H, "normal", "{\"ack_seconds\": 600}");
+    h_wait_sql_count(H, 1, 15, "SELECT count(*) FROM breaches WHERE ticket_id = %lld", (long long)late);
     assert_string_equal(h_sql_value(H, "SELECT count(*) FROM breaches WHERE ticket_id = %lld AND kind = 'ack'",
                                     (long long)late), "1");
 
@@ -743,7 +731,7 @@ static void database_gauges(void **state)
     assert_int_equal(failures, 0);
 }
 
-static void database_down(void **state)
+static void without_a_database_metrics_answer_200_with_db_up_0_and_no_database_families(void **state)
 {
     (void)state;
     /* a second daemon whose database does not exist: the last --db wins */
@@ -773,9 +761,9 @@ static void database_down(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(requests_counted),
-        cmocka_unit_test(database_gauges),
-        cmocka_unit_test(database_down),
+        cmocka_unit_test(each_request_is_counted_once_under_its_route_method_and_status),
+        cmocka_unit_test(the_database_gauges_equal_sql_counts_and_every_family_is_documented),
+        cmocka_unit_test(without_a_database_metrics_answer_200_with_db_up_0_and_no_database_families),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return h_run_group_tests(tests, setup, teardown);
 }

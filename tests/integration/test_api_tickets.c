@@ -23,23 +23,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *repeat(const char *unit, size_t n)
-{
-    size_t ul = strlen(unit);
-    char *s = malloc(ul * n + 1);
-    for (size_t i = 0; i < n; i++)
-        memcpy(s + i * ul, unit, ul);
-    s[ul * n] = 0;
-    return s;
-}
+static long count_tickets(void) { return (long)h_sql_ll(H, "SELECT count(*) FROM tickets"); }
 
-static long count_tickets(void)
-{
-    const char *v = h_sql_value(H, "SELECT count(*) FROM tickets");
-    return v ? atol(v) : -1;
-}
-
-static void create_minimal(void **state)
+static void a_minimal_create_is_201_with_the_defaults_and_default_deadlines(void **state)
 {
     (void)state;
     h_resp *r = h_req(H, "POST", "/v1/tickets", H->k.frontdesk, "{\"subject\": \"Broadband down\"}");
@@ -93,7 +79,7 @@ static void create_minimal(void **state)
     assert_true(fabs(res - 86400) < 1.0);
 }
 
-static void create_major_full(void **state)
+static void a_full_major_create_keeps_every_field_and_masks_the_customer_everywhere(void **state)
 {
     (void)state;
     json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:s}",
@@ -144,7 +130,7 @@ static void create_major_full(void **state)
     assert_true(seen);
 }
 
-static void create_chinese_subject_limits(void **state)
+static void subject_is_1_to_200_characters_not_bytes(void **state)
 {
     (void)state;
     const char *zh = "客户投诉：宽带无法连接，已经三天了！";
@@ -154,19 +140,16 @@ static void create_chinese_subject_limits(void **state)
     h_assert_str(g, "subject", zh);
 
     /* 200 characters (600 bytes) is fine, 201 is not */
-    char *s200 = repeat("投", 200);
+    const char *s200 = h_repeat(H, "投", 200);
     t = h_create_ticket_subject(H, s200, NULL);
     h_assert_str(t, "subject", s200);
     assert_int_equal(h_utf8_len(h_str(t, "subject")), 200);
     long before = count_tickets();
-    char *s201 = repeat("诉", 201);
+    const char *s201 = h_repeat(H, "诉", 201);
     h_resp *r = h_reqj(H, "POST", "/v1/tickets", H->k.frontdesk, json_pack("{s:s}", "subject", s201));
     h_expect_error_field(r, 400, "validation_failed", "subject");
     /* 200 ASCII and a 4-byte emoji at the edge */
-    char *a199 = repeat("a", 199);
-    char *emoji = malloc(strlen(a199) + 5);
-    strcpy(emoji, a199);
-    strcat(emoji, "😀");
+    const char *emoji = h_fmt(H, "%s😀", h_repeat(H, "a", 199));
     t = h_create_ticket_subject(H, emoji, NULL);
     h_assert_str(t, "subject", emoji);
     before++;
@@ -176,19 +159,15 @@ static void create_chinese_subject_limits(void **state)
     r = h_req(H, "POST", "/v1/tickets", H->k.frontdesk, "{\"severity\": \"major\"}");
     h_expect_error_field(r, 400, "validation_failed", "subject");
     assert_int_equal(count_tickets(), before);
-    free(s200);
-    free(s201);
-    free(a199);
-    free(emoji);
 }
 
-static void create_field_limits(void **state)
+static void description_up_to_10000_and_category_up_to_64_characters(void **state)
 {
     (void)state;
-    char *d10000 = repeat("描", 10000);
-    char *d10001 = repeat("描", 10001);
-    char *c64 = repeat("c", 64);
-    char *c65 = repeat("c", 65);
+    const char *d10000 = h_repeat(H, "描", 10000);
+    const char *d10001 = h_repeat(H, "描", 10001);
+    const char *c64 = h_repeat(H, "c", 64);
+    const char *c65 = h_repeat(H, "c", 65);
     json_t *t = h_create_ticket(H, NULL, json_pack("{s:s, s:s, s:s}", "subject", "long", "description",
                                                    d10000, "category", c64));
     assert_int_equal(h_utf8_len(h_str(t, "description")), 10000);
@@ -201,13 +180,9 @@ static void create_field_limits(void **state)
                json_pack("{s:s, s:s}", "subject", "x", "category", c65));
     h_expect_error_field(r, 400, "validation_failed", "category");
     assert_int_equal(count_tickets(), before);
-    free(d10000);
-    free(d10001);
-    free(c64);
-    free(c65);
 }
 
-static void create_every_channel(void **state)
+static void every_channel_of_the_spec_is_accepted(void **state)
 {
     (void)state;
     const char *ch[] = {"phone", "wechat", "email", "web", "letter", "walk_in", "other"};
@@ -217,7 +192,7 @@ static void create_every_channel(void **state)
     }
 }
 
-static void create_roles(void **state)
+static void only_frontdesk_manager_and_admin_may_create(void **state)
 {
     (void)state;
     /* frontdesk and manager create; admin may do what a manager may */
@@ -234,7 +209,7 @@ static void create_roles(void **state)
     assert_int_equal(count_tickets(), before);
 }
 
-static void idempotency(void **state)
+static void a_retry_with_the_same_idempotency_key_replays_the_ticket_and_another_body_is_409(void **state)
 {
     (void)state;
     const char *key = h_fmt(H, "Idempotency-Key: %s", h_unique(H, "idem"));
@@ -272,7 +247,7 @@ static void idempotency(void **state)
     assert_int_equal(count_tickets(), after_first + 1);
 }
 
-static void external_ref_unique(void **state)
+static void a_second_ticket_with_the_same_external_ref_is_409_conflict(void **state)
 {
     (void)state;
     const char *ref = h_unique(H, "CRM");
@@ -285,7 +260,7 @@ static void external_ref_unique(void **state)
     assert_int_equal(count_tickets(), before);
 }
 
-static void get_ticket(void **state)
+static void anyone_authenticated_may_get_a_ticket_with_its_etag(void **state)
 {
     (void)state;
     json_t *t = h_create_ticket(H, NULL, NULL);
@@ -309,7 +284,7 @@ static void get_ticket(void **state)
     h_expect_error(r, 401, "unauthenticated");
 }
 
-static void created_event(void **state)
+static void a_create_records_a_created_event_by_its_creator(void **state)
 {
     (void)state;
     json_t *t = h_create_ticket(H, NULL, NULL);
@@ -332,7 +307,7 @@ static void created_event(void **state)
     h_expect_error(r, 404, "not_found");
 }
 
-static void customer_reveal(void **state)
+static void only_managers_see_the_unmasked_customer_and_each_reveal_is_recorded(void **state)
 {
     (void)state;
     json_t *t = h_create_ticket(H, NULL,
@@ -396,7 +371,7 @@ static void customer_reveal(void **state)
     h_assert_str(g, "customer.phone", "139****5678");
 }
 
-static void bank_card_masked(void **state)
+static void card_numbers_in_free_text_are_masked_when_they_pass_luhn(void **state)
 {
     (void)state;
     /* 4111111111111111 passes the Luhn check; 4111111111111112 does not */
@@ -411,7 +386,7 @@ static void bank_card_masked(void **state)
     assert_non_null(strstr(d, "4111111111111112")); /* not a card number: kept */
 }
 
-static void comment(void **state)
+static void anyone_authenticated_may_comment_and_an_empty_comment_is_400(void **state)
 {
     (void)state;
     json_t *t = h_create_ticket(H, NULL, NULL);
@@ -424,12 +399,7 @@ static void comment(void **state)
         h_assert_str(r->json, "body", "客户来电催促");
         assert_true(h_int(r->json, "id") > 0);
     }
-    json_t *ev = h_events(H, id);
-    int n = 0;
-    json_t *e;
-    size_t i;
-    json_array_foreach(ev, i, e) if (strcmp(h_str(e, "type"), "commented") == 0) n++;
-    assert_int_equal(n, 3);
+    assert_int_equal(h_count_events(H, id, "commented", NULL), 3);
     h_resp *r = h_action(H, H->k.frontdesk, id, "comment", json_pack("{s:s}", "body", ""));
     h_expect_error_field(r, 400, "validation_failed", "body");
     r = h_action(H, H->k.frontdesk, id, "comment", json_object());
@@ -440,7 +410,6 @@ static void comment(void **state)
 
 struct racer {
     const char *body, *hdr;
-    pthread_barrier_t *bar;
     long status;
     json_int_t id;
     const char *code;
@@ -449,7 +418,6 @@ struct racer {
 static void *race_create(void *arg)
 {
     struct racer *r = arg;
-    pthread_barrier_wait(r->bar);
     h_resp *resp = r->hdr ? h_req(H, "POST", "/v1/tickets", H->k.frontdesk, r->body, r->hdr)
                           : h_req(H, "POST", "/v1/tickets", H->k.frontdesk, r->body);
     r->status = resp->status;
@@ -460,29 +428,17 @@ static void *race_create(void *arg)
 
 #define N_RACERS 8
 
-static void run_racers(struct racer *rs)
-{
-    pthread_barrier_t bar;
-    pthread_barrier_init(&bar, NULL, N_RACERS);
-    pthread_t th[N_RACERS];
-    for (int i = 0; i < N_RACERS; i++) {
-        rs[i].bar = &bar;
-        pthread_create(&th[i], NULL, race_create, &rs[i]);
-    }
-    for (int i = 0; i < N_RACERS; i++)
-        pthread_join(th[i], NULL);
-    pthread_barrier_destroy(&bar);
-}
+static void run_racers(struct racer *rs) { h_race(N_RACERS, race_create, rs, sizeof rs[0]); }
 
 /* Retries racing each other: one ticket, every answer 201 with it. */
-static void idempotency_concurrent(void **state)
+static void concurrent_retries_with_one_idempotency_key_create_one_ticket(void **state)
 {
     (void)state;
     long before = count_tickets();
     const char *key = h_fmt(H, "Idempotency-Key: %s", h_unique(H, "race"));
     struct racer rs[N_RACERS];
     for (int i = 0; i < N_RACERS; i++)
-        rs[i] = (struct racer){"{\"subject\": \"并发重试\"}", key, NULL, 0, 0, NULL};
+        rs[i] = (struct racer){"{\"subject\": \"并发重试\"}", key, 0, 0, NULL};
     run_racers(rs);
     for (int i = 0; i < N_RACERS; i++) {
         if (rs[i].status != 201) {
@@ -495,14 +451,14 @@ static void idempotency_concurrent(void **state)
 }
 
 /* The same external_ref at once: one 201, the rest 409 conflict (not 500). */
-static void external_ref_concurrent(void **state)
+static void concurrent_creates_with_one_external_ref_create_one_ticket(void **state)
 {
     (void)state;
     long before = count_tickets();
     const char *body = h_fmt(H, "{\"subject\": \"x\", \"external_ref\": \"%s\"}", h_unique(H, "ext"));
     struct racer rs[N_RACERS];
     for (int i = 0; i < N_RACERS; i++)
-        rs[i] = (struct racer){body, NULL, NULL, 0, 0, NULL};
+        rs[i] = (struct racer){body, NULL, 0, 0, NULL};
     run_racers(rs);
     int ok = 0;
     for (int i = 0; i < N_RACERS; i++) {
@@ -520,21 +476,21 @@ static void external_ref_concurrent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(create_minimal),
-        cmocka_unit_test(create_major_full),
-        cmocka_unit_test(create_chinese_subject_limits),
-        cmocka_unit_test(create_field_limits),
-        cmocka_unit_test(create_every_channel),
-        cmocka_unit_test(create_roles),
-        cmocka_unit_test(idempotency),
-        cmocka_unit_test(external_ref_unique),
-        cmocka_unit_test(idempotency_concurrent),
-        cmocka_unit_test(external_ref_concurrent),
-        cmocka_unit_test(get_ticket),
-        cmocka_unit_test(created_event),
-        cmocka_unit_test(customer_reveal),
-        cmocka_unit_test(bank_card_masked),
-        cmocka_unit_test(comment),
+        cmocka_unit_test(a_minimal_create_is_201_with_the_defaults_and_default_deadlines),
+        cmocka_unit_test(a_full_major_create_keeps_every_field_and_masks_the_customer_everywhere),
+        cmocka_unit_test(subject_is_1_to_200_characters_not_bytes),
+        cmocka_unit_test(description_up_to_10000_and_category_up_to_64_characters),
+        cmocka_unit_test(every_channel_of_the_spec_is_accepted),
+        cmocka_unit_test(only_frontdesk_manager_and_admin_may_create),
+        cmocka_unit_test(a_retry_with_the_same_idempotency_key_replays_the_ticket_and_another_body_is_409),
+        cmocka_unit_test(a_second_ticket_with_the_same_external_ref_is_409_conflict),
+        cmocka_unit_test(concurrent_retries_with_one_idempotency_key_create_one_ticket),
+        cmocka_unit_test(concurrent_creates_with_one_external_ref_create_one_ticket),
+        cmocka_unit_test(anyone_authenticated_may_get_a_ticket_with_its_etag),
+        cmocka_unit_test(a_create_records_a_created_event_by_its_creator),
+        cmocka_unit_test(only_managers_see_the_unmasked_customer_and_each_reveal_is_recorded),
+        cmocka_unit_test(card_numbers_in_free_text_are_masked_when_they_pass_luhn),
+        cmocka_unit_test(anyone_authenticated_may_comment_and_an_empty_comment_is_400),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return h_run_group_tests(tests, setup, teardown);
 }

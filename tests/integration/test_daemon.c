@@ -35,7 +35,7 @@ static int teardown(void **state)
 /* pg_ctl on our private cluster, as the postgres user when we are root. */
 #define pg_ctl(what) h_pg_ctl(H, (what))
 
-static void health(void **state)
+static void healthz_and_readyz_answer_200_without_a_token(void **state)
 {
     (void)state;
     h_resp *r = h_req(H, "GET", "/healthz", NULL, NULL);
@@ -47,7 +47,7 @@ static void health(void **state)
     h_expect_status(r, 200);
 }
 
-static void cli(void **state)
+static void the_cli_has_help_and_version_and_keys_create_checks_its_flags_and_stores_a_hash(void **state)
 {
     (void)state;
     char *out = NULL;
@@ -107,7 +107,7 @@ static void *run_migrate(void *arg)
     return (void *)rc;
 }
 
-static void migrate_twice_and_concurrently(void **state)
+static void migrate_run_twice_or_by_four_processes_at_once_succeeds(void **state)
 {
     (void)state;
     /* on the harness database: already migrated, again is a no-op */
@@ -160,7 +160,7 @@ static void *long_claim(void *arg)
     return NULL;
 }
 
-static void sigterm_with_request_in_flight(void **state)
+static void sigterm_answers_the_request_in_flight_and_exits_0(void **state)
 {
     (void)state;
     /* an empty line-3 queue: the claim waits */
@@ -196,7 +196,7 @@ static void sigterm_with_request_in_flight(void **state)
     h_daemon_start(H);
 }
 
-static void state_survives_restart(void **state)
+static void tickets_survive_a_daemon_restart(void **state)
 {
     (void)state;
     json_t *t = h_create_ticket_subject(H, "重启后仍在", "major");
@@ -219,7 +219,7 @@ static void expect_503(h_resp *r)
     }
 }
 
-static void database_down_and_back(void **state)
+static void without_the_database_requests_are_503_and_the_daemon_recovers_by_itself(void **state)
 {
     (void)state;
     json_t *t = h_create_ticket(H, NULL, NULL);
@@ -277,7 +277,7 @@ static void database_down_and_back(void **state)
     h_create_ticket(H, NULL, NULL);
 }
 
-static void history_is_append_only(void **state)
+static void history_rows_cannot_be_updated_or_deleted(void **state)
 {
     (void)state;
     json_t *t = h_create_ticket(H, NULL, NULL);
@@ -303,13 +303,13 @@ static void history_is_append_only(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(health),
-        cmocka_unit_test(cli),
-        cmocka_unit_test(migrate_twice_and_concurrently),
-        cmocka_unit_test(sigterm_with_request_in_flight),
-        cmocka_unit_test(state_survives_restart),
-        cmocka_unit_test(database_down_and_back),
-        cmocka_unit_test(history_is_append_only),
+        cmocka_unit_test(healthz_and_readyz_answer_200_without_a_token),
+        cmocka_unit_test(the_cli_has_help_and_version_and_keys_create_checks_its_flags_and_stores_a_hash),
+        cmocka_unit_test(migrate_run_twice_or_by_four_processes_at_once_succeeds),
+        cmocka_unit_test(sigterm_answers_the_request_in_flight_and_exits_0),
+        cmocka_unit_test(tickets_survive_a_daemon_restart),
+        cmocka_unit_test(without_the_database_requests_are_503_and_the_daemon_recovers_by_itself),
+        cmocka_unit_test(history_rows_cannot_be_updated_or_deleted),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return h_run_group_tests(tests, setup, teardown);
 }

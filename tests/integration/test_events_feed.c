@@ -101,12 +101,6 @@ static json_t *walk(json_int_t after, int limit)
     return all;
 }
 
-static void put_policy(const char *severity, const char *json)
-{
-    h_resp *r = h_req(H, "PUT", h_fmt(H, "/v1/policies/%s", severity), H->k.manager, json);
-    h_expect_status(r, 200);
-}
-
 /* The first item of that type (and ticket, unless 0), or NULL. */
 static json_t *find_type(json_t *items, const char *type, json_int_t ticket)
 {
@@ -128,7 +122,7 @@ static void *after_delay_create(void *arg)
 
 /* ------------------------------------------------------------ tests */
 
-static void feed_access_and_validation(void **state)
+static void feed_is_for_managers_and_admins_and_bad_parameters_are_400_naming_the_field(void **state)
 {
     (void)state;
     h_resp *r = h_req(H, "GET", "/v1/events", NULL, NULL);
@@ -146,24 +140,22 @@ static void feed_access_and_validation(void **state)
     r = h_req(H, "POST", "/v1/events", H->k.manager, "{}");
     h_expect_error(r, 405, "method_not_allowed");
 
-    static const struct { const char *query, *field; } bad[] = {
+    static const struct h_bad bad[] = {
         {"after=abc", "after"}, {"after=-1", "after"}, {"after=1.5", "after"},
         {"after=", "after"}, {"after=999999999999", "after"}, /* no such event */
         {"limit=0", "limit"}, {"limit=1001", "limit"}, {"limit=x", "limit"},
         {"wait=31", "wait"}, {"wait=-1", "wait"}, {"wait=abc", "wait"}, {"wait=nan", "wait"},
         {"cursor=5", "cursor"}, {"after=0&since=1", "since"},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        r = h_req(H, "GET", h_fmt(H, "/v1/events?%s", bad[i].query), H->k.manager, NULL);
-        if (!h_check_error(r, 400, "validation_failed", bad[i].field, bad[i].query))
-            fail();
-    }
+    assert_int_equal(h_check_bad(H, "GET", "/v1/events", H->k.manager, 400, "validation_failed", bad,
+                                 sizeof bad / sizeof bad[0]),
+                     0);
     /* the biggest page and the longest wait are fine */
     r = h_req(H, "GET", "/v1/events?limit=1000&wait=0", H->k.manager, NULL);
     h_expect_status(r, 200);
 }
 
-static void feed_items_match_ticket_histories(void **state)
+static void feed_items_are_the_ticket_histories_in_order_each_once_at_any_page_size(void **state)
 {
     (void)state;
     json_int_t start = tail();
@@ -174,10 +166,8 @@ static void feed_items_match_ticket_histories(void **state)
     h_resp *r = h_action(H, H->k.frontdesk, b, "comment", json_pack("{s:s}", "body", "客户来电催促"));
     h_expect_status(r, 201);
     h_action_ok(H, H->k.agent[1], b, "acknowledge", NULL);
-    h_action_ok(H, H->k.agent[1], b, "resolve",
-                json_pack("{s:s,s:s}", "resolution", "重启光猫", "root_cause", "customer_side"));
-    h_action_ok(H, H->k.frontdesk, b, "close",
-                json_pack("{s:{s:s,s:i}}", "satisfaction", "result", "satisfied", "score", 5));
+    h_action_ok(H, H->k.agent[1], b, "resolve", h_resolve_body("customer_side"));
+    h_action_ok(H, H->k.frontdesk, b, "close", h_close_body("satisfied", 5));
     r = h_req(H, "GET", h_fmt(H, "/v1/tickets/%lld/customer", (long long)a), H->k.manager, NULL);
     h_expect_status(r, 200);
 
@@ -242,7 +232,7 @@ static void feed_items_match_ticket_histories(void **state)
     TAIL = last;
 }
 
-static void feed_wait_returns_early(void **state)
+static void a_waiting_feed_answers_as_soon_as_an_event_commits(void **state)
 {
     (void)state;
     json_int_t end = tail();
@@ -260,7 +250,7 @@ static void feed_wait_returns_early(void **state)
     }
 }
 
-static void feed_wait_empty(void **state)
+static void a_waiting_feed_without_events_answers_an_empty_page_after_the_wait(void **state)
 {
     (void)state;
     json_int_t end = tail();
@@ -279,13 +269,13 @@ static void feed_wait_empty(void **state)
 }
 
 /* The SLA engine's breach reaches a waiting feed within a second or so. */
-static void feed_wait_gets_engine_breach(void **state)
+static void a_waiting_feed_gets_the_sla_engines_breach(void **state)
 {
     (void)state;
-    put_policy("normal", "{\"ack_seconds\": 1}");
+    h_put_policy(H, "normal", "{\"ack_seconds\": 1}");
     json_t *t = h_create_ticket_subject(H, "feed: nobody acknowledges", "normal");
     json_int_t id = h_int(t, "id");
-    put_policy("normal", "{\"ack_seconds\": 600}");
+    h_put_policy(H, "normal", "{\"ack_seconds\": 600}");
     double due = h_ts_epoch(h_str(t, "ack_due_at"));
     json_int_t end = tail(); /* past the created event */
     h_resp *r = feed_ok(end, 0, 10);
@@ -323,7 +313,7 @@ static void *sql_after(void *arg)
 
 /* An event committed by someone else (another daemon; here plain SQL) wakes
  * nobody in this process: the poll finds it by looking again within ~1 s. */
-static void feed_wait_gets_foreign_event(void **state)
+static void a_waiting_feed_gets_an_event_committed_by_another_process(void **state)
 {
     (void)state;
     json_int_t id = h_int(h_create_ticket_subject(H, "feed: foreign", NULL), "id");
@@ -383,7 +373,7 @@ static void *poll_thread(void *arg)
  * younger transaction.  While T is open the create's events are held back
  * (returning them and moving next_after past T's future event would lose it);
  * when T commits, the feed gives T's event, then the create's -- each once. */
-static void feed_holds_back_behind_open_transaction(void **state)
+static void feed_holds_back_events_younger_than_an_open_transaction_and_loses_none(void **state)
 {
     (void)state;
     json_int_t ticket = h_int(h_create_ticket_subject(H, "feed: for T", NULL), "id");
@@ -446,7 +436,7 @@ static void feed_holds_back_behind_open_transaction(void **state)
 
 /* Long polls hold no database connection: with a pool of 2, six waiting
  * polls leave other requests unaffected. */
-static void feed_wait_holds_no_connection(void **state)
+static void waiting_feeds_hold_no_database_connection(void **state)
 {
     (void)state;
     h_daemon_stop_ok(H);
@@ -483,7 +473,7 @@ static void feed_wait_holds_no_connection(void **state)
 }
 
 /* SIGTERM does not wait for a 30-second poll. */
-static void feed_wait_ends_on_shutdown(void **state)
+static void sigterm_ends_waiting_feeds_at_once(void **state)
 {
     (void)state;
     json_int_t end = tail();
@@ -509,15 +499,15 @@ static void feed_wait_ends_on_shutdown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(feed_access_and_validation),
-        cmocka_unit_test(feed_items_match_ticket_histories),
-        cmocka_unit_test(feed_wait_returns_early),
-        cmocka_unit_test(feed_wait_empty),
-        cmocka_unit_test(feed_wait_gets_engine_breach),
-        cmocka_unit_test(feed_wait_gets_foreign_event),
-        cmocka_unit_test(feed_holds_back_behind_open_transaction),
-        cmocka_unit_test(feed_wait_holds_no_connection),
-        cmocka_unit_test(feed_wait_ends_on_shutdown),
+        cmocka_unit_test(feed_is_for_managers_and_admins_and_bad_parameters_are_400_naming_the_field),
+        cmocka_unit_test(feed_items_are_the_ticket_histories_in_order_each_once_at_any_page_size),
+        cmocka_unit_test(a_waiting_feed_answers_as_soon_as_an_event_commits),
+        cmocka_unit_test(a_waiting_feed_without_events_answers_an_empty_page_after_the_wait),
+        cmocka_unit_test(a_waiting_feed_gets_the_sla_engines_breach),
+        cmocka_unit_test(a_waiting_feed_gets_an_event_committed_by_another_process),
+        cmocka_unit_test(feed_holds_back_events_younger_than_an_open_transaction_and_loses_none),
+        cmocka_unit_test(waiting_feeds_hold_no_database_connection),
+        cmocka_unit_test(sigterm_ends_waiting_feeds_at_once),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return h_run_group_tests(tests, setup, teardown);
 }

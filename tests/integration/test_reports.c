@@ -29,6 +29,7 @@
 #include <time.h>
 
 static h_ctx *H;
+static const char *ZONE = "Asia/Shanghai"; /* the calendar's zone while a check runs */
 
 static int setup(void **state)
 {
@@ -41,6 +42,16 @@ static int teardown(void **state)
 {
     (void)state;
     h_finish(H);
+    return 0;
+}
+
+/* Each test starts from the default policies and calendar (and ZONE says
+ * so), whatever the tests before it changed. */
+static int defaults(void **state)
+{
+    (void)state;
+    h_restore_settings(H);
+    ZONE = "Asia/Shanghai";
     return 0;
 }
 
@@ -107,27 +118,6 @@ static void tk_load(struct tk *t, json_int_t id)
     }
 }
 
-/* "YYYY-MM-DD" of an instant in an IANA zone, by the C library. */
-static void local_day(double epoch, const char *zone, char out[16])
-{
-    const char *old = getenv("TZ");
-    char *saved = old ? strdup(old) : NULL;
-    setenv("TZ", zone, 1);
-    tzset();
-    time_t t = (time_t)floor(epoch);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(out, 16, "%Y-%m-%d", &tm);
-    if (saved) {
-        setenv("TZ", saved, 1);
-        free(saved);
-    } else {
-        unsetenv("TZ");
-    }
-    tzset();
-}
-
-static const char *ZONE = "Asia/Shanghai"; /* the calendar's zone while a check runs */
 
 /* The group key of a ticket; NULL for "no category". */
 static const char *key_of(const struct tk *t, const char *group_by, char buf[16])
@@ -138,7 +128,7 @@ static const char *key_of(const struct tk *t, const char *group_by, char buf[16]
         return t->severity;
     if (strcmp(group_by, "category") == 0)
         return t->category;
-    local_day(t->created, ZONE, buf);
+    h_local_day(t->created, ZONE, buf);
     return buf;
 }
 
@@ -343,17 +333,6 @@ static const char *db_now(void)
     return h_fmt(H, "%s", v);
 }
 
-static void put_policy(const char *severity, const char *json)
-{
-    h_resp *r = h_req(H, "PUT", h_fmt(H, "/v1/policies/%s", severity), H->k.manager, json);
-    h_expect_status(r, 200);
-}
-
-static void restore_policies(void)
-{
-    put_policy("normal", "{\"ack_seconds\": 600, \"resolve_seconds\": 86400, \"warn_ratio\": 0.8}");
-    put_policy("major", "{\"ack_seconds\": 600, \"resolve_seconds\": 172800, \"warn_ratio\": 0.8}");
-}
 
 static void set_zone(const char *zone)
 {
@@ -368,42 +347,11 @@ static void set_zone(const char *zone)
 
 static json_int_t create(const char *subject, const char *severity, const char *category)
 {
-    json_t *b = json_pack("{s:s,s:s}", "subject", subject, "severity", severity);
-    if (category)
-        json_object_set_new(b, "category", json_string(category));
-    return h_int(h_create_ticket(H, H->k.frontdesk, b), "id");
-}
-
-static json_t *resolve_body(const char *root_cause)
-{
-    return json_pack("{s:s,s:s}", "resolution", "已处理", "root_cause", root_cause);
-}
-
-static json_t *close_body(const char *result, int score)
-{
-    return json_pack("{s:{s:s,s:i}}", "satisfaction", "result", result, "score", score);
+    return h_new_ticket(H, subject, severity, category);
 }
 
 /* Wait until the ticket has every breach kind in `kinds` ("ack", "ack,resolve"). */
-static void await_breaches(json_int_t id, const char *kinds)
-{
-    double until = h_now() + 15;
-    while (h_now() < until) {
-        json_t *t = h_get_ticket(H, H->k.manager, id);
-        char *s = json_dumps(h_get(t, "breaches"), 0);
-        int all = 1;
-        char want[64];
-        snprintf(want, sizeof want, "%s", kinds);
-        for (char *k = strtok(want, ","); k; k = strtok(NULL, ","))
-            if (!strstr(s, h_fmt(H, "\"%s\"", k)))
-                all = 0;
-        free(s);
-        if (all)
-            return;
-        h_sleep(0.05);
-    }
-    fail_msg("ticket %lld never got breaches %s", (long long)id, kinds);
-}
+static void await_breaches(json_int_t id, const char *kinds) { h_wait_breaches(H, id, kinds, 15); }
 
 /* Check one grouping: the groups (order and keys) and every metric, then the CSV. */
 static void check_report(const char *from, const char *to, const char *group_by, const struct tk *ts,
@@ -471,7 +419,7 @@ static size_t category_keys(const struct tk *ts, size_t n, const char **keys)
 
 /* ------------------------------------------------------------ tests */
 
-static void report_access_and_validation(void **state)
+static void reports_are_for_managers_and_admins_and_bad_parameters_are_400_naming_the_field(void **state)
 {
     (void)state;
     h_resp *r = h_req(H, "GET", "/v1/reports/sla", NULL, NULL);
@@ -518,16 +466,14 @@ static void report_access_and_validation(void **state)
         if (!h_check_error(r, 400, "validation_failed", bad[i].field, bad[i].query))
             fail();
     }
-    static const struct { const char *query, *field; } bad_month[] = {
+    static const struct h_bad bad_month[] = {
         {"month=2026-5", "month"}, {"month=2026-13", "month"}, {"month=26-05", "month"},
         {"month=2026-05-01", "month"}, {"month=", "month"}, {"limit=0", "limit"},
         {"limit=101", "limit"}, {"limit=x", "limit"}, {"group_by=tier", "group_by"},
     };
-    for (size_t i = 0; i < sizeof bad_month / sizeof bad_month[0]; i++) {
-        r = h_req(H, "GET", h_fmt(H, "/v1/reports/monthly?%s", bad_month[i].query), H->k.manager, NULL);
-        if (!h_check_error(r, 400, "validation_failed", bad_month[i].field, bad_month[i].query))
-            fail();
-    }
+    assert_int_equal(h_check_bad(H, "GET", "/v1/reports/monthly", H->k.manager, 400, "validation_failed",
+                                 bad_month, sizeof bad_month / sizeof bad_month[0]),
+                     0);
     /* 1000 days by day is fine; any span by tier is */
     r = report("from=2020-01-01T00:00:00Z&to=2022-09-26T00:00:00Z&group_by=day", NULL);
     h_expect_status(r, 200);
@@ -540,7 +486,7 @@ static void report_access_and_validation(void **state)
 }
 
 /* Defaults: to = now, from = to - 30 days, group_by = tier. */
-static void report_defaults(void **state)
+static void the_sla_report_defaults_to_the_last_30_days_by_tier(void **state)
 {
     (void)state;
     const char *before = db_now();
@@ -560,7 +506,7 @@ static void report_defaults(void **state)
 
 /* A period with no tickets: the fixed groups are there, all zero, every rate
  * and time null; categories: no groups; CSV: the header alone. */
-static void report_empty_groups(void **state)
+static void a_period_without_tickets_has_zero_counts_and_null_rates(void **state)
 {
     (void)state;
     const char *period = "from=2001-01-01T00:00:00Z&to=2001-01-03T00:00:00Z";
@@ -599,12 +545,12 @@ static void report_empty_groups(void **state)
 }
 
 /* The main scenario: tickets through every state, with real breaches. */
-static void report_metrics_by_every_grouping(void **state)
+static void every_metric_of_every_grouping_matches_the_tickets_and_the_csv_matches_the_json(void **state)
 {
     (void)state;
     /* deadlines of seconds; quick actions stay well inside them */
-    put_policy("normal", "{\"ack_seconds\": 2, \"resolve_seconds\": 4, \"warn_ratio\": 0.5}");
-    put_policy("major", "{\"ack_seconds\": 2, \"resolve_seconds\": 10, \"warn_ratio\": 0.5}");
+    h_put_policy(H, "normal", "{\"ack_seconds\": 2, \"resolve_seconds\": 4, \"warn_ratio\": 0.5}");
+    h_put_policy(H, "major", "{\"ack_seconds\": 2, \"resolve_seconds\": 10, \"warn_ratio\": 0.5}");
     const char *from = db_now();
     const char *l1 = H->k.agent[1], *l2 = H->k.agent[2], *l3 = H->k.agent[3];
 
@@ -613,8 +559,8 @@ static void report_metrics_by_every_grouping(void **state)
     /* T2: acknowledged, resolved, closed satisfied, all in time */
     json_int_t t2 = create("quick", "normal", "billing");
     h_action_ok(H, l1, t2, "acknowledge", NULL);
-    h_action_ok(H, l1, t2, "resolve", resolve_body("customer_side"));
-    h_action_ok(H, H->k.frontdesk, t2, "close", close_body("satisfied", 5));
+    h_action_ok(H, l1, t2, "resolve", h_resolve_body("customer_side"));
+    h_action_ok(H, H->k.frontdesk, t2, "close", h_close_body("satisfied", 5));
     /* T3: major, to line-2, where nobody acknowledges in time (ack breach at
      * line-2); then resolved in time and closed unsatisfied */
     json_int_t t3 = create("major one", "major", "billing");
@@ -634,24 +580,24 @@ static void report_metrics_by_every_grouping(void **state)
     /* T6: resolved, reopened, acknowledged and resolved again, in time */
     json_int_t t6 = create("reopened", "normal", "billing");
     h_action_ok(H, l1, t6, "acknowledge", NULL);
-    h_action_ok(H, l1, t6, "resolve", resolve_body("other"));
+    h_action_ok(H, l1, t6, "resolve", h_resolve_body("other"));
     h_action_ok(H, H->k.frontdesk, t6, "reopen", h_reason("still broken"));
     h_action_ok(H, l1, t6, "acknowledge", NULL);
-    h_action_ok(H, l1, t6, "resolve", resolve_body("customer_side"));
+    h_action_ok(H, l1, t6, "resolve", h_resolve_body("customer_side"));
     /* T7: a category a spreadsheet would run; acknowledged late */
     json_int_t t7 = create("formula", "normal", "=HYPERLINK(\"x\")");
 
     await_breaches(t3, "ack");
     h_action_ok(H, l2, t3, "acknowledge", NULL);
-    h_action_ok(H, l2, t3, "resolve", resolve_body("product_defect"));
-    h_action_ok(H, H->k.frontdesk, t3, "close", close_body("unsatisfied", 2));
+    h_action_ok(H, l2, t3, "resolve", h_resolve_body("product_defect"));
+    h_action_ok(H, H->k.frontdesk, t3, "close", h_close_body("unsatisfied", 2));
     await_breaches(t7, "ack");
     h_action_ok(H, l1, t7, "acknowledge", NULL);
     await_breaches(t4, "resolve");
-    h_action_ok(H, l3, t4, "resolve", resolve_body("operations"));
+    h_action_ok(H, l3, t4, "resolve", h_resolve_body("operations"));
     await_breaches(t1, "ack,resolve");
     await_breaches(t7, "resolve");
-    restore_policies(); /* what remains running is days away */
+    h_restore_settings(H); /* what remains running is days away */
     const char *to = db_now();
 
     json_int_t ids[] = {t1, t2, t3, t4, t5, t6, t7};
@@ -681,8 +627,8 @@ static void report_metrics_by_every_grouping(void **state)
     check_report(from, to, "category", ts, N, cats, nc);
     /* the days of the period in the calendar's zone (one, or two around midnight) */
     char d1[16], d2[16];
-    local_day(h_ts_epoch(from), ZONE, d1);
-    local_day(h_ts_epoch(to) - 1e-6, ZONE, d2);
+    h_local_day(h_ts_epoch(from), ZONE, d1);
+    h_local_day(h_ts_epoch(to) - 1e-6, ZONE, d2);
     const char *days[] = {d1, d2};
     check_report(from, to, "day", ts, N, days, strcmp(d1, d2) ? 2 : 1);
 
@@ -697,7 +643,7 @@ static void report_metrics_by_every_grouping(void **state)
 }
 
 /* Accept: which one wins. */
-static void report_content_negotiation(void **state)
+static void the_accept_header_chooses_csv_or_json(void **state)
 {
     (void)state;
     static const struct { const char *accept; int csv; } cases[] = {
@@ -732,7 +678,7 @@ static void report_content_negotiation(void **state)
 }
 
 /* group_by day around the calendar zone's midnight, in two zones. */
-static void report_by_day_across_midnight(void **state)
+static void day_groups_split_at_the_calendar_zones_midnight_also_after_a_zone_change(void **state)
 {
     (void)state;
     /* TEST-ONLY: created_at set in SQL to put tickets on both sides of midnight */
@@ -749,7 +695,7 @@ static void report_by_day_across_midnight(void **state)
         ids[i] = create(h_fmt(H, "midnight %zu", i), i % 2 ? "major" : "normal", "midnight");
         if (i == 1 || i == 2) {
             h_action_ok(H, H->k.agent[1], ids[i], "acknowledge", NULL);
-            h_action_ok(H, H->k.agent[1], ids[i], "resolve", resolve_body("operations"));
+            h_action_ok(H, H->k.agent[1], ids[i], "resolve", h_resolve_body("operations"));
         }
         const char *err = NULL;
         if (h_sql_exec(H, h_fmt(H, "UPDATE tickets SET created_at = '%s' WHERE id = %lld", at[i],
@@ -792,7 +738,7 @@ static void report_by_day_across_midnight(void **state)
 }
 
 /* The monthly view of May 2026 (Asia/Shanghai). */
-static void report_monthly(void **state)
+static void the_monthly_report_ranks_categories_and_root_causes_of_the_local_month(void **state)
 {
     (void)state;
     static const struct { const char *category; const char *root_cause; int late, close; } plan[] = {
@@ -816,14 +762,14 @@ static void report_monthly(void **state)
     };
     enum { N = sizeof plan / sizeof plan[0] };
     /* late ones wait out 2 s acknowledge and 3 s resolve deadlines */
-    put_policy("normal", "{\"ack_seconds\": 2, \"resolve_seconds\": 3, \"warn_ratio\": 0.9}");
+    h_put_policy(H, "normal", "{\"ack_seconds\": 2, \"resolve_seconds\": 3, \"warn_ratio\": 0.9}");
     json_int_t ids[N];
     for (size_t i = 0; i < N; i++) {
         ids[i] = create(h_fmt(H, "monthly %zu", i), "normal", plan[i].category);
         if (!plan[i].late) {
             h_action_ok(H, H->k.agent[1], ids[i], "acknowledge", NULL);
             if (plan[i].root_cause)
-                h_action_ok(H, H->k.agent[1], ids[i], "resolve", resolve_body(plan[i].root_cause));
+                h_action_ok(H, H->k.agent[1], ids[i], "resolve", h_resolve_body(plan[i].root_cause));
             else /* the resolve clock pauses */
                 h_action_ok(H, H->k.agent[1], ids[i], "wait", h_reason("客户出国"));
         }
@@ -831,15 +777,15 @@ static void report_monthly(void **state)
     for (size_t i = 0; i < N; i++)
         if (plan[i].late)
             await_breaches(ids[i], "ack,resolve");
-    restore_policies();
+    h_restore_settings(H);
     for (size_t i = 0; i < N; i++) {
         if (plan[i].late) {
             h_action_ok(H, H->k.agent[1], ids[i], "acknowledge", NULL);
-            h_action_ok(H, H->k.agent[1], ids[i], "resolve", resolve_body(plan[i].root_cause));
+            h_action_ok(H, H->k.agent[1], ids[i], "resolve", h_resolve_body(plan[i].root_cause));
         }
         if (plan[i].close)
             h_action_ok(H, H->k.frontdesk, ids[i], "close",
-                        close_body(plan[i].close == 1 ? "satisfied" : "unsatisfied", 3));
+                        h_close_body(plan[i].close == 1 ? "satisfied" : "unsatisfied", 3));
         /* TEST-ONLY: move the ticket into (or just outside) May */
         const char *err = NULL;
         if (h_sql_exec(H, h_fmt(H, "UPDATE tickets SET created_at = '%s' WHERE id = %lld", at[i],
@@ -851,7 +797,7 @@ static void report_monthly(void **state)
     for (size_t i = 0; i < N; i++) {
         tk_load(&ts[n], ids[i]);
         char day[16];
-        local_day(ts[n].created, "Asia/Shanghai", day);
+        h_local_day(ts[n].created, "Asia/Shanghai", day);
         if (strncmp(day, "2026-05", 7) == 0)
             n++;
         else
@@ -971,13 +917,13 @@ static void report_monthly(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(report_access_and_validation),
-        cmocka_unit_test(report_defaults),
-        cmocka_unit_test(report_empty_groups),
-        cmocka_unit_test(report_content_negotiation),
-        cmocka_unit_test(report_metrics_by_every_grouping),
-        cmocka_unit_test(report_by_day_across_midnight),
-        cmocka_unit_test(report_monthly),
+        cmocka_unit_test_setup(reports_are_for_managers_and_admins_and_bad_parameters_are_400_naming_the_field, defaults),
+        cmocka_unit_test_setup(the_sla_report_defaults_to_the_last_30_days_by_tier, defaults),
+        cmocka_unit_test_setup(a_period_without_tickets_has_zero_counts_and_null_rates, defaults),
+        cmocka_unit_test_setup(the_accept_header_chooses_csv_or_json, defaults),
+        cmocka_unit_test_setup(every_metric_of_every_grouping_matches_the_tickets_and_the_csv_matches_the_json, defaults),
+        cmocka_unit_test_setup(day_groups_split_at_the_calendar_zones_midnight_also_after_a_zone_change, defaults),
+        cmocka_unit_test_setup(the_monthly_report_ranks_categories_and_root_causes_of_the_local_month, defaults),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return h_run_group_tests(tests, setup, teardown);
 }

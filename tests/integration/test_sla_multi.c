@@ -23,28 +23,16 @@ static h_ctx *H;
 static pid_t B_PID;
 static const char *B_URL;
 
-/* shorthands for the harness's helpers, on H */
-#define wall() h_wall()
-#define sleep_until_wall(t) h_sleep_until_wall(t)
-#define sql_ll(...) h_sql_ll(H, __VA_ARGS__)
-#define sql_d(...) h_sql_d(H, __VA_ARGS__)
-
 static void set_policy(int ack, int resolve, double warn)
 {
-    h_resp *r = h_reqj(H, "PUT", "/v1/policies/normal", H->k.manager,
-                       json_pack("{s:i,s:i,s:f}", "ack_seconds", ack, "resolve_seconds", resolve,
-                                 "warn_ratio", warn));
-    h_expect_status(r, 200);
+    h_put_policy(H, "normal", h_fmt(H, "{\"ack_seconds\": %d, \"resolve_seconds\": %d, \"warn_ratio\": %g}",
+                                    ack, resolve, warn));
 }
 
 /* A request to daemon B, JSON body (stolen; may be NULL). */
 static h_resp *at_b(const char *method, const char *path, const char *token, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    h_resp *r = h_reqv_at(H, B_URL, method, path, token, text, text ? strlen(text) : 0, NULL);
-    free(text);
-    return r;
+    return h_reqj_at(H, B_URL, method, path, token, body);
 }
 
 static void start_b(void) { B_PID = h_extra_start(H, &B_URL); }
@@ -75,6 +63,32 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Daemon B runs (a test that stopped it and failed may have left it down). */
+static int b_running(void **state)
+{
+    (void)state;
+    if (!B_PID)
+        start_b();
+    return 0;
+}
+
+/* No timer at all, and both engines freshly started: each sleeps its
+ * maximum (60 s) from now, so none wakes up on its own during the test.
+ * TEST-ONLY: the timers left by the other tests (resolve deadlines hours
+ * away) are deleted in SQL; no test reads them again. */
+static int idle_engines(void **state)
+{
+    (void)state;
+    const char *err = NULL;
+    if (h_sql_exec(H, "DELETE FROM timers", &err) != 0)
+        fail_msg("DELETE FROM timers: %s", err ? err : "?");
+    if (B_PID)
+        stop_b();
+    h_daemon_restart(H);
+    start_b();
+    return 0;
+}
+
 /* The engines' backends: "pid@query_start" of each session whose last
  * statement is the engine's next-deadline query, sorted. */
 static const char *engine_sessions(void)
@@ -85,11 +99,11 @@ static const char *engine_sessions(void)
                           "AND query LIKE 'SELECT extract(epoch FROM (SELECT min(due_at) FROM timers)%%'");
 }
 
-static void idle_engine_runs_nothing(void **state)
+static void idle_engines_run_no_statement(void **state)
 {
     (void)state;
     /* no timer at all: both engines sleep their maximum (60 s) */
-    assert_int_equal(sql_ll("SELECT count(*) FROM timers"), 0);
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM timers"), 0);
     h_sleep(0.3);
     const char *before = engine_sessions();
     assert_non_null(before);
@@ -102,7 +116,7 @@ static void idle_engine_runs_nothing(void **state)
         fail_msg("an idle engine ran statements: %s, then %s", before, after);
 }
 
-static void cross_daemon_wakeup(void **state)
+static void deadlines_made_through_one_daemon_are_fired_by_the_other_within_a_second(void **state)
 {
     (void)state;
     /* T2: created and acknowledged through B under a long policy */
@@ -130,26 +144,22 @@ static void cross_daemon_wakeup(void **state)
      * and A has no deadline of its own within its 60 s sleep */
     double took = stop_b();
     fprintf(stderr, "test_sla_multi: daemon B stopped in %.3f s\n", took);
-    if (wall() >= h_ts_epoch(due1))
-        fail_msg("B stopped only %.3f s after the first deadline", wall() - h_ts_epoch(due1));
-    assert_int_equal(sql_ll("SELECT count(*) FROM timers WHERE due_at < now() + interval '60 s' "
+    if (h_wall() >= h_ts_epoch(due1))
+        fail_msg("B stopped only %.3f s after the first deadline", h_wall() - h_ts_epoch(due1));
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM timers WHERE due_at < now() + interval '60 s' "
                             "AND ticket_id NOT IN (%lld, %lld)",
                             (long long)t1, (long long)t2),
                      0);
 
-    sleep_until_wall(fmax(h_ts_epoch(due1), h_ts_epoch(due2)));
-    const char *q = "SELECT count(*) FROM breaches WHERE ticket_id IN (%lld, %lld)";
-    double until = wall() + 3.0;
-    while (sql_ll(q, (long long)t1, (long long)t2) < 2 && wall() < until)
-        h_sleep(0.05);
-    assert_int_equal(sql_ll(q, (long long)t1, (long long)t2), 2);
+    h_sleep_until_wall(fmax(h_ts_epoch(due1), h_ts_epoch(due2)));
+    assert_int_equal(h_wait_sql_count(H, 2, 3.0, "SELECT count(*) FROM breaches WHERE ticket_id IN (%lld, %lld)",
+                                      (long long)t1, (long long)t2),
+                     2);
 
     json_int_t ids[2] = {t1, t2};
     const char *dues[2] = {due1, due2}, *tiers[2] = {"line-1", "line-2"};
     for (int i = 0; i < 2; i++) {
-        r = h_req(H, "GET", h_fmt(H, "/v1/breaches?ticket=%lld", (long long)ids[i]), H->k.manager, NULL);
-        h_expect_status(r, 200);
-        json_t *items = json_object_get(r->json, "items");
+        json_t *items = h_breaches_of(H, ids[i]);
         assert_int_equal(json_array_size(items), 1);
         json_t *b = json_array_get(items, 0);
         h_assert_str(b, "kind", "ack");
@@ -191,7 +201,7 @@ static void *multi_worker(void *p)
     return NULL;
 }
 
-static void two_daemons_exactly_once(void **state)
+static void two_daemons_record_every_breach_and_warning_of_300_tickets_exactly_once(void **state)
 {
     (void)state;
     /* ack 2 s, warned at 1.5 s, resolve 3 s: 900 timers within ~4 s */
@@ -211,44 +221,42 @@ static void two_daemons_exactly_once(void **state)
     assert_int_equal(fails, 0);
     fprintf(stderr, "test_sla_multi: %d creates across two daemons in %.2f s\n", MULTI, h_now() - t0);
     const char *where = "t.subject LIKE 'multi-%'";
-    double last = sql_d("SELECT extract(epoch FROM max(resolve_due_at)) FROM tickets t WHERE %s", where);
-    sleep_until_wall(last);
-    while (sql_ll("SELECT count(*) FROM breaches b JOIN tickets t ON t.id = b.ticket_id WHERE %s", where) <
-               2 * MULTI &&
-           wall() < last + 3.0)
-        h_sleep(0.1);
+    double last = h_sql_d(H, "SELECT extract(epoch FROM max(resolve_due_at)) FROM tickets t WHERE %s", where);
+    h_sleep_until_wall(last);
+    h_wait_sql_count(H, 2 * MULTI, 3.0, "SELECT count(*) FROM breaches b JOIN tickets t ON t.id = b.ticket_id WHERE %s",
+                     where);
     h_sleep(0.5); /* a second firing would show up by now */
 
     /* exactly once per ticket and kind, in every record the engine writes */
-    assert_int_equal(sql_ll("SELECT count(*) FROM breaches b JOIN tickets t ON t.id = b.ticket_id WHERE %s",
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM breaches b JOIN tickets t ON t.id = b.ticket_id WHERE %s",
                             where),
                      2 * MULTI);
-    assert_int_equal(sql_ll("SELECT count(*) FROM (SELECT b.ticket_id, b.kind FROM breaches b JOIN tickets t "
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM (SELECT b.ticket_id, b.kind FROM breaches b JOIN tickets t "
                             "ON t.id = b.ticket_id WHERE %s GROUP BY 1, 2 HAVING count(*) = 1) x",
                             where),
                      2 * MULTI);
-    assert_int_equal(sql_ll("SELECT count(*) FROM (SELECT e.ticket_id, e.type, e.data->>'kind' FROM events e "
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM (SELECT e.ticket_id, e.type, e.data->>'kind' FROM events e "
                             "JOIN tickets t ON t.id = e.ticket_id WHERE %s AND e.type IN ('breached', 'at_risk') "
                             "GROUP BY 1, 2, 3 HAVING count(*) = 1) x",
                             where),
                      3 * MULTI);
-    assert_int_equal(sql_ll("SELECT count(*) FROM events e JOIN tickets t ON t.id = e.ticket_id "
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM events e JOIN tickets t ON t.id = e.ticket_id "
                             "WHERE %s AND e.type IN ('breached', 'at_risk')",
                             where),
                      3 * MULTI);
-    assert_int_equal(sql_ll("SELECT count(*) FROM notifications n JOIN tickets t ON t.id = n.ticket_id "
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM notifications n JOIN tickets t ON t.id = n.ticket_id "
                             "WHERE %s AND n.type IN ('breached', 'at_risk')",
                             where),
                      3 * MULTI);
-    assert_int_equal(sql_ll("SELECT count(*) FROM tickets t WHERE %s AND cardinality(t.breaches) = 2", where),
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM tickets t WHERE %s AND cardinality(t.breaches) = 2", where),
                      MULTI);
-    assert_int_equal(sql_ll("SELECT count(*) FROM timers tm JOIN tickets t ON t.id = tm.ticket_id WHERE %s",
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM timers tm JOIN tickets t ON t.id = tm.ticket_id WHERE %s",
                             where),
                      0);
     const char *lat = "SELECT %s FROM breaches b JOIN tickets t ON t.id = b.ticket_id WHERE %s";
-    double mx = sql_d(lat, "max(extract(epoch FROM b.detected_at - b.due_at))", where);
-    double mn = sql_d(lat, "min(extract(epoch FROM b.detected_at - b.due_at))", where);
-    double p99 = sql_d(lat, "percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM b.detected_at - b.due_at))",
+    double mx = h_sql_d(H, lat, "max(extract(epoch FROM b.detected_at - b.due_at))", where);
+    double mn = h_sql_d(H, lat, "min(extract(epoch FROM b.detected_at - b.due_at))", where);
+    double p99 = h_sql_d(H, lat, "percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM b.detected_at - b.due_at))",
                        where);
     fprintf(stderr, "test_sla_multi: lateness min %.3f s, p99 %.3f s, max %.3f s\n", mn, p99, mx);
     if (!(mx < 1.0))
@@ -260,9 +268,9 @@ static void two_daemons_exactly_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(idle_engine_runs_nothing),
-        cmocka_unit_test(cross_daemon_wakeup),
-        cmocka_unit_test(two_daemons_exactly_once),
+        cmocka_unit_test_setup(idle_engines_run_no_statement, idle_engines),
+        cmocka_unit_test_setup(deadlines_made_through_one_daemon_are_fired_by_the_other_within_a_second, b_running),
+        cmocka_unit_test(two_daemons_record_every_breach_and_warning_of_300_tickets_exactly_once),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return h_run_group_tests(tests, setup, teardown);
 }

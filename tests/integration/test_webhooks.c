@@ -345,8 +345,8 @@ static const char *rx_url(const char *path)
     return h_fmt(H, "http://127.0.0.1:%d%s", RX.port, path);
 }
 
-/* Delete every active webhook, then register one; returns its id. */
-static json_int_t fresh_webhook(const char *secret, const char *types_json)
+/* Delete every active webhook. */
+static void delete_webhooks(void)
 {
     h_resp *r = h_req(H, "GET", "/v1/webhooks", H->k.admin, NULL);
     h_expect_status(r, 200);
@@ -358,20 +358,23 @@ static json_int_t fresh_webhook(const char *secret, const char *types_json)
                           H->k.admin, NULL);
         h_expect_status(d, 204);
     }
+}
+
+/* Delete every active webhook, then register one; returns its id. */
+static json_int_t fresh_webhook(const char *secret, const char *types_json)
+{
+    delete_webhooks();
     json_t *b = json_pack("{s:s}", "url", rx_url("/hook"));
     if (secret)
         json_object_set_new(b, "secret", json_string(secret));
     if (types_json)
         json_object_set_new(b, "event_types", h_json(types_json));
-    r = h_reqj(H, "POST", "/v1/webhooks", H->k.admin, b);
+    h_resp *r = h_reqj(H, "POST", "/v1/webhooks", H->k.admin, b);
     h_expect_status(r, 201);
     return h_int(r->json, "id");
 }
 
-static json_int_t major_ticket(void)
-{
-    return h_int(h_create_ticket_subject(H, h_unique(H, "major"), "major"), "id");
-}
+static json_int_t major_ticket(void) { return h_new_ticket(H, h_unique(H, "major"), "major", NULL); }
 
 /* The notification of `type` about `ticket` (admin view), or NULL. */
 static json_t *notification_of(json_int_t ticket, const char *type)
@@ -434,9 +437,37 @@ static void expect_signature(const struct rec *r, const char *body, const char *
         fail_msg("signature %s, expected %s (HMAC-SHA256 of \"<timestamp>.<body>\")", r->sig, want);
 }
 
+/* Per-test setups, so that no test relies on what the tests before it did
+ * or left behind. */
+
+/* No active webhook (the routes' tests count what they register). */
+static int no_webhooks(void **state)
+{
+    (void)state;
+    delete_webhooks();
+    return 0;
+}
+
+/* The default policies (a test that shortens one and fails leaves it). */
+static int defaults(void **state)
+{
+    (void)state;
+    h_restore_settings(H);
+    return 0;
+}
+
+/* At least five notifications to page through (each major create queues one). */
+static int some_notifications(void **state)
+{
+    (void)state;
+    while (h_sql_ll(H, "SELECT count(*) FROM notifications") < 5)
+        h_new_ticket(H, h_unique(H, "paging"), "major", NULL);
+    return 0;
+}
+
 /* ----------------------------------------------------------------- tests */
 
-static void admin_only(void **state)
+static void webhook_and_notification_routes_are_for_admins_only(void **state)
 {
     (void)state;
     const char *body = "{\"url\":\"http://127.0.0.1:9/x\"}";
@@ -460,7 +491,7 @@ static void admin_only(void **state)
     assert_int_equal(json_array_size(h_get(r->json, "items")), 0);
 }
 
-static void validation(void **state)
+static void bad_webhook_input_is_400_naming_the_field(void **state)
 {
     (void)state;
     static const struct {
@@ -523,7 +554,7 @@ static void validation(void **state)
     assert_int_equal(json_array_size(h_get(r->json, "items")), 0);
 }
 
-static void register_list_delete(void **state)
+static void a_webhook_secret_is_shown_once_and_delete_deactivates_it(void **state)
 {
     (void)state;
     /* a secret of our own: answered once */
@@ -580,7 +611,7 @@ static void register_list_delete(void **state)
 }
 
 /* A major complaint: delivered at once, signed, with every header. */
-static void delivery_signed(void **state)
+static void a_major_create_is_delivered_at_once_signed_with_every_header(void **state)
 {
     (void)state;
     const char *secret = "test-secret-for-signing-42";
@@ -659,15 +690,15 @@ static void delivery_signed(void **state)
 /* The SLA engine's breach reaches a webhook that wants breaches only; the
  * major_created notification of the same ticket, wanted by nobody, is
  * undeliverable -- and delivered after a webhook for it exists and it is retried. */
-static void breach_filtered_and_undeliverable(void **state)
+static void event_types_filter_deliveries_and_a_notification_nobody_wants_waits_undeliverable(void **state)
 {
     (void)state;
     const char *secret = "breach-secret-0123456789";
     fresh_webhook(secret, "[\"breached\"]");
     rx_mode(0, 0, 0);
-    h_expect_status(h_req(H, "PUT", "/v1/policies/major", H->k.manager, "{\"ack_seconds\":1}"), 200);
+    h_put_policy(H, "major", "{\"ack_seconds\":1}");
     json_int_t t = major_ticket();
-    h_expect_status(h_req(H, "PUT", "/v1/policies/major", H->k.manager, "{\"ack_seconds\":600}"), 200);
+    h_put_policy(H, "major", "{\"ack_seconds\":600}");
     if (rx_wait(t, 1, 8) < 1)
         fail_msg("the ack breach of ticket %lld was not delivered within 8 s", (long long)t);
     struct rec rec[4];
@@ -704,7 +735,7 @@ static void breach_filtered_and_undeliverable(void **state)
 }
 
 /* Three failures, then success: retried at growing intervals, one delivery id. */
-static void retries_then_success(void **state)
+static void a_failing_receiver_gets_retries_at_growing_intervals_under_one_delivery_id(void **state)
 {
     (void)state;
     fresh_webhook("retry-secret-0123456789", "[\"major_created\"]");
@@ -748,7 +779,7 @@ static void retries_then_success(void **state)
 }
 
 /* Never succeeds: failed after the maximum attempts, listed, retryable. */
-static void always_failing(void **state)
+static void after_the_last_attempt_a_delivery_is_failed_listed_and_retryable(void **state)
 {
     (void)state;
     fresh_webhook("fail-secret-0123456789", "[\"major_created\"]");
@@ -794,7 +825,7 @@ static void always_failing(void **state)
 }
 
 /* Deleting a webhook cancels what it still had to deliver. */
-static void delete_cancels(void **state)
+static void deleting_a_webhook_cancels_its_pending_deliveries(void **state)
 {
     (void)state;
     json_int_t hook = fresh_webhook("cancel-secret-0123456789", "[\"major_created\"]");
@@ -812,7 +843,7 @@ static void delete_cancels(void **state)
 
 /* A graceful restart between attempts, then a daemon killed mid-attempt:
  * the delivery arrives anyway, with the same delivery id. */
-static void survives_restarts(void **state)
+static void deliveries_survive_a_graceful_restart_and_a_kill_mid_attempt(void **state)
 {
     (void)state;
     fresh_webhook("restart-secret-0123456789", "[\"major_created\"]");
@@ -860,7 +891,7 @@ static void survives_restarts(void **state)
 
 /* --webhook-worker off: the daemon serves but delivers nothing; what it
  * raised waits, unrouted, until a daemon with a worker runs. */
-static void worker_off_waits(void **state)
+static void with_the_worker_off_notifications_wait_for_a_daemon_that_has_one(void **state)
 {
     (void)state;
     fresh_webhook("worker-off-secret-0123456789", "[\"major_created\"]");
@@ -883,7 +914,7 @@ static void worker_off_waits(void **state)
 }
 
 /* Two daemons on one database: every delivery id arrives exactly once. */
-static void two_daemons_no_double_send(void **state)
+static void two_daemons_never_send_a_delivery_twice(void **state)
 {
     (void)state;
     enum { N = 40 };
@@ -893,11 +924,8 @@ static void two_daemons_no_double_send(void **state)
     pid_t extra = h_extra_start(H, &base2);
     json_int_t tickets[N];
     for (int i = 0; i < N; i++) { /* alternate: each create pokes its own daemon's worker */
-        const char *body = h_fmt(H, "{\"subject\":\"%s\",\"severity\":\"major\"}", h_unique(H, "two"));
-        const char *hdr[] = {h_fmt(H, "Authorization: Bearer %s", H->k.frontdesk),
-                             "Content-Type: application/json", NULL};
-        h_resp *r = h_reqv_at(H, i % 2 ? base2 : H->base_url, "POST", "/v1/tickets", NULL, body,
-                              strlen(body), hdr);
+        h_resp *r = h_reqj_at(H, i % 2 ? base2 : H->base_url, "POST", "/v1/tickets", H->k.frontdesk,
+                              json_pack("{s:s,s:s}", "subject", h_unique(H, "two"), "severity", "major"));
         h_expect_status(r, 201);
         tickets[i] = h_int(r->json, "id");
     }
@@ -927,7 +955,7 @@ static void two_daemons_no_double_send(void **state)
 }
 
 /* GET /v1/notifications pages newest first with an opaque cursor. */
-static void notifications_paging(void **state)
+static void notifications_page_newest_first_with_an_opaque_cursor(void **state)
 {
     (void)state;
     h_resp *r = h_req(H, "GET", "/v1/notifications?limit=200", H->k.admin, NULL);
@@ -958,18 +986,18 @@ static void notifications_paging(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(admin_only),
-        cmocka_unit_test(validation),
-        cmocka_unit_test(register_list_delete),
-        cmocka_unit_test(delivery_signed),
-        cmocka_unit_test(breach_filtered_and_undeliverable),
-        cmocka_unit_test(retries_then_success),
-        cmocka_unit_test(always_failing),
-        cmocka_unit_test(delete_cancels),
-        cmocka_unit_test(survives_restarts),
-        cmocka_unit_test(worker_off_waits),
-        cmocka_unit_test(two_daemons_no_double_send),
-        cmocka_unit_test(notifications_paging),
+        cmocka_unit_test_setup(webhook_and_notification_routes_are_for_admins_only, no_webhooks),
+        cmocka_unit_test_setup(bad_webhook_input_is_400_naming_the_field, no_webhooks),
+        cmocka_unit_test_setup(a_webhook_secret_is_shown_once_and_delete_deactivates_it, no_webhooks),
+        cmocka_unit_test(a_major_create_is_delivered_at_once_signed_with_every_header),
+        cmocka_unit_test_setup(event_types_filter_deliveries_and_a_notification_nobody_wants_waits_undeliverable, defaults),
+        cmocka_unit_test(a_failing_receiver_gets_retries_at_growing_intervals_under_one_delivery_id),
+        cmocka_unit_test(after_the_last_attempt_a_delivery_is_failed_listed_and_retryable),
+        cmocka_unit_test(deleting_a_webhook_cancels_its_pending_deliveries),
+        cmocka_unit_test(deliveries_survive_a_graceful_restart_and_a_kill_mid_attempt),
+        cmocka_unit_test(with_the_worker_off_notifications_wait_for_a_daemon_that_has_one),
+        cmocka_unit_test(two_daemons_never_send_a_delivery_twice),
+        cmocka_unit_test_setup(notifications_page_newest_first_with_an_opaque_cursor, some_notifications),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return h_run_group_tests(tests, setup, teardown);
 }
