@@ -33,7 +33,6 @@ json_t *escp_body_object(struct escp_req *r, bool allow_empty)
     return j;
 }
 
-
 int escp_time_query(struct escp_req *r, const char *name, char *buf, size_t len, const char **out)
 {
     const char *v = escp_query(r, name);
