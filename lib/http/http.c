@@ -145,9 +145,11 @@ static const char *long_poll_admit(struct req *q, const char *v)
                 q->wait = WAIT_CAPPED;
             }
             pthread_mutex_unlock(&s->mu);
-            if (q->wait == WAIT_CAPPED)
-                log_debug("%s %.64s: %d long polls wait already; answering without waiting",
-                          q->r.method, q->r.path, s->cfg.max_long_polls);
+            if (q->wait == WAIT_CAPPED) {
+                char path[128];
+                log_debug("%s %s: %d long polls wait already; answering without waiting", q->r.method,
+                          esc_log_escape(q->r.path, path, sizeof path), s->cfg.max_long_polls);
+            }
         }
     }
     return q->wait == WAIT_CAPPED ? "0" : v;
@@ -536,7 +538,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
              * was answered with the headers).  This libmicrohttpd cannot queue
              * a response while a body is arriving, so the connection is
              * closed rather than the rest of the body read. */
-            log_info("%s %.64s: chunked body over 1 MiB; closing the connection", method, r->path);
+            char path[128];
+            log_info("%s %s: chunked body over 1 MiB; closing the connection", method,
+                     esc_log_escape(r->path, path, sizeof path));
             return MHD_NO;
         }
         if (r->body_len + n + 1 > r->body_cap) {
@@ -610,15 +614,56 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     pthread_mutex_unlock(&s->mu);
 }
 
+/* libmicrohttpd's messages.  Those a client causes at will (closing in the
+ * middle of a request, a malformed request) go to debug; of the others (the
+ * connection limits reached, resources short) no more than MHD_LOG_PER_S a
+ * second reach the log, so that a flood of connections cannot become a
+ * flood of log lines. */
+#define MHD_LOG_PER_S 10
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static time_t second;
+    static int lines, dropped;
+    static const char *const by_clients[] = {
+        "Connection was closed by remote side", "The connection was forcibly closed by remote peer",
+        "Socket has been disconnected when reading", "Connection socket is closed when reading",
+        "The socket is no longer available for sending", "Error processing request",
+        "Failed to send the", "Received HTTP/1.1 request without `Host' header",
+        "Application reported internal error", /* the chunked body over 1 MiB (logged already) */
+    };
     char msg[512];
     (void)cls;
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    log_warn("http: %s", msg);
+    for (size_t i = 0; i < sizeof by_clients / sizeof *by_clients; i++) {
+        if (strncmp(msg, by_clients[i], strlen(by_clients[i])) == 0) {
+            log_debug("http: %s", msg);
+            return;
+        }
+    }
+    time_t now = time(NULL);
+    int show, was_dropped = 0;
+    pthread_mutex_lock(&mu);
+    if (now != second) {
+        was_dropped = dropped;
+        second = now;
+        lines = dropped = 0;
+    }
+    show = lines < MHD_LOG_PER_S;
+    if (show)
+        lines++;
+    else
+        dropped++;
+    pthread_mutex_unlock(&mu);
+    if (was_dropped)
+        log_warn("http: %d libmicrohttpd messages not shown (more than %d in a second)", was_dropped,
+                 MHD_LOG_PER_S);
+    if (show)
+        log_warn("http: %s", msg);
 }
 
 static void http_free(struct escp_http *h)
