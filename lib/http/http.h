@@ -40,7 +40,10 @@ struct escp_req {
     esc_error_t err;
 };
 
-/* Query parameter or header (NULL when absent); borrowed from libmicrohttpd. */
+/* Query parameter or header (NULL when absent); borrowed from libmicrohttpd.
+ * r must be a request the server made.  A positive `wait` takes one of the
+ * server's long-poll slots for the rest of the handler, or reads "0" when
+ * all are taken (escp_http_config.max_long_polls). */
 const char *escp_query(struct escp_req *r, const char *name);
 const char *escp_header(struct escp_req *r, const char *name);
 /* 0 when every query parameter is one of `allowed` (NULL-terminated); else a
