@@ -117,7 +117,7 @@ daemon_sql() { # ENUM
     local cflags
     cflags=$(pkg-config --cflags libpq jansson libmicrohttpd 2>/dev/null || echo -I/usr/include/postgresql)
     # shellcheck disable=SC2086
-    "${CC:-cc}" -E -P -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/lib" $cflags "$ROOT/lib/store.c" |
+    "${CC:-cc}" -E -P -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/lib" $cflags "$ROOT/lib/db/store.c" |
         K="$1" perl -0777 -ne '
             my $k = $ENV{K};
             /\[\s*\Q$k\E\s*\]\s*=\s*\{\s*"(?:[^"\\]|\\.)*"\s*,((?:\s*"(?:[^"\\]|\\.)*")+)\s*\}/s

@@ -49,6 +49,13 @@ static int cmd_serve(int n, const char **extra)
     cfg.listen_port = int_setting(ESCP_SET_LISTEN);
     cfg.pool_size = int_setting(ESCP_SET_POOL_SIZE);
     cfg.max_connections = int_setting(ESCP_SET_MAX_CONNECTIONS);
+    cfg.per_ip_connections = int_setting(ESCP_SET_MAX_CONNECTIONS_PER_IP);
+    cfg.http_threads = setting(ESCP_SET_HTTP_THREADS) ? int_setting(ESCP_SET_HTTP_THREADS) : 0;
+    cfg.max_long_polls = int_setting(ESCP_SET_MAX_LONG_POLLS);
+    cfg.idle_timeout_s = int_setting(ESCP_SET_IDLE_TIMEOUT);
+    cfg.auth_fail_limit = int_setting(ESCP_SET_AUTH_FAIL_LIMIT);
+    cfg.auth_fail_window_s = int_setting(ESCP_SET_AUTH_FAIL_WINDOW);
+    cfg.statement_timeout_ms = int_setting(ESCP_SET_STATEMENT_TIMEOUT);
     cfg.shutdown_grace_s = int_setting(ESCP_SET_SHUTDOWN_GRACE);
     cfg.engine_max_sleep_ms = int_setting(ESCP_SET_ENGINE_MAX_SLEEP) * 1000;
     cfg.engine_batch = int_setting(ESCP_SET_ENGINE_BATCH);

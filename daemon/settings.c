@@ -32,8 +32,50 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
     },
     [ESCP_SET_MAX_CONNECTIONS] = {
         .flag = "--max-connections", .env = "ESCALATED_MAX_CONNECTIONS", .type = ESCP_SETTING_INT,
-        .scope = ESCP_SCOPE_SERVE, .dflt = "1024", .min = 1, .max = 100000,
-        .help = "HTTP connections served at once (one thread each)",
+        .scope = ESCP_SCOPE_SERVE, .dflt = "4096", .min = 16, .max = 1000000,
+        .help = "HTTP connections open at once; an idle connection costs a socket, not a thread "
+                "(lowered to fit the open-files limit, whose soft limit is raised to the hard one)",
+        .doc = "See [security.md](security.md#slow-and-hostile-clients).",
+    },
+    [ESCP_SET_MAX_CONNECTIONS_PER_IP] = {
+        .flag = "--max-connections-per-ip", .env = "ESCALATED_MAX_CONNECTIONS_PER_IP",
+        .type = ESCP_SETTING_INT, .scope = ESCP_SCOPE_SERVE, .dflt = "64", .min = 1, .max = 100000,
+        .help = "HTTP connections open at once from one client address (behind a reverse proxy "
+                "every client has the proxy's address: raise it there)",
+    },
+    [ESCP_SET_HTTP_THREADS] = {
+        .flag = "--http-threads", .env = "ESCALATED_HTTP_THREADS", .type = ESCP_SETTING_INT,
+        .scope = ESCP_SCOPE_SERVE, .unset = "the pool size plus the long-poll limit", .min = 2,
+        .max = 1024,
+        .help = "threads that answer HTTP requests; each answers one request at a time",
+    },
+    [ESCP_SET_MAX_LONG_POLLS] = {
+        .flag = "--max-long-polls", .env = "ESCALATED_MAX_LONG_POLLS", .type = ESCP_SETTING_INT,
+        .scope = ESCP_SCOPE_SERVE, .dflt = "16", .min = 1, .max = 1023,
+        .help = "requests with ?wait=N that may wait at once; more are answered at once, as with "
+                "wait=0",
+    },
+    [ESCP_SET_IDLE_TIMEOUT] = {
+        .flag = "--idle-timeout", .env = "ESCALATED_IDLE_TIMEOUT", .type = ESCP_SETTING_INT,
+        .scope = ESCP_SCOPE_SERVE, .dflt = "10", .min = 1, .max = 3600, .unit = "seconds",
+        .help = "an HTTP connection that sends nothing for this long is closed (half-sent requests "
+                "and idle keep-alive connections alike)",
+    },
+    [ESCP_SET_AUTH_FAIL_LIMIT] = {
+        .flag = "--auth-fail-limit", .env = "ESCALATED_AUTH_FAIL_LIMIT", .type = ESCP_SETTING_INT,
+        .scope = ESCP_SCOPE_SERVE, .dflt = "20", .min = 1, .max = 100000,
+        .help = "failed tokens from one client address within the window, after which its "
+                "requests get 429 until the window ends",
+    },
+    [ESCP_SET_AUTH_FAIL_WINDOW] = {
+        .flag = "--auth-fail-window", .env = "ESCALATED_AUTH_FAIL_WINDOW", .type = ESCP_SETTING_INT,
+        .scope = ESCP_SCOPE_SERVE, .dflt = "60", .min = 1, .max = 86400, .unit = "seconds",
+        .help = "the window of --auth-fail-limit",
+    },
+    [ESCP_SET_STATEMENT_TIMEOUT] = {
+        .flag = "--statement-timeout", .env = "ESCALATED_STATEMENT_TIMEOUT", .type = ESCP_SETTING_INT,
+        .scope = ESCP_SCOPE_SERVE, .dflt = "30000", .min = 100, .max = 3600000, .unit = "ms",
+        .help = "PostgreSQL statement_timeout of the request pool's connections",
     },
     [ESCP_SET_SHUTDOWN_GRACE] = {
         .flag = "--shutdown-grace", .env = "ESCALATED_SHUTDOWN_GRACE", .type = ESCP_SETTING_INT,

@@ -2,6 +2,7 @@
  * engine and the delivery worker, and the HTTP server with the api/ route
  * tables.  daemon/main.c and the in-process tests start escalated here. */
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "api/api.h"
 #include "app/server.h"
@@ -16,6 +17,10 @@ static const struct escp_route *const escp_route_tables[] = {
     escp_routes_events,  escp_routes_metrics, escp_routes_webhooks, escp_routes_dashboard,
     NULL,
 };
+
+#define DEFAULT_POOL_SIZE 16
+#define DEFAULT_LONG_POLLS 16
+#define DEFAULT_STATEMENT_TIMEOUT_MS 30000
 
 struct esc_server {
     struct escp_svc svc;
@@ -34,6 +39,28 @@ static void server_free(struct esc_server *s)
     free(s);
 }
 
+/* Every HTTP connection is a descriptor: raise the soft RLIMIT_NOFILE to the
+ * hard limit, and keep `want` connections within it, leaving room for the
+ * database connections, the pool threads' epoll and wake-up descriptors, the
+ * webhook worker's sockets and the listening socket. */
+static int connections_within_fds(int want, int reserve)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return want;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = rl.rlim_max;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t)want + (rlim_t)reserve)
+        return want;
+    int fit = rl.rlim_cur > (rlim_t)reserve + 16 ? (int)(rl.rlim_cur - (rlim_t)reserve) : 16;
+    log_warn("only %llu descriptors may be open (RLIMIT_NOFILE): serving %d HTTP connections "
+             "at once, not %d", (unsigned long long)rl.rlim_cur, fit, want);
+    return fit;
+}
+
 struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_error_t *err)
 {
     struct esc_server *s = calloc(1, sizeof *s);
@@ -41,13 +68,17 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
         return NULL;
     }
-    s->svc.store = esc_store_new(cfg->db, cfg->pool_size > 0 ? cfg->pool_size : 16, err);
+    int pool = cfg->pool_size > 0 ? cfg->pool_size : DEFAULT_POOL_SIZE;
+    s->svc.store = esc_store_new(cfg->db, pool, err);
     s->svc.wake = escp_wake_new();
     if (!s->svc.store || !s->svc.wake) {
         if (s->svc.store)
             esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
         goto fail;
     }
+    esc_store_set_statement_timeout(s->svc.store, cfg->statement_timeout_ms > 0
+                                                      ? cfg->statement_timeout_ms
+                                                      : DEFAULT_STATEMENT_TIMEOUT_MS);
     /* announce deadlines that other daemons' engines may sleep past (every
      * daemon of a database should run with the same max sleep) */
     s->svc.notify_within_ms = cfg->engine_max_sleep_ms > 0 ? cfg->engine_max_sleep_ms
@@ -67,9 +98,20 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
         if (!s->svc.webhooks)
             goto fail;
     }
+    /* A thread per transaction the pool can run, and one per long poll:
+     * long polls cannot take the threads the transactions need. */
+    int long_polls = cfg->max_long_polls > 0 ? cfg->max_long_polls : DEFAULT_LONG_POLLS;
+    int threads = cfg->http_threads > 0 ? cfg->http_threads : pool + long_polls;
+    int want = cfg->max_connections > 0 ? cfg->max_connections : ESCP_HTTP_MAX_CONNECTIONS;
     struct escp_http_config hc = {.listen_host = cfg->listen_host,
                                   .listen_port = cfg->listen_port,
-                                  .max_connections = cfg->max_connections,
+                                  .threads = threads,
+                                  .max_long_polls = long_polls,
+                                  .max_connections = connections_within_fds(want, pool + 2 * threads + 128),
+                                  .per_ip_connections = cfg->per_ip_connections,
+                                  .timeout_s = cfg->idle_timeout_s,
+                                  .auth_fail_limit = cfg->auth_fail_limit,
+                                  .auth_fail_window_s = cfg->auth_fail_window_s,
                                   .shutdown_grace_s = cfg->shutdown_grace_s};
     s->http = escp_http_start(&hc, escp_route_tables, &s->svc, err);
     if (!s->http)

@@ -1,7 +1,9 @@
 /* escalated — the HTTP server (libmicrohttpd), in the library so tests can
- * start it in-process.  One thread per HTTP connection; database work goes
- * through the store's pool of `pool_size` connections (the knee of PostgreSQL
- * on these machines is ~16 transactions in flight). */
+ * start it in-process.  A fixed pool of HTTP threads, each polling its own
+ * connections with epoll, so idle and slow connections cost no thread
+ * (docs/security.md); database work goes through the store's pool of
+ * `pool_size` connections (the knee of PostgreSQL on these machines is ~16
+ * transactions in flight).  Every number left 0 takes its default. */
 #ifndef ESCALATED_SERVER_H
 #define ESCALATED_SERVER_H
 
@@ -12,7 +14,18 @@ struct esc_server_config {
     const char *listen_host; /* "127.0.0.1" */
     int listen_port;         /* 0 = any free port */
     int pool_size;           /* database connections */
-    int max_connections;     /* HTTP connections */
+    int max_connections;     /* HTTP connections at once (default 4096; lowered to fit
+                                RLIMIT_NOFILE, whose soft limit is raised to the hard one) */
+    int per_ip_connections;  /* HTTP connections at once from one client address (default 64) */
+    int http_threads;        /* HTTP threads (default pool_size + max_long_polls) */
+    int max_long_polls;      /* ?wait=N requests waiting at once, each on a thread; more are
+                                answered at once, as with wait=0 (default 16) */
+    int idle_timeout_s;      /* an HTTP connection idle (or sending this slowly) is closed
+                                (default 10) */
+    int auth_fail_limit;     /* failed tokens from one address within auth_fail_window_s ... */
+    int auth_fail_window_s;  /* ... before its tokens get 429 until the window ends (20, 60) */
+    int statement_timeout_ms; /* PostgreSQL statement_timeout of the pool's connections
+                                 (default 30,000) */
     int shutdown_grace_s;    /* how long SIGTERM waits for requests in flight */
     int engine_batch;        /* timers fired per statement (default 500) */
     int engine_max_sleep_ms; /* longest the SLA engine sleeps without looking, and the window

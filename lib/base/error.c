@@ -40,6 +40,7 @@ static const struct {
     [ESC_ERR_VERSION_MISMATCH] = {"version_mismatch", 412},
     [ESC_ERR_PAYLOAD_TOO_LARGE] = {"payload_too_large", 413},
     [ESC_ERR_UNSUPPORTED_MEDIA] = {"unsupported_media_type", 415},
+    [ESC_ERR_RATE_LIMITED] = {"rate_limited", 429},
     [ESC_ERR_UNAVAILABLE] = {"unavailable", 503},
     [ESC_ERR_INTERNAL] = {"internal", 500},
 };

@@ -24,6 +24,7 @@ typedef enum esc_code {
     ESC_ERR_VERSION_MISMATCH,      /* 412 version_mismatch */
     ESC_ERR_PAYLOAD_TOO_LARGE,     /* 413 payload_too_large */
     ESC_ERR_UNSUPPORTED_MEDIA,     /* 415 unsupported_media_type */
+    ESC_ERR_RATE_LIMITED,          /* 429 rate_limited (too many failed tokens from one address) */
     ESC_ERR_UNAVAILABLE,           /* 503 unavailable */
     ESC_ERR_INTERNAL               /* 500 internal */
 } esc_code;

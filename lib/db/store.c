@@ -575,17 +575,34 @@ struct esc_store {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     double last_failure; /* escp_mono_now() of the last failed connect, 0 = none: throttles reconnects */
+    int statement_timeout_ms; /* of connections made from now on; 0 = the server's */
 };
+
+void esc_store_set_statement_timeout(struct esc_store *s, int ms)
+{
+    pthread_mutex_lock(&s->mu);
+    s->statement_timeout_ms = ms > 0 ? ms : 0;
+    pthread_mutex_unlock(&s->mu);
+}
 
 static void notice_quiet(void *arg, const PGresult *res) { (void)arg; (void)res; }
 
-static PGconn *connect_db(const char *conninfo, esc_error_t *err)
+/* statement_timeout of the SLA engine's and the webhook worker's own
+ * connections: their statements work in batches of at most a few thousand
+ * rows and take well under a second; the bound only ends one stuck on a lock. */
+#define WORKER_STATEMENT_TIMEOUT_MS 60000
+
+/* statement_timeout_ms: 0 leaves the server's setting (migrations, keys). */
+static PGconn *connect_db(const char *conninfo, int statement_timeout_ms, esc_error_t *err)
 {
-    /* The session speaks UTC in ISO format: timestamps parse the same everywhere. */
+    /* The session speaks UTC in ISO format: timestamps parse the same everywhere.
+     * The statement timeout rides in the startup packet: no extra round trip. */
+    char options[160] = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=iso_8601";
+    if (statement_timeout_ms > 0)
+        snprintf(options + strlen(options), sizeof options - strlen(options),
+                 " -c statement_timeout=%d", statement_timeout_ms);
     const char *keys[] = {"dbname", "options", "application_name", "connect_timeout", NULL};
-    const char *vals[] = {conninfo && *conninfo ? conninfo : NULL,
-                          "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=iso_8601",
-                          "escalated", "5", NULL};
+    const char *vals[] = {conninfo && *conninfo ? conninfo : NULL, options, "escalated", "5", NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
         char msg[256];
@@ -663,7 +680,7 @@ struct escp_conn *escp_conn_open(const char *conninfo, esc_error_t *err)
         return NULL;
     }
     c->index = -1;
-    c->pg = connect_db(conninfo, err);
+    c->pg = connect_db(conninfo, WORKER_STATEMENT_TIMEOUT_MS, err);
     if (!c->pg || prepare_all(c->pg, err) != 0) {
         escp_conn_close(c);
         return NULL;
@@ -680,7 +697,7 @@ struct escp_conn *escp_conn_open_stmts(const char *conninfo, const enum escp_stm
         return NULL;
     }
     c->index = -1;
-    c->pg = connect_db(conninfo, err);
+    c->pg = connect_db(conninfo, WORKER_STATEMENT_TIMEOUT_MS, err);
     for (int i = 0; c->pg && i < n; i++) {
         PGresult *res = PQprepare(c->pg, stmts[which[i]].name, stmts[which[i]].sql, 0, NULL);
         int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -744,6 +761,7 @@ struct escp_conn *escp_lease_wait(struct esc_store *s, int wait_ms, esc_error_t 
     s->leased++;
     int needs_connect = !c->pg || PQstatus(c->pg) != CONNECTION_OK;
     int throttled = needs_connect && s->last_failure > 0 && escp_mono_now() - s->last_failure < 0.2;
+    int statement_timeout_ms = s->statement_timeout_ms;
     pthread_mutex_unlock(&s->mu);
 
     if (throttled) {
@@ -753,7 +771,7 @@ struct escp_conn *escp_lease_wait(struct esc_store *s, int wait_ms, esc_error_t 
     }
     if (needs_connect) {
         PQfinish(c->pg);
-        c->pg = connect_db(s->conninfo, err);
+        c->pg = connect_db(s->conninfo, statement_timeout_ms, err);
         if (c->pg && prepare_all(c->pg, err) != 0) {
             PQfinish(c->pg);
             c->pg = NULL;
@@ -890,7 +908,7 @@ int esc_store_migrate(const char *conninfo, int *applied, esc_error_t *err)
 {
     int rc = -1, count = 0;
     PGresult *res = NULL;
-    PGconn *pg = connect_db(conninfo, err);
+    PGconn *pg = connect_db(conninfo, 0, err);
     if (!pg)
         return -1;
 
@@ -984,7 +1002,7 @@ char *esc_store_key_create(const char *conninfo, const char *name, enum esc_role
 {
     char *token = NULL;
     PGresult *res = NULL;
-    PGconn *pg = connect_db(conninfo, err);
+    PGconn *pg = connect_db(conninfo, 0, err);
     if (!pg)
         return NULL;
     token = escp_token_new(err);

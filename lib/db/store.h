@@ -20,6 +20,9 @@ struct esc_store;
  * size: connections in the pool (1..256). */
 struct esc_store *esc_store_new(const char *conninfo, int size, esc_error_t *err);
 void esc_store_free(struct esc_store *store);
+/* PostgreSQL's statement_timeout, in milliseconds, for the pool's connections
+ * made from now on (call it before the first lease); 0 = the server's. */
+void esc_store_set_statement_timeout(struct esc_store *store, int ms);
 
 /* Apply every embedded migration not yet applied, each in its own transaction,
  * under an advisory lock so two processes may run it at once.  Logs what it

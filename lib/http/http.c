@@ -1,10 +1,23 @@
 /* http.c — libmicrohttpd glue: the request lifecycle, the dispatcher over
- * the route tables the api/ files export (authentication and the role check
- * from the route entry, before the body is looked at), and rendering of
- * responses and errors. */
+ * the route tables the api/ files export, and rendering of responses and
+ * errors.
+ *
+ * Slow and hostile clients (docs/security.md): libmicrohttpd runs a fixed
+ * pool of threads, each with its own epoll set, so an idle or half-sent
+ * connection costs a socket and a little memory, not a thread; connections
+ * are limited in all and per client address, and one that stays idle for
+ * `timeout_s` is closed.  A request is judged as soon as its headers are in:
+ * the route is found on the raw bytes of the path, the token is checked and
+ * the role compared with the route's mask, and a request that fails is
+ * answered there and then, its body never buffered.  Failed tokens are
+ * counted per address (ratelimit.h).  Long polls (?wait=N) block a pool
+ * thread while they wait, so only `max_long_polls` may wait at once; the
+ * others are answered as if they had asked for wait=0. */
 #include <arpa/inet.h>
+#include <math.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,22 +28,41 @@
 #include "base/log.h"
 #include "core/metrics.h"
 #include "http/http.h"
+#include "http/ratelimit.h"
 
 #define MAX_BODY (1024 * 1024)
+#define PARAMS_CAP 256 /* room after the path for its parameters */
 
 struct escp_http {
-    struct escp_http_config cfg;
+    struct escp_http_config cfg; /* with the defaults filled in */
     struct MHD_Daemon *mhd;
     struct escp_svc *svc;
     struct escp_metrics *metrics;
+    struct escp_ratelimit *auth_failures;
     const struct escp_route **routes; /* the tables flattened, in order */
     size_t nroutes;
     volatile int stopping;
     int port;
     pthread_mutex_t mu;
     pthread_cond_t idle;
-    int in_flight;
+    int in_flight;  /* requests between their headers and their completion */
+    int long_polls; /* requests holding a long-poll slot */
 };
+
+/* The request as this file sees it: the part the handlers get, then the
+ * dispatcher's own state.  Allocated when the request line is parsed
+ * (uri_logged), freed when the request completes (on_completed). */
+struct req {
+    struct escp_req r; /* first: handlers get &q->r */
+    const struct escp_route *route;
+    bool headers_seen;  /* the access handler has been called */
+    bool counted;       /* counted in in_flight */
+    bool answer_now;    /* an error to send before any body is read */
+    enum { WAIT_UNSEEN, WAIT_SLOT, WAIT_CAPPED, WAIT_NONE } wait;
+    int retry_after;    /* seconds, for 429 */
+};
+
+static struct req *req_of(struct escp_req *r) { return (struct req *)((char *)r - offsetof(struct req, r)); }
 
 struct escp_metrics *escp_http_metrics(struct escp_http *h) { return h->metrics; }
 
@@ -53,9 +85,20 @@ static bool tier_segment(const char *s, size_t len)
     return esc_tier_from_name(name) >= 1;
 }
 
-/* Match path against pattern; fills up to 2 parameters.  A pattern segment
- * in braces is a parameter: "{}" matches any segment, "{tier}" only a tier
- * name. */
+/* A parameter segment is matched on its raw bytes, so only characters that
+ * need no escaping may form one: "1%00", "a%2Fb" or "%31" name nothing. */
+static bool plain_segment(const char *s, size_t len)
+{
+    static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+    for (size_t i = 0; i < len; i++)
+        if (!s[i] || !strchr(ok, s[i]))
+            return false;
+    return true;
+}
+
+/* Match the raw path against pattern; fills up to 2 parameters.  A pattern
+ * segment in braces is a parameter: "{}" matches any plain segment, "{tier}"
+ * only a tier name. */
 static int match(const char *pattern, const char *path, const char **params, char *store, size_t cap)
 {
     int np = 0;
@@ -67,7 +110,7 @@ static int match(const char *pattern, const char *path, const char **params, cha
         p++, s++;
         size_t plen = strcspn(p, "/"), slen = strcspn(s, "/");
         if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
-            if (slen == 0 || np >= 2 || used + slen + 1 > cap)
+            if (slen == 0 || np >= 2 || used + slen + 1 > cap || !plain_segment(s, slen))
                 return 0;
             if (plen == 6 && memcmp(p, "{tier}", 6) == 0 && !tier_segment(s, slen))
                 return 0; /* a queue that does not exist is no route: 404 before any token check */
@@ -83,9 +126,51 @@ static int match(const char *pattern, const char *path, const char **params, cha
     return *p == '\0' && *s == '\0';
 }
 
+/* ?wait=N on a long-poll route: a slot while fewer than max_long_polls wait,
+ * else "0" (the API allows any client to ask for no wait).  A value that is
+ * not a positive number is left for the handler to judge. */
+static const char *long_poll_admit(struct req *q, const char *v)
+{
+    struct escp_http *s = q->r.http;
+    if (q->wait == WAIT_UNSEEN) {
+        char *end;
+        double secs = strtod(v, &end);
+        q->wait = WAIT_NONE;
+        if (end != v && !*end && isfinite(secs) && secs > 0) {
+            pthread_mutex_lock(&s->mu);
+            if (s->long_polls < s->cfg.max_long_polls) {
+                s->long_polls++;
+                q->wait = WAIT_SLOT;
+            } else {
+                q->wait = WAIT_CAPPED;
+            }
+            pthread_mutex_unlock(&s->mu);
+            if (q->wait == WAIT_CAPPED) {
+                char path[128];
+                log_debug("%s %s: %d long polls wait already; answering without waiting", q->r.method,
+                          esc_log_escape(q->r.path, path, sizeof path), s->cfg.max_long_polls);
+            }
+        }
+    }
+    return q->wait == WAIT_CAPPED ? "0" : v;
+}
+
+static void long_poll_release(struct req *q)
+{
+    if (q->wait != WAIT_SLOT)
+        return;
+    q->wait = WAIT_NONE;
+    pthread_mutex_lock(&q->r.http->mu);
+    q->r.http->long_polls--;
+    pthread_mutex_unlock(&q->r.http->mu);
+}
+
 const char *escp_query(struct escp_req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (v && strcmp(name, "wait") == 0)
+        v = long_poll_admit(req_of(r), v);
+    return v;
 }
 
 const char *escp_header(struct escp_req *r, const char *name)
@@ -121,20 +206,6 @@ int escp_query_only(struct escp_req *r, const char *const *allowed)
     return 0;
 }
 
-static int authenticate(struct escp_req *r)
-{
-    const char *h = escp_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-        esc_error_set(&r->err, ESC_ERR_UNAUTHENTICATED, NULL,
-                      "an Authorization: Bearer <token> header is required");
-        return -1;
-    }
-    const char *tok = h + 7;
-    while (*tok == ' ')
-        tok++;
-    return escp_authenticate(r->svc->store, tok, &r->actor, &r->err);
-}
-
 /* "manager, admin": the roles of a route's mask, for a 403's message. */
 static void roles_text(unsigned roles, char *out, size_t len)
 {
@@ -146,23 +217,79 @@ static void roles_text(unsigned roles, char *out, size_t len)
                                   esc_role_name((enum esc_role)i));
 }
 
-static void dispatch(struct escp_http *h, struct escp_req *r)
+static const struct sockaddr *client_addr(struct MHD_Connection *conn)
 {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return ci ? ci->client_addr : NULL;
+}
+
+static void addr_text(const struct sockaddr *sa, char *out, size_t len)
+{
+    const void *a = NULL;
+    if (sa && sa->sa_family == AF_INET)
+        a = &((const struct sockaddr_in *)sa)->sin_addr;
+    else if (sa && sa->sa_family == AF_INET6)
+        a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (!a || !inet_ntop(sa->sa_family, a, out, (socklen_t)len))
+        snprintf(out, len, "?");
+}
+
+/* The bearer token: refused outright while the client's address has used up
+ * its failed tokens (the token is not even looked up), else verified, and a
+ * token that fails is counted against the address. */
+static int authenticate(struct escp_http *s, struct req *q)
+{
+    struct escp_req *r = &q->r;
+    const char *h = escp_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        esc_error_set(&r->err, ESC_ERR_UNAUTHENTICATED, NULL,
+                      "an Authorization: Bearer <token> header is required");
+        return -1;
+    }
+    const struct sockaddr *sa = client_addr(r->conn);
+    double now = escp_mono_now();
+    double wait = escp_ratelimit_blocked(s->auth_failures, sa, now);
+    if (wait > 0) {
+        q->retry_after = (int)ceil(wait);
+        esc_error_set(&r->err, ESC_ERR_RATE_LIMITED, NULL,
+                      "too many failed tokens from this address; try again in %d s", q->retry_after);
+        return -1;
+    }
+    const char *tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    if (escp_authenticate(r->svc->store, tok, &r->actor, &r->err) == 0)
+        return 0;
+    if (r->err.code == ESC_ERR_UNAUTHENTICATED &&
+        escp_ratelimit_fail(s->auth_failures, sa, now)) {
+        char who[INET6_ADDRSTRLEN];
+        addr_text(sa, who, sizeof who);
+        log_warn("%s: %d failed tokens within %d s; its tokens are refused until the window ends",
+                 who, s->cfg.auth_fail_limit, s->cfg.auth_fail_window_s);
+    }
+    return -1;
+}
+
+/* The route of the request (404 / 405 otherwise), its token and the role:
+ * everything that is judged on the headers alone.  0, or -1 with r->err. */
+static int route_and_auth(struct escp_http *s, struct req *q)
+{
+    struct escp_req *r = &q->r;
     const char *params[2] = {0};
-    char pstore[256];
+    char pstore[PARAMS_CAP];
     char allow[64] = "";
     int path_known = 0;
     const struct escp_route *hit = NULL;
 
-    for (size_t i = 0; i < h->nroutes && !hit; i++) {
-        const struct escp_route *rt = h->routes[i];
+    for (size_t i = 0; i < s->nroutes && !hit; i++) {
+        const struct escp_route *rt = s->routes[i];
         if (!match(rt->pattern, r->path, params, pstore, sizeof pstore))
             continue;
         path_known = 1;
         if (strcmp(rt->method, r->method) == 0 ||
             (strcmp(r->method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
             hit = rt;
-        } else if (!strstr(allow, rt->method)) {
+        } else if (!strstr(allow, rt->method) && strlen(allow) + strlen(rt->method) + 3 < sizeof allow) {
             if (allow[0])
                 strcat(allow, ", ");
             strcat(allow, rt->method);
@@ -175,23 +302,24 @@ static void dispatch(struct escp_http *h, struct escp_req *r)
         } else {
             esc_error_set(&r->err, ESC_ERR_NOT_FOUND, NULL, "no such route");
         }
-        return;
+        return -1;
     }
     /* re-match to keep the parameters of the route that was hit */
-    match(hit->pattern, r->path, r->params, r->path + strlen(r->path) + 1, 256);
+    match(hit->pattern, r->path, r->params, r->path + strlen(r->path) + 1, PARAMS_CAP);
     r->action = hit->action;
-    if (hit->roles != ESCP_PUBLIC) {
-        if (authenticate(r) != 0)
-            return;
-        if (!(hit->roles & ESCP_ROLE(r->actor.role))) {
-            char who[64];
-            roles_text(hit->roles, who, sizeof who);
-            esc_error_set(&r->err, ESC_ERR_FORBIDDEN, NULL, "the %s role may not use this route (it is for: %s)",
-                          esc_role_name(r->actor.role), who);
-            return;
-        }
+    q->route = hit;
+    if (hit->roles == ESCP_PUBLIC)
+        return 0;
+    if (authenticate(s, q) != 0)
+        return -1;
+    if (!(hit->roles & ESCP_ROLE(r->actor.role))) {
+        char who[64];
+        roles_text(hit->roles, who, sizeof who);
+        esc_error_set(&r->err, ESC_ERR_FORBIDDEN, NULL, "the %s role may not use this route (it is for: %s)",
+                      esc_role_name(r->actor.role), who);
+        return -1;
     }
-    hit->handler(r);
+    return 0;
 }
 
 /* ---- metrics ---- */
@@ -201,7 +329,7 @@ static void dispatch(struct escp_http *h, struct escp_req *r)
 static int route_index(const struct escp_http *h, const char *method, const char *path)
 {
     const char *params[2];
-    char pstore[256];
+    char pstore[PARAMS_CAP];
     int first = -1;
     for (size_t i = 0; i < h->nroutes; i++) {
         const struct escp_route *rt = h->routes[i];
@@ -235,8 +363,9 @@ static struct escp_metrics *metrics_new(const struct escp_http *h)
 
 /* ---- response rendering ---- */
 
-static struct MHD_Response *render(struct escp_req *r, int *status)
+static struct MHD_Response *render(struct req *q, int *status)
 {
+    struct escp_req *r = &q->r;
     char *text = NULL;
     size_t len = 0;
     const char *ctype = "application/json; charset=utf-8";
@@ -283,6 +412,11 @@ static struct MHD_Response *render(struct escp_req *r, int *status)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (r->err.code == ESC_ERR_UNAVAILABLE)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (r->err.code == ESC_ERR_RATE_LIMITED) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", q->retry_after > 0 ? q->retry_after : 1);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
     if (r->err.code == ESC_ERR_METHOD_NOT_ALLOWED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->err.code == ESC_ERR_UNAUTHENTICATED)
@@ -304,15 +438,15 @@ static struct MHD_Response *render(struct escp_req *r, int *status)
     return resp;
 }
 
-static void req_free(struct escp_req *r)
+static void req_free(struct req *q)
 {
-    if (!r)
+    if (!q)
         return;
-    json_decref(r->json);
-    free(r->raw);
-    free(r->body);
-    free(r->path);
-    free(r);
+    json_decref(q->r.json);
+    free(q->r.raw);
+    free(q->r.body);
+    free(q->r.path);
+    free(q);
 }
 
 static int is_json_type(const char *ct)
@@ -325,120 +459,243 @@ static int is_json_type(const char *ct)
     return strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* Render, count and queue the answer. */
+static enum MHD_Result respond(struct escp_http *s, struct req *q)
+{
+    struct escp_req *r = &q->r;
+    int status = 500;
+    struct MHD_Response *resp = render(q, &status);
+    if (!resp)
+        return MHD_NO;
+    /* counted before the response is queued, so a client that has its
+     * answer finds it counted in its next scrape */
+    escp_metrics_observe(s->metrics, route_index(s, r->method, r->path), r->method, status,
+                         escp_mono_now() - r->started);
+    char path[128];
+    esc_log_escape(r->path, path, sizeof path); /* raw bytes from the client */
+    if (status >= 500 && r->err.code == ESC_ERR_INTERNAL)
+        log_error("%s %s -> %d", r->method, path, status);
+    else
+        log_debug("%s %s -> %d", r->method, path, status);
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* The first call, with the headers complete and no byte of the body read:
+ * everything that can be judged now is.  A request with a body that fails
+ * is answered at once, which also makes libmicrohttpd skip the body and
+ * close the connection afterwards; one without a body is answered from
+ * the next call, which keeps the connection open for the next request. */
+static void on_headers(struct escp_http *s, struct req *q)
+{
+    struct escp_req *r = &q->r;
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+    bool body = len > 0 ||
+                MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (len > MAX_BODY) {
+        r->too_large = true;
+        esc_error_set(&r->err, ESC_ERR_PAYLOAD_TOO_LARGE, NULL, "the body is larger than 1 MiB");
+    } else if (len > 0 && !is_json_type(escp_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        esc_error_set(&r->err, ESC_ERR_UNSUPPORTED_MEDIA, NULL, "the body must be application/json");
+    } else {
+        route_and_auth(s, q);
+    }
+    q->answer_now = r->err.code != ESC_OK && body;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     struct escp_http *s = cls;
-    struct escp_req *r = *con_cls;
+    struct req *q = *con_cls;
+    (void)url; /* decoded; routes are matched on the raw path uri_logged kept */
+    (void)version;
+    if (!q)
+        return MHD_NO; /* uri_logged ran out of memory */
+    struct escp_req *r = &q->r;
 
-    if (!r) { /* first call: headers only; answer from a later call (keeps keep-alive) */
-        r = calloc(1, sizeof *r);
-        if (!r)
-            return MHD_NO;
-        size_t ulen = strlen(url);
-        r->path = malloc(ulen + 1 + 256 + 1); /* the path, then room for its parameters */
-        if (!r->path) {
-            free(r);
-            return MHD_NO;
-        }
-        memcpy(r->path, url, ulen + 1);
-        r->http = s;
-        r->svc = s->svc;
-        r->conn = conn;
+    if (!q->headers_seen) {
+        q->headers_seen = true;
         r->method = method;
-        r->stopping = &s->stopping;
         r->started = escp_mono_now();
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > MAX_BODY)
-            r->too_large = true;
         pthread_mutex_lock(&s->mu);
         s->in_flight++;
         pthread_mutex_unlock(&s->mu);
-        *con_cls = r;
-        return MHD_YES;
+        q->counted = true;
+        on_headers(s, q);
+        return q->answer_now ? respond(s, q) : MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
-        if (!r->too_large && r->body_len + n > MAX_BODY)
-            r->too_large = true;
-        if (!r->too_large) {
-            if (r->body_len + n + 1 > r->body_cap) {
-                size_t cap = r->body_cap ? r->body_cap : 4096;
-                while (cap < r->body_len + n + 1)
-                    cap *= 2;
-                char *nb = realloc(r->body, cap);
-                if (!nb)
-                    return MHD_NO;
-                r->body = nb;
-                r->body_cap = cap;
-            }
-            memcpy(r->body + r->body_len, upload_data, n);
-            r->body_len += n;
-            r->body[r->body_len] = '\0';
+        *upload_data_size = 0;
+        if (r->err.code != ESC_OK)
+            return MHD_YES; /* judged already (a body-less request cannot get here) */
+        if (r->body_len + n > MAX_BODY) {
+            /* Only a chunked body gets here (a Content-Length over the limit
+             * was answered with the headers).  This libmicrohttpd cannot queue
+             * a response while a body is arriving, so the connection is
+             * closed rather than the rest of the body read. */
+            char path[128];
+            log_info("%s %s: chunked body over 1 MiB; closing the connection", method,
+                     esc_log_escape(r->path, path, sizeof path));
+            return MHD_NO;
         }
-        *upload_data_size = 0; /* consumed (or discarded past the limit) */
+        if (r->body_len + n + 1 > r->body_cap) {
+            size_t cap = r->body_cap ? r->body_cap : 4096;
+            while (cap < r->body_len + n + 1)
+                cap *= 2;
+            char *nb = realloc(r->body, cap);
+            if (!nb)
+                return MHD_NO;
+            r->body = nb;
+            r->body_cap = cap;
+        }
+        memcpy(r->body + r->body_len, upload_data, n);
+        r->body_len += n;
+        r->body[r->body_len] = '\0';
         return MHD_YES;
     }
 
-    if (r->too_large)
-        esc_error_set(&r->err, ESC_ERR_PAYLOAD_TOO_LARGE, NULL, "the body is larger than 1 MiB");
-    else if (r->body_len > 0 && !is_json_type(escp_header(r, MHD_HTTP_HEADER_CONTENT_TYPE)))
-        esc_error_set(&r->err, ESC_ERR_UNSUPPORTED_MEDIA, NULL,
-                      "the body must be application/json");
-    else
-        dispatch(s, r);
+    if (r->err.code == ESC_OK) {
+        if (r->body_len > 0 && !is_json_type(escp_header(r, MHD_HTTP_HEADER_CONTENT_TYPE)))
+            esc_error_set(&r->err, ESC_ERR_UNSUPPORTED_MEDIA, NULL, "the body must be application/json");
+        else
+            q->route->handler(r);
+        long_poll_release(q);
+    }
+    return respond(s, q);
+}
 
-    int status = 500;
-    struct MHD_Response *resp = render(r, &status);
-    if (!resp)
-        return MHD_NO;
-    /* counted before the response is queued, so a client that has its
-     * answer finds it counted in its next scrape */
-    escp_metrics_observe(s->metrics, route_index(s, method, r->path), method, status,
-                         escp_mono_now() - r->started);
-    if (status >= 500 && r->err.code == ESC_ERR_INTERNAL)
-        log_error("%s %s -> %d", method, r->path, status);
-    else
-        log_debug("%s %s -> %d", method, r->path, status);
-    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+/* Called when the request line is parsed, before libmicrohttpd decodes the
+ * path: the request is allocated here, with the path's raw bytes. */
+static void *uri_logged(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct escp_http *s = cls;
+    struct req *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    size_t ulen = uri ? strcspn(uri, "?") : 0;
+    q->r.path = malloc(ulen + 1 + PARAMS_CAP + 1); /* the path, then room for its parameters */
+    if (!q->r.path) {
+        free(q);
+        return NULL;
+    }
+    memcpy(q->r.path, uri ? uri : "", ulen);
+    q->r.path[ulen] = '\0';
+    q->r.http = s;
+    q->r.svc = s->svc;
+    q->r.conn = conn;
+    q->r.method = "";
+    q->r.stopping = &s->stopping;
+    return q;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct escp_http *s = cls;
-    struct escp_req *r = *con_cls;
-    if (!r)
+    struct req *q = *con_cls;
+    (void)conn;
+    (void)toe;
+    if (!q)
         return;
-    req_free(r);
     *con_cls = NULL;
+    long_poll_release(q);
+    bool counted = q->counted;
+    req_free(q);
+    if (!counted)
+        return;
     pthread_mutex_lock(&s->mu);
     s->in_flight--;
     pthread_cond_broadcast(&s->idle);
     pthread_mutex_unlock(&s->mu);
 }
 
+/* libmicrohttpd's messages.  Those a client causes at will (closing in the
+ * middle of a request, a malformed request) go to debug; of the others (the
+ * connection limits reached, resources short) no more than MHD_LOG_PER_S a
+ * second reach the log, so that a flood of connections cannot become a
+ * flood of log lines. */
+#define MHD_LOG_PER_S 10
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static time_t second;
+    static int lines, dropped;
+    static const char *const by_clients[] = {
+        "Connection was closed by remote side", "The connection was forcibly closed by remote peer",
+        "Socket has been disconnected when reading", "Connection socket is closed when reading",
+        "The socket is no longer available for sending", "Error processing request",
+        "Failed to send the", "Received HTTP/1.1 request without `Host' header",
+        "Application reported internal error", /* the chunked body over 1 MiB (logged already) */
+    };
     char msg[512];
+    (void)cls;
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    log_warn("http: %s", msg);
+    for (size_t i = 0; i < sizeof by_clients / sizeof *by_clients; i++) {
+        if (strncmp(msg, by_clients[i], strlen(by_clients[i])) == 0) {
+            log_debug("http: %s", msg);
+            return;
+        }
+    }
+    time_t now = time(NULL);
+    int show, was_dropped = 0;
+    pthread_mutex_lock(&mu);
+    if (now != second) {
+        was_dropped = dropped;
+        second = now;
+        lines = dropped = 0;
+    }
+    show = lines < MHD_LOG_PER_S;
+    if (show)
+        lines++;
+    else
+        dropped++;
+    pthread_mutex_unlock(&mu);
+    if (was_dropped)
+        log_warn("http: %d libmicrohttpd messages not shown (more than %d in a second)", was_dropped,
+                 MHD_LOG_PER_S);
+    if (show)
+        log_warn("http: %s", msg);
 }
 
 static void http_free(struct escp_http *h)
 {
     escp_metrics_free(h->metrics);
+    escp_ratelimit_free(h->auth_failures);
     free(h->routes);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->idle);
     free(h);
+}
+
+static void config_defaults(struct escp_http_config *c)
+{
+    if (c->threads <= 0)
+        c->threads = ESCP_HTTP_THREADS;
+    if (c->max_long_polls <= 0)
+        c->max_long_polls = c->threads / 2 > 0 ? c->threads / 2 : 1;
+    if (c->max_long_polls >= c->threads) /* one thread at least stays for the rest */
+        c->max_long_polls = c->threads > 1 ? c->threads - 1 : 0;
+    if (c->max_connections <= 0)
+        c->max_connections = ESCP_HTTP_MAX_CONNECTIONS;
+    if (c->per_ip_connections <= 0)
+        c->per_ip_connections = ESCP_HTTP_PER_IP_CONNECTIONS;
+    if (c->timeout_s <= 0)
+        c->timeout_s = ESCP_HTTP_TIMEOUT_S;
+    if (c->auth_fail_limit <= 0)
+        c->auth_fail_limit = ESCP_HTTP_AUTH_FAIL_LIMIT;
+    if (c->auth_fail_window_s <= 0)
+        c->auth_fail_window_s = ESCP_HTTP_AUTH_FAIL_WINDOW_S;
+    if (c->shutdown_grace_s <= 0)
+        c->shutdown_grace_s = 30;
 }
 
 struct escp_http *escp_http_start(const struct escp_http_config *cfg,
@@ -452,6 +709,7 @@ struct escp_http *escp_http_start(const struct escp_http_config *cfg,
         return NULL;
     }
     s->cfg = *cfg;
+    config_defaults(&s->cfg);
     s->svc = svc;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
@@ -466,7 +724,9 @@ struct escp_http *escp_http_start(const struct escp_http_config *cfg,
                 s->routes[s->nroutes++] = rt;
         s->metrics = metrics_new(s);
     }
-    if (!s->metrics) {
+    s->auth_failures = escp_ratelimit_new(s->cfg.auth_fail_limit, s->cfg.auth_fail_window_s,
+                                          ESCP_HTTP_AUTH_FAIL_SLOTS);
+    if (!s->metrics || !s->auth_failures) {
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
         goto fail;
     }
@@ -481,17 +741,20 @@ struct escp_http *escp_http_start(const struct escp_http_config *cfg,
                       gai_strerror(gai));
         goto fail;
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    /* A pool of threads, each with its own epoll set: connections cost no
+     * thread while they idle.  ITC lets MHD_quiesce_daemon reach the pool. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                              MHD_OPTION_URI_LOG_CALLBACK, uri_logged, s,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                              MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned)(cfg->max_connections > 0 ? cfg->max_connections : 1024),
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.per_ip_connections,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.timeout_s,
                               MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                               MHD_OPTION_END);
     freeaddrinfo(ai);
@@ -502,6 +765,10 @@ struct escp_http *escp_http_start(const struct escp_http_config *cfg,
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : cfg->listen_port;
+    log_info("http: %d threads, %d long polls at once, %d connections (%d per address), "
+             "idle connections closed after %d s",
+             s->cfg.threads, s->cfg.max_long_polls, s->cfg.max_connections,
+             s->cfg.per_ip_connections, s->cfg.timeout_s);
     return s;
 fail:
     http_free(s);
@@ -521,7 +788,7 @@ void escp_http_stop(struct escp_http *s)
         close(fd);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += s->cfg.shutdown_grace_s > 0 ? s->cfg.shutdown_grace_s : 30;
+    until.tv_sec += s->cfg.shutdown_grace_s;
     pthread_mutex_lock(&s->mu);
     while (s->in_flight > 0)
         if (pthread_cond_timedwait(&s->idle, &s->mu, &until) != 0)

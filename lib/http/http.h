@@ -41,7 +41,10 @@ struct escp_req {
     esc_error_t err;
 };
 
-/* Query parameter or header (NULL when absent); borrowed from libmicrohttpd. */
+/* Query parameter or header (NULL when absent); borrowed from libmicrohttpd.
+ * r must be a request the server made.  A positive `wait` takes one of the
+ * server's long-poll slots for the rest of the handler, or reads "0" when
+ * all are taken (escp_http_config.max_long_polls). */
 const char *escp_query(struct escp_req *r, const char *name);
 const char *escp_header(struct escp_req *r, const char *name);
 /* 0 when every query parameter is one of `allowed` (NULL-terminated); else a
@@ -71,12 +74,30 @@ struct escp_route {
     int action;          /* enum esc_action for action routes, else -1 */
 };
 
-/* ---- the server ---- */
+/* ---- the server ----
+ * libmicrohttpd with a fixed pool of threads, each polling its own
+ * connections with epoll (docs/security.md, "Slow and hostile clients").
+ * Every number left 0 takes the default below. */
+#define ESCP_HTTP_THREADS 32             /* pool threads */
+#define ESCP_HTTP_MAX_CONNECTIONS 4096   /* connections at once, all clients */
+#define ESCP_HTTP_PER_IP_CONNECTIONS 64  /* connections at once from one address */
+#define ESCP_HTTP_TIMEOUT_S 10           /* an idle connection is closed after this */
+#define ESCP_HTTP_AUTH_FAIL_LIMIT 20     /* failed tokens from one address ... */
+#define ESCP_HTTP_AUTH_FAIL_WINDOW_S 60  /* ... within this many seconds: 429 until it ends */
+#define ESCP_HTTP_AUTH_FAIL_SLOTS 4096   /* addresses the failure counter remembers */
 struct escp_http_config {
     const char *listen_host; /* NULL or "" = every address */
     int listen_port;         /* 0 = any free port */
-    int max_connections;
-    int shutdown_grace_s;    /* how long a stop waits for requests in flight */
+    int threads;             /* libmicrohttpd's pool; a thread serves one request at a time */
+    int max_long_polls;      /* requests that may wait (?wait=N) at once, each holding a thread;
+                                more are answered as with wait=0 (default threads / 2, and
+                                always fewer than threads) */
+    int max_connections;     /* the caller keeps it within RLIMIT_NOFILE */
+    int per_ip_connections;
+    int timeout_s;           /* idle (or slowly sent) connections */
+    int auth_fail_limit;
+    int auth_fail_window_s;
+    int shutdown_grace_s;    /* how long a stop waits for requests in flight (default 30) */
 };
 /* Serve the routes of `tables` (NULL-terminated; matched in order) with the
  * use cases of svc (borrowed; must outlive the server). */

@@ -1641,4 +1641,85 @@ void h_local_day(double epoch, const char *zone, char out[16])
     localtime_r(&t, &tm);
     strftime(out, 16, "%Y-%m-%d", &tm);
     h_tz_pop(saved);
+/* ------------------------------------------------------ raw connections */
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/resource.h>
+
+int h_raw_connect(h_ctx *h, const char *src)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    if (src) {
+        if (inet_pton(AF_INET, src, &a.sin_addr) != 1 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0)
+            goto fail;
+    }
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)h->port);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        goto fail;
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+int h_raw_send(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+ssize_t h_raw_read(int fd, char *buf, size_t cap, double seconds, int *closed)
+{
+    size_t got = 0;
+    double end = h_now() + seconds;
+    *closed = 0;
+    buf[0] = '\0';
+    while (got + 1 < cap) {
+        double left = end - h_now();
+        if (left <= 0)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int rc = poll(&p, 1, (int)(left * 1000) + 1);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            break;
+        ssize_t n = recv(fd, buf + got, cap - 1 - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) { /* EOF, or a reset */
+            *closed = 1;
+            break;
+        }
+        got += (size_t)n;
+        buf[got] = '\0';
+    }
+    return (ssize_t)got;
+}
+
+long h_nofile_at_least(long n)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    if (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < n) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || (long)rl.rlim_max >= n ? (rlim_t)n : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            return -1;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? n : (long)rl.rlim_cur;
 }

@@ -292,4 +292,19 @@ void h_tz_pop(char *saved);
 /* "YYYY-MM-DD" of an instant in an IANA zone, by the C library. */
 void h_local_day(double epoch, const char *zone, char out[16]);
 
+/* ---- raw connections (for clients that misbehave) ------------------ */
+/* A TCP connection to the daemon (h->port on 127.0.0.1) from the source
+ * address `src` (any 127.x.y.z: loopback has them all; NULL = the kernel's
+ * choice).  The descriptor, or -1. */
+int h_raw_connect(h_ctx *h, const char *src);
+/* Send all of buf (no SIGPIPE); 0, or -1 when the peer is gone. */
+int h_raw_send(int fd, const void *buf, size_t len);
+/* Read into buf (NUL-terminated) until the peer closes, cap - 1 bytes have
+ * arrived, or `seconds` pass.  The bytes read; *closed is 1 when the peer
+ * closed (end of file or a reset). */
+ssize_t h_raw_read(int fd, char *buf, size_t cap, double seconds, int *closed);
+/* Raise this process's soft RLIMIT_NOFILE to at least n (as far as the hard
+ * limit allows); the soft limit now, or -1. */
+long h_nofile_at_least(long n);
+
 #endif

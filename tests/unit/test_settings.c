@@ -22,7 +22,7 @@ static const struct {
     {ESCP_SET_DB, "--db", "ESCALATED_DB", NULL},
     {ESCP_SET_LISTEN, "--listen", "ESCALATED_LISTEN", "127.0.0.1:8080"},
     {ESCP_SET_POOL_SIZE, "--pool-size", "ESCALATED_POOL_SIZE", "16"},
-    {ESCP_SET_MAX_CONNECTIONS, "--max-connections", "ESCALATED_MAX_CONNECTIONS", "1024"},
+    {ESCP_SET_MAX_CONNECTIONS, "--max-connections", "ESCALATED_MAX_CONNECTIONS", "4096"},
     {ESCP_SET_SHUTDOWN_GRACE, "--shutdown-grace", "ESCALATED_SHUTDOWN_GRACE", "30"},
     {ESCP_SET_LOG_LEVEL, "--log-level", "ESCALATED_LOG_LEVEL", "info"},
     {ESCP_SET_ENGINE_MAX_SLEEP, "--engine-max-sleep", "ESCALATED_ENGINE_MAX_SLEEP", "60"},
@@ -33,6 +33,13 @@ static const struct {
      "3600000"},
     {ESCP_SET_WEBHOOK_TIMEOUT_MS, "--webhook-timeout-ms", "ESCALATED_WEBHOOK_TIMEOUT_MS", "5000"},
     {ESCP_SET_WEBHOOK_WORKER, "--webhook-worker", "ESCALATED_WEBHOOK_WORKER", "on"},
+    {ESCP_SET_MAX_CONNECTIONS_PER_IP, "--max-connections-per-ip", "ESCALATED_MAX_CONNECTIONS_PER_IP", "64"},
+    {ESCP_SET_HTTP_THREADS, "--http-threads", "ESCALATED_HTTP_THREADS", NULL},
+    {ESCP_SET_MAX_LONG_POLLS, "--max-long-polls", "ESCALATED_MAX_LONG_POLLS", "16"},
+    {ESCP_SET_IDLE_TIMEOUT, "--idle-timeout", "ESCALATED_IDLE_TIMEOUT", "10"},
+    {ESCP_SET_AUTH_FAIL_LIMIT, "--auth-fail-limit", "ESCALATED_AUTH_FAIL_LIMIT", "20"},
+    {ESCP_SET_AUTH_FAIL_WINDOW, "--auth-fail-window", "ESCALATED_AUTH_FAIL_WINDOW", "60"},
+    {ESCP_SET_STATEMENT_TIMEOUT, "--statement-timeout", "ESCALATED_STATEMENT_TIMEOUT", "30000"},
 };
 
 /* Each test starts from an environment without any of our variables. */
