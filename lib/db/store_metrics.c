@@ -18,8 +18,6 @@ static int index_of(const char *s, const char *const *names, int n)
 
 int escp_store_metrics(struct escp_conn *c, struct escp_db_metrics *out, esc_error_t *err)
 {
-    /* the timer kinds as stored (enum escp_timer order); "warn" is shown as "at_risk" */
-    static const char *const timer_kinds[ESCP_TIMER_KINDS] = {"ack", "resolve", "warn", "callback"};
     memset(out, 0, sizeof *out);
     PGresult *res = escp_exec(c, ESCP_S_METRICS, 0, NULL, err);
     if (!res)
@@ -37,13 +35,13 @@ int escp_store_metrics(struct escp_conn *c, struct escp_db_metrics *out, esc_err
                 k = 0;
             }
         } else if (strcmp(f, "timer") == 0) {
-            if ((k = index_of(a, timer_kinds, ESCP_TIMER_KINDS)) >= 0)
+            if ((k = esc_timer_from_name(a)) >= 0)
                 out->timers[k] = n;
         } else if (strcmp(f, "overdue") == 0) {
             out->timer_overdue_s = strtod(v, NULL);
             k = 0;
         } else if (strcmp(f, "breach") == 0) {
-            if ((k = index_of(a, escp_metrics_breach_kinds, ESCP_BREACH_KINDS)) >= 0)
+            if ((k = esc_breach_from_name(a)) >= 0)
                 out->breaches[k] = n;
         } else if (strcmp(f, "notification") == 0) {
             if ((k = index_of(a, escp_metrics_notify_statuses, ESCP_NOTIFY_STATUSES)) >= 0)

@@ -234,8 +234,6 @@ static const char *put_time(struct vals *x, int i, esc_time_t t)
     return x->v[i] = x->buf[i];
 }
 
-static const char *const timer_names[ESCP_TIMER__COUNT] = {"ack", "resolve", "warn", "callback"};
-
 json_t *escp_store_ticket_apply(struct escp_conn *c, const struct escp_ticket *t,
                                 const struct escp_event *ev, const struct escp_timer_ops *ops,
                                 esc_error_t *err)
@@ -250,12 +248,12 @@ json_t *escp_store_ticket_apply(struct escp_conn *c, const struct escp_ticket *t
             escp_time_pg(ops->set[k], tb, sizeof tb);
             if (kinds[1])
                 strcat(kinds, ","), strcat(dues, ",");
-            strcat(kinds, timer_names[k]);
+            strcat(kinds, esc_timer_names[k]);
             strcat(dues, tb);
         } else if (ops->stop[k]) {
             if (stops[1])
                 strcat(stops, ",");
-            strcat(stops, timer_names[k]);
+            strcat(stops, esc_timer_names[k]);
         }
     }
     strcat(stops, "}"), strcat(kinds, "}"), strcat(dues, "}");
