@@ -4,6 +4,7 @@
  * store_*.c, the only code that holds SQL text or includes libpq. */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,39 @@
 #include "db/store_internal.h"
 
 /* Every store file's table of statements: X(f) is escp_stmts_<f>, defined
- * in the file whose functions run them (store_<f>.c).
+ * in the file whose functions run them (store_<f>.c; "pool" is this file's).
  * A new store file adds one entry here. */
-#define STMT_TABLES(X) X(tickets) X(sla) X(reports) X(events) X(metrics) X(webhooks) X(dashboard)
+#define STMT_TABLES(X) X(pool) X(tickets) X(sla) X(reports) X(events) X(metrics) X(webhooks) X(dashboard)
 #define DECLARE_TABLE(f) extern const struct escp_stmt_table escp_stmts_##f;
 STMT_TABLES(DECLARE_TABLE)
 #define LIST_TABLE(f) &escp_stmts_##f,
 static const struct escp_stmt_table *const tables[] = {STMT_TABLES(LIST_TABLE)};
 #define NTABLES ((int)(sizeof tables / sizeof tables[0]))
+
+enum { S_VOCABULARY, S__COUNT };
+static const struct escp_stmt stmts[S__COUNT] = {
+    /* The names the CHECK constraints of tickets.state, timers.kind and
+     * breaches.kind allow, against the model's lists ($1 the states, $2 the
+     * timer kinds, $3 the breach kinds; core/model.h): one row per column
+     * whose names differ, with the model's names the database lacks
+     * (`missing`) and the database's names the model lacks (`extra`).  The
+     * SQL names single members of these lists where a parameter cannot stand
+     * (the claim queue's partial index is on state = 'awaiting_ack'), and the
+     * database checks what it stores against these constraints, so keeping
+     * them in step with the model keeps those literals in step too. */
+    [S_VOCABULARY] = {"vocabulary",
+        "SELECT x.tbl || '.' || x.col AS col, "
+        " array_to_string(ARRAY(SELECT unnest(x.want) EXCEPT SELECT unnest(d.have)), ',') AS missing, "
+        " array_to_string(ARRAY(SELECT unnest(d.have) EXCEPT SELECT unnest(x.want)), ',') AS extra "
+        "FROM (VALUES ('tickets', 'state', $1::text[]), ('timers', 'kind', $2::text[]), "
+        "  ('breaches', 'kind', $3::text[])) AS x(tbl, col, want) "
+        "LEFT JOIN LATERAL (SELECT array_agg(DISTINCT m[1]) AS have FROM pg_constraint k "
+        " JOIN pg_attribute a ON a.attrelid = k.conrelid AND k.conkey = ARRAY[a.attnum] "
+        " CROSS JOIN LATERAL regexp_matches(pg_get_constraintdef(k.oid), '''([^'']*)''', 'g') AS m "
+        " WHERE k.conrelid = x.tbl::regclass AND k.contype = 'c' AND a.attname = x.col) d ON true "
+        "WHERE d.have IS NULL OR NOT (d.have @> x.want AND x.want @> d.have)"},
+};
+const struct escp_stmt_table escp_stmts_pool = {stmts, S__COUNT};
 
 struct esc_store {
     char *conninfo;
@@ -78,15 +104,55 @@ static PGresult *exec_prepared(PGconn *pg, const struct escp_stmt *st, int npara
     return NULL;
 }
 
+/* The database allows every state, timer kind and breach kind of the model
+ * (S_VOCABULARY); ESC_ERR_UNAVAILABLE when it lacks one: this build would
+ * store what the schema rejects.  Names the database allows beyond the
+ * model's are a newer schema (a migration applied before every daemon was
+ * upgraded): a warning, once, since this build cannot count or show them. */
+static int check_vocabulary(PGconn *pg, esc_error_t *err)
+{
+    static atomic_flag warned = ATOMIC_FLAG_INIT;
+    char states[ESCP_NAMES_LEN], timers[ESCP_NAMES_LEN], breaches[ESCP_NAMES_LEN];
+    const char *v[3] = {escp_pg_names(states, sizeof states, esc_state_names, ESC_STATE__COUNT, err),
+                        escp_pg_names(timers, sizeof timers, esc_timer_names, ESCP_TIMER__COUNT, err),
+                        escp_pg_names(breaches, sizeof breaches, esc_breach_names, ESC_BREACH__COUNT, err)};
+    if (!v[0] || !v[1] || !v[2])
+        return -1;
+    PGresult *res = exec_prepared(pg, &stmts[S_VOCABULARY], 3, v, err);
+    int rc = -1, col, missing, extra, lacking = 0;
+    if (!res || escp_columns(res, stmts[S_VOCABULARY].name, err, "col", &col, "missing", &missing,
+                             "extra", &extra, NULL) != 0)
+        goto out;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *lacks = PQgetvalue(res, i, missing), *more = PQgetvalue(res, i, extra);
+        if (*lacks) {
+            lacking = 1;
+            log_error("the database's %s does not allow {%s} of this build (core/model.h)",
+                      PQgetvalue(res, i, col), lacks);
+            esc_error_set(err, ESC_ERR_UNAVAILABLE, NULL,
+                          "the database schema does not match this build");
+        } else if (*more && !atomic_flag_test_and_set(&warned)) {
+            log_warn("the database's %s also allows {%s}, which this build does not know "
+                     "(core/model.h): a newer schema?", PQgetvalue(res, i, col), more);
+        }
+    }
+    if (lacking)
+        goto out;
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
 /* A new session of the pool's (or escp_conn_open's): every registered
- * statement prepared. */
+ * statement prepared, and the vocabulary checked. */
 static int setup_session(PGconn *pg, esc_error_t *err)
 {
     for (int t = 0; t < NTABLES; t++)
         for (int i = 0; i < tables[t]->n; i++)
             if (prepare(pg, &tables[t]->stmts[i], err) != 0)
                 return -1;
-    return 0;
+    return check_vocabulary(pg, err);
 }
 
 /* Every registered statement has a name and a text, and no two share a
