@@ -556,10 +556,13 @@ int esc_store_ready(struct esc_store *s, esc_error_t *err)
         }
         goto out;
     }
+    int name_col;
+    if (escp_columns(res, "readiness", err, "name", &name_col, NULL) != 0)
+        goto out;
     for (const struct escp_migration *m = escp_migrations; m->name; m++) {
         int found = 0;
         for (int i = 0; i < PQntuples(res) && !found; i++)
-            found = strcmp(PQgetvalue(res, i, 0), m->name) == 0;
+            found = strcmp(PQgetvalue(res, i, name_col), m->name) == 0;
         if (!found) {
             esc_error_set(err, ESC_ERR_UNAVAILABLE, NULL, "migration %s is not applied", m->name);
             goto out;
@@ -589,13 +592,15 @@ char *esc_store_key_create(const char *conninfo, const char *name, enum esc_role
     const char *v[4] = {name, esc_role_name(role), role == ESC_ROLE_AGENT ? tierbuf : NULL, hash};
     res = exec_params(pg, "INSERT INTO principals (name, role, tier, token_hash) "
                           "VALUES ($1, $2, $3::smallint, $4) RETURNING id", 4, v);
-    if (ok_result(pg, res, "key create", err)) {
+    int id_col;
+    if (ok_result(pg, res, "key create", err) ||
+        escp_columns(res, "key create", err, "id", &id_col, NULL) != 0) {
         free(token);
         token = NULL;
         goto out;
     }
     if (id_out)
-        *id_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *id_out = strtoll(PQgetvalue(res, 0, id_col), NULL, 10);
 out:
     PQclear(res);
     PQfinish(pg);
