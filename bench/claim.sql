@@ -1,5 +1,5 @@
 -- bench/claim.sql: pgbench script for "claim the next ticket of a queue", the
--- daemon's ESCP_S_CLAIM statement (lib/store.c) verbatim, one transaction.
+-- daemon's S_CLAIM statement (lib/db/store_tickets.c) verbatim, one transaction.
 -- Run with -M prepared; bench/run.sh passes the agent's principal id with
 -- -D agent=ID (the same agent whose token bench/claim.lua sends).
 -- run.sh checks that this text, with the variables mapped back to $n, equals
@@ -16,4 +16,4 @@ u AS (UPDATE tickets k SET state = 'acknowledged', assignee_id = :agent,
 e AS (INSERT INTO events (ticket_id, type, actor_id, from_state, to_state, data) 
  SELECT id, 'acknowledged', :agent, 'awaiting_ack', 'acknowledged', '{"via": "claim"}' FROM u), 
 d AS (DELETE FROM timers WHERE ticket_id IN (SELECT id FROM u) AND kind = 'ack') 
-SELECT t.id, t.tier, t.state, t.severity, t.channel, t.category, t.subject, t.description, t.customer_name, t.customer_phone, t.customer_email, t.customer_id_number, t.external_ref, t.assignee_id, a.name, t.root_cause, t.resolution, t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, t.breaches, t.version FROM u t LEFT JOIN principals a ON a.id = t.assignee_id;
+SELECT t.id, t.tier, t.state, t.severity, t.channel, t.category, t.subject, t.description, t.customer_name, t.customer_phone, t.customer_email, t.customer_id_number, t.external_ref, t.assignee_id, a.name AS assignee_name, t.root_cause, t.resolution, t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, t.breaches, t.version FROM u t LEFT JOIN principals a ON a.id = t.assignee_id;

@@ -1,5 +1,5 @@
 -- bench/create.sql: pgbench script for "create a ticket", the daemon's
--- ESCP_S_TICKET_CREATE statement (lib/store.c) verbatim, one transaction.
+-- S_TICKET_CREATE statement (lib/db/store_tickets.c) verbatim, one transaction.
 -- Run with -M prepared; bench/run.sh passes the parameter values with -D,
 -- the same values bench/create.lua POSTs to the daemon, and as $14 the
 -- daemon's notify window (its --engine-max-sleep, in seconds, as it binds it).
@@ -41,5 +41,5 @@ nf AS (SELECT pg_notify('escalated_timers',
 'SS.US"Z"')) FROM t 
  WHERE least(t.ack_due_at, t.warn_due_at, t.resolve_due_at) 
   < now() + make_interval(secs => :notify_window::float8)) 
-SELECT t.id, t.tier, t.state, t.severity, t.channel, t.category, t.subject, t.description, t.customer_name, t.customer_phone, t.customer_email, t.customer_id_number, t.external_ref, t.assignee_id, a.name, t.root_cause, t.resolution, t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, t.breaches, t.version, least(t.ack_due_at, t.warn_due_at, t.resolve_due_at), 
- (SELECT count(*) FROM nf) FROM t LEFT JOIN principals a ON a.id = t.assignee_id;
+SELECT t.id, t.tier, t.state, t.severity, t.channel, t.category, t.subject, t.description, t.customer_name, t.customer_phone, t.customer_email, t.customer_id_number, t.external_ref, t.assignee_id, a.name AS assignee_name, t.root_cause, t.resolution, t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, t.breaches, t.version, least(t.ack_due_at, t.warn_due_at, t.resolve_due_at) AS first_due, 
+ (SELECT count(*) FROM nf) AS notified FROM t LEFT JOIN principals a ON a.id = t.assignee_id;

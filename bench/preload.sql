@@ -1,5 +1,5 @@
 -- bench/preload.sql: psql script that tops up the line-1 claim queue with
--- :n tickets in one statement, in the shape of ESCP_S_TICKET_CREATE (the
+-- :n tickets in one statement, in the shape of the create statement (the
 -- ticket, its `created` event and its ack/resolve/warn timers, deadlines from
 -- the policy), with the same values as bench/create.sql.  Variables (psql -v):
 -- n, severity, channel, category, subject, description, cust_name, cust_phone,

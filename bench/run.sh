@@ -9,7 +9,7 @@
 #   claim   HTTP POST /v1/queues/line-1/claim (wrk) vs  the daemon's claim transaction (pgbench)
 # Both transactions are a single prepared statement in autocommit, in the
 # daemon and in bench/create.sql and bench/claim.sql; run.sh checks that those
-# files hold the daemon's statement text (from lib/store.c) and stops if not.
+# files hold the daemon's statement text (from lib/db/store_tickets.c) and stops if not.
 # It prints TPS and p50/p99 latency of every run, the daemon/pgbench TPS ratio
 # of every pair and the median ratio per workload (target: >= 0.7).  Latency
 # is per request on both sides: pgbench's per-transaction log, and on the HTTP
@@ -111,17 +111,17 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 
 # ------------------------------------------------------ same SQL on both sides
-# The daemon's statement text, taken from lib/store.c through the C
-# preprocessor (so ESCP_TICKET_COLS is expanded exactly as compiled).
+# The daemon's statement text, taken from lib/db/store_tickets.c through the C
+# preprocessor (so TICKET_COLS is expanded exactly as compiled).
 daemon_sql() { # ENUM
     local cflags
     cflags=$(pkg-config --cflags libpq jansson libmicrohttpd 2>/dev/null || echo -I/usr/include/postgresql)
     # shellcheck disable=SC2086
-    "${CC:-cc}" -E -P -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/lib" $cflags "$ROOT/lib/db/store.c" |
+    "${CC:-cc}" -E -P -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/lib" $cflags "$ROOT/lib/db/store_tickets.c" |
         K="$1" perl -0777 -ne '
             my $k = $ENV{K};
             /\[\s*\Q$k\E\s*\]\s*=\s*\{\s*"(?:[^"\\]|\\.)*"\s*,((?:\s*"(?:[^"\\]|\\.)*")+)\s*\}/s
-                or die "statement $k not found in lib/store.c\n";
+                or die "statement $k not found in lib/db/store_tickets.c\n";
             my ($lits, $s) = ($1, "");
             while ($lits =~ /"((?:[^"\\]|\\.)*)"/g) { my $x = $1; $x =~ s/\\(.)/$1/g; $s .= $x; }
             $s =~ s/\s+/ /g; $s =~ s/^ | $//g; print $s;'
@@ -138,19 +138,19 @@ bench_sql() { # FILE "name=N name=N ..."
 }
 check_sql() { # ENUM FILE MAP
     local a b
-    a=$(daemon_sql "$1") || die "could not read $1 from lib/store.c"
+    a=$(daemon_sql "$1") || die "could not read $1 from lib/db/store_tickets.c"
     b=$(bench_sql "$2" "$3") || die "could not read $2"
     if [[ "$a" != "$b" ]]; then
         printf '%s\n' "$a" | tr ' ' '\n' >"$WORK/daemon.sql.words"
         printf '%s\n' "$b" | tr ' ' '\n' >"$WORK/bench.sql.words"
         diff -u "$WORK/daemon.sql.words" "$WORK/bench.sql.words" >&2 || true
-        die "${2#"$ROOT"/} is not the daemon's $1 any more (lib/store.c changed?); update it"
+        die "${2#"$ROOT"/} is not the daemon's $1 any more (lib/db/store_tickets.c changed?); update it"
     fi
 }
 CREATE_MAP="severity=1 channel=2 category=3 subject=4 description=5 cust_name=6 cust_phone=7 cust_email=8 cust_id=9 created_by=11 notify_window=14"
 CLAIM_MAP="tier=1 agent=2"
-check_sql ESCP_S_TICKET_CREATE "$BENCH/create.sql" "$CREATE_MAP"
-check_sql ESCP_S_CLAIM "$BENCH/claim.sql" "$CLAIM_MAP"
+check_sql S_TICKET_CREATE "$BENCH/create.sql" "$CREATE_MAP"
+check_sql S_CLAIM "$BENCH/claim.sql" "$CLAIM_MAP"
 log "bench/create.sql and bench/claim.sql match the daemon's statements"
 
 # ------------------------------------------------------------------ database

@@ -1,6 +1,6 @@
 -- bench/timers-load.sql: psql script with which bench/timers.sh loads open
 -- tickets number :first .. :last in one statement, in the shape of
--- ESCP_S_TICKET_CREATE (lib/store.c) for a normal complaint: the ticket
+-- S_TICKET_CREATE (lib/db/store_tickets.c) for a normal complaint: the ticket
 -- (line-1, awaiting_ack), its `created` event and its ack/resolve/warn timers,
 -- deadlines from the normal policy.  One difference: each ticket's clock
 -- starts :horizon seconds plus a per-ticket spread of up to a day in the

@@ -169,18 +169,18 @@ fi
 NOTIFY_CHANNEL=$(sed -n 's/^#define ESCP_TIMER_CHANNEL "\([a-z_]*\)".*/\1/p' "$ROOT/lib/internal.h")
 
 # ------------------------------------- the load is still the daemon's create?
-# The create statement as compiled (ESCP_TICKET_COLS expanded by the C
+# The create statement as compiled (TICKET_COLS expanded by the C
 # preprocessor), compared with bench/timers-load.sql: the column lists of the
 # ticket, event and timer inserts and the timer kinds a create starts.
 daemon_sql() { # ENUM
     local cflags
     cflags=$(pkg-config --cflags libpq jansson libmicrohttpd 2>/dev/null || echo -I/usr/include/postgresql)
     # shellcheck disable=SC2086
-    "${CC:-cc}" -E -P -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/lib" $cflags "$ROOT/lib/store.c" |
+    "${CC:-cc}" -E -P -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/lib" $cflags "$ROOT/lib/db/store_tickets.c" |
         K="$1" perl -0777 -ne '
             my $k = $ENV{K};
             /\[\s*\Q$k\E\s*\]\s*=\s*\{\s*"(?:[^"\\]|\\.)*"\s*,((?:\s*"(?:[^"\\]|\\.)*")+)\s*\}/s
-                or die "statement $k not found in lib/store.c\n";
+                or die "statement $k not found in lib/db/store_tickets.c\n";
             my ($lits, $s) = ($1, "");
             while ($lits =~ /"((?:[^"\\]|\\.)*)"/g) { my $x = $1; $x =~ s/\\(.)/$1/g; $s .= $x; }
             $s =~ s/\s+/ /g; $s =~ s/^ | $//g; print $s;'
@@ -196,11 +196,11 @@ create_shape() { # reads SQL on stdin, prints what must agree
             or die "no timer insert\n";
         print "timers: $1 $2\n";'
 }
-A=$(daemon_sql ESCP_S_TICKET_CREATE | create_shape) || die "could not read the create statement in lib/store.c"
+A=$(daemon_sql S_TICKET_CREATE | create_shape) || die "could not read the create statement in lib/db/store_tickets.c"
 B=$(grep -v '^--' "$BENCH/timers-load.sql" | create_shape) || die "could not read bench/timers-load.sql"
 if [[ "$A" != "$B" ]]; then
     diff -u <(printf '%s\n' "$A") <(printf '%s\n' "$B") >&2 || true
-    die "bench/timers-load.sql no longer writes what the daemon's create writes (lib/store.c changed?); update it"
+    die "bench/timers-load.sql no longer writes what the daemon's create writes (lib/db/store_tickets.c changed?); update it"
 fi
 
 # ------------------------------------------------------------------ database

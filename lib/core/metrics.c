@@ -355,15 +355,10 @@ struct escp_db_reading *escp_metrics_db_lock(struct escp_metrics *m)
 
 void escp_metrics_db_unlock(struct escp_metrics *m) { pthread_mutex_unlock(&m->db_mu); }
 
-const char *const escp_metrics_timer_kinds[ESCP_TIMER_KINDS] = {"ack", "resolve", "at_risk",
-                                                                "callback"};
-const char *const escp_metrics_breach_kinds[ESCP_BREACH_KINDS] = {"ack", "resolve", "callback"};
 const char *const escp_metrics_notify_statuses[ESCP_NOTIFY_STATUSES] = {
     "pending", "delivered", "failed", "undeliverable"};
 const char *const escp_metrics_delivery_statuses[ESCP_DELIVERY_STATUSES] = {
     "pending", "delivered", "failed", "cancelled"};
-static const char *const open_states[ESCP_OPEN_STATES] = {"awaiting_ack", "acknowledged",
-                                                          "waiting_customer", "resolved"};
 
 void escp_metrics_render_db(const struct escp_db_metrics *d, struct escp_text *t)
 {
@@ -372,14 +367,16 @@ void escp_metrics_render_db(const struct escp_db_metrics *d, struct escp_text *t
     for (int tier = 0; tier < 3; tier++) {
         const char *tiers[] = {"line-1", "line-2", "line-3"};
         for (int s = 0; s < ESCP_OPEN_STATES; s++) {
-            const char *const labels[] = {"tier", tiers[tier], "state", open_states[s], NULL};
+            const char *const labels[] = {"tier", tiers[tier], "state", esc_state_names[s], NULL};
             escp_prom_sample_u64(t, "escalated_tickets_open", labels, d->open[tier][s]);
         }
     }
     escp_prom_family(t, "escalated_timers_pending", "gauge",
                      "Live SLA timers (deadlines not yet reached or not yet fired), by kind.");
     for (int k = 0; k < ESCP_TIMER_KINDS; k++) {
-        const char *const labels[] = {"kind", escp_metrics_timer_kinds[k], NULL};
+        /* the warning's timer is "warn" in the database, "at_risk" on its events */
+        const char *kind = k == ESCP_TIMER_WARN ? "at_risk" : esc_timer_names[k];
+        const char *const labels[] = {"kind", kind, NULL};
         escp_prom_sample_u64(t, "escalated_timers_pending", labels, d->timers[k]);
     }
     escp_prom_family(t, "escalated_timers_overdue_seconds", "gauge",
@@ -389,7 +386,7 @@ void escp_metrics_render_db(const struct escp_db_metrics *d, struct escp_text *t
     escp_prom_family(t, "escalated_breaches_total", "counter",
                      "SLA breaches recorded in the database (all daemons), by kind.");
     for (int k = 0; k < ESCP_BREACH_KINDS; k++) {
-        const char *const labels[] = {"kind", escp_metrics_breach_kinds[k], NULL};
+        const char *const labels[] = {"kind", esc_breach_names[k], NULL};
         escp_prom_sample_u64(t, "escalated_breaches_total", labels, d->breaches[k]);
     }
     escp_prom_family(t, "escalated_notifications", "gauge",

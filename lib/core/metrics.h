@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "base/text.h"
+#include "core/model.h"
 
 /* ---- the exposition format ---- */
 /* "# HELP name help" (help escaped) and "# TYPE name type". */
@@ -61,13 +62,14 @@ void escp_metrics_observe(struct escp_metrics *m, int route, const char *method,
 void escp_metrics_render(struct escp_metrics *m, struct escp_text *t);
 
 /* ---- figures read from the database at scrape time ---- */
-enum { ESCP_OPEN_STATES = 4 };    /* awaiting_ack, acknowledged, waiting_customer, resolved */
-enum { ESCP_TIMER_KINDS = 4 };    /* ack, resolve, at_risk, callback */
-enum { ESCP_BREACH_KINDS = 3 };   /* ack, resolve, callback */
+/* The open states, timer kinds and breach kinds are the model's lists
+ * (core/model.h), indexed by its enums; the timer "warn" is labelled
+ * "at_risk". */
+enum { ESCP_OPEN_STATES = ESC_OPEN_STATES };
+enum { ESCP_TIMER_KINDS = ESCP_TIMER__COUNT };
+enum { ESCP_BREACH_KINDS = ESC_BREACH__COUNT };
 enum { ESCP_NOTIFY_STATUSES = 4 }; /* pending, delivered, failed, undeliverable */
 enum { ESCP_DELIVERY_STATUSES = 4 }; /* pending, delivered, failed, cancelled */
-extern const char *const escp_metrics_timer_kinds[ESCP_TIMER_KINDS];
-extern const char *const escp_metrics_breach_kinds[ESCP_BREACH_KINDS];
 extern const char *const escp_metrics_notify_statuses[ESCP_NOTIFY_STATUSES];
 extern const char *const escp_metrics_delivery_statuses[ESCP_DELIVERY_STATUSES];
 

@@ -16,8 +16,17 @@ static int lookup(const char *const *names, int n, const char *s)
 }
 
 static const char *const tiers[] = {NULL, "line-1", "line-2", "line-3"};
-static const char *const states[] = {"awaiting_ack", "acknowledged", "waiting_customer",
-                                     "resolved", "closed"};
+const char *const esc_state_names[ESC_STATE__COUNT] = {
+    [ESC_STATE_AWAITING_ACK] = "awaiting_ack", [ESC_STATE_ACKNOWLEDGED] = "acknowledged",
+    [ESC_STATE_WAITING_CUSTOMER] = "waiting_customer", [ESC_STATE_RESOLVED] = "resolved",
+    [ESC_STATE_CLOSED] = "closed"};
+/* "Open" is every state before closed: closed must stay the last one. */
+_Static_assert(ESC_STATE_CLOSED + 1 == ESC_STATE__COUNT, "closed is the last state");
+const char *const esc_timer_names[ESCP_TIMER__COUNT] = {
+    [ESCP_TIMER_ACK] = "ack", [ESCP_TIMER_RESOLVE] = "resolve", [ESCP_TIMER_WARN] = "warn",
+    [ESCP_TIMER_CALLBACK] = "callback"};
+const char *const esc_breach_names[ESC_BREACH__COUNT] = {
+    [ESC_BREACH_ACK] = "ack", [ESC_BREACH_RESOLVE] = "resolve", [ESC_BREACH_CALLBACK] = "callback"};
 static const char *const severities[] = {"normal", "major"};
 static const char *const roles[] = {"frontdesk", "agent", "manager", "admin"};
 static const char *const actions[] = {"create", "acknowledge", "escalate", "return", "wait",
@@ -33,8 +42,10 @@ int esc_tier_parse(const char *s)
         return s[0] - '0';
     return esc_tier_from_name(s);
 }
-const char *esc_state_name(enum esc_state s) { return (unsigned)s < ESC_STATE__COUNT ? states[s] : NULL; }
-int esc_state_from_name(const char *s) { return lookup(states, N(states), s); }
+const char *esc_state_name(enum esc_state s) { return (unsigned)s < ESC_STATE__COUNT ? esc_state_names[s] : NULL; }
+int esc_state_from_name(const char *s) { return lookup(esc_state_names, ESC_STATE__COUNT, s); }
+int esc_timer_from_name(const char *s) { return lookup(esc_timer_names, ESCP_TIMER__COUNT, s); }
+int esc_breach_from_name(const char *s) { return lookup(esc_breach_names, ESC_BREACH__COUNT, s); }
 const char *esc_severity_name(enum esc_severity s) { return (unsigned)s < ESC_SEV__COUNT ? severities[s] : NULL; }
 int esc_severity_from_name(const char *s) { return lookup(severities, N(severities), s); }
 const char *esc_role_name(enum esc_role r) { return (unsigned)r < ESC_ROLE__COUNT ? roles[r] : NULL; }

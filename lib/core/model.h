@@ -51,6 +51,31 @@ int esc_action_from_name(const char *s);
 int esc_channel_valid(const char *s);
 int esc_root_cause_valid(const char *s);
 
+/* ---- the SLA vocabulary: the one place these names and their order live ----
+ * db/ passes these lists to the SQL that needs them as parameters, and
+ * checks on each new pooled connection that the database's CHECK
+ * constraints allow exactly these names (db/store.c), so the schema, the
+ * SQL and the metrics cannot drift apart. */
+
+/* The open states: every state but closed (a resolved ticket stays open
+ * until its callback closes it), i.e. the first ESC_OPEN_STATES of enum
+ * esc_state, in that order. */
+enum { ESC_OPEN_STATES = ESC_STATE_CLOSED };
+/* enum esc_state's names ("awaiting_ack", ...), as tickets.state stores them. */
+extern const char *const esc_state_names[ESC_STATE__COUNT];
+
+/* The SLA timers, as timers.kind stores them: "ack", "resolve", "warn" (the
+ * at-risk warning, shown as "at_risk") and "callback". */
+enum escp_timer { ESCP_TIMER_ACK, ESCP_TIMER_RESOLVE, ESCP_TIMER_WARN, ESCP_TIMER_CALLBACK, ESCP_TIMER__COUNT };
+extern const char *const esc_timer_names[ESCP_TIMER__COUNT];
+int esc_timer_from_name(const char *s);
+
+/* The breaches, as breaches.kind stores them: a timer of the same name came
+ * due ("ack", "resolve", "callback"; every timer but the warning). */
+enum esc_breach { ESC_BREACH_ACK, ESC_BREACH_RESOLVE, ESC_BREACH_CALLBACK, ESC_BREACH__COUNT };
+extern const char *const esc_breach_names[ESC_BREACH__COUNT];
+int esc_breach_from_name(const char *s);
+
 /* The authenticated caller. tier is ESC_TIER_NONE unless role is agent. */
 struct esc_actor {
     int64_t id;

@@ -63,8 +63,7 @@ struct escp_event {
     json_t *data; /* borrowed; extra fields merged into the event's JSON, may be NULL */
 };
 
-/* timer kinds: ack, resolve, warn, callback */
-enum escp_timer { ESCP_TIMER_ACK, ESCP_TIMER_RESOLVE, ESCP_TIMER_WARN, ESCP_TIMER_CALLBACK, ESCP_TIMER__COUNT };
+/* by timer kind: enum escp_timer (core/model.h) */
 struct escp_timer_ops {
     bool stop[ESCP_TIMER__COUNT];
     esc_time_t set[ESCP_TIMER__COUNT]; /* ESC_TIME_NULL = untouched */

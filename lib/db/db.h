@@ -46,7 +46,7 @@ void escp_pool_usage(struct esc_store *store, int *leased, int *size);
 
 #define ESC_TIME_NULL INT64_MIN
 
-/* ---- principals and tokens (store_keys.c) ---- */
+/* ---- principals and tokens (store_tickets.c) ---- */
 int escp_store_principal_by_hash(struct escp_conn *c, const char *hash, struct esc_actor *actor,
                                  esc_error_t *err);
 
@@ -225,10 +225,6 @@ json_t *escp_store_event_feed(struct escp_conn *c, const struct escp_feed_cursor
                               struct escp_feed_page *page, esc_error_t *err);
 
 /* ---- the dashboard summary (store_dashboard.c) ---- */
-/* The open states the summary counts, in display order ("open" = not closed;
- * a resolved ticket is still open until its callback closes it). */
-#define ESCP_DASH_OPEN_STATES "{awaiting_ack,acknowledged,waiting_customer,resolved}"
-
 struct escp_dash_query {
     int at_risk_limit;   /* how many at-risk tickets to list (the count is of all) */
     int horizon_seconds; /* "at risk": a live deadline within this many seconds */
@@ -239,10 +235,11 @@ struct escp_dash_query {
 /* The summary object (new reference), every part read in one transaction so
  * they share the database clock:
  *   {"generated_at", "timezone",
- *    "open": [{"tier", "state", "count"}...],       every tier x open state
+ *    "open": [{"tier", "state", "count"}...],       every tier x open state (core/model.h)
  *    "open_total",
  *    "at_risk_next_hour": {"horizon_seconds", "count", "items": [...]},
- *    "breaches_per_day": [{"day", "ack", "resolve", "callback"}...],   oldest first
+ *    "breaches_per_day": [{"day", "ack", "resolve", "callback"}...],   oldest first;
+ *                        a count per breach kind (core/model.h)
  *    "feed_after"}       an event id: GET /v1/events?after= it gives the latest events
  * NULL with err set on failure. */
 json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash_query *q,

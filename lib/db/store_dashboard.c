@@ -3,112 +3,201 @@
  * columns, read in one transaction so they share the database clock. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "api/dashboard.h"
 #include "core/mask.h"
 #include "db/store_internal.h"
+
+enum { S_DASH_OPEN, S_DASH_AT_RISK, S_DASH_BREACH_DAYS, S__COUNT };
+
+static const struct escp_stmt stmts[S__COUNT] = {
+    /* Open tickets by tier and state: every tier x open state ($1, in the
+     * model's order: core/model.h), zero-filled; an index-only scan of
+     * tickets_state_tier.  now() is the transaction's clock, shared by the
+     * three statements.  Also the start of the page's event feed. */
+    [S_DASH_OPEN] = {"dash_open",
+        "WITH c AS (SELECT tier, state, count(*) AS n FROM tickets "
+        " WHERE state = ANY ($1::text[]) GROUP BY tier, state) "
+        "SELECT tr.tier, st.state, coalesce(c.n, 0) AS count, now() AS generated_at, "
+        /* where the page's event feed starts: the $2-th latest event */
+        " (SELECT id FROM events ORDER BY id DESC OFFSET $2::int - 1 LIMIT 1) AS feed_after "
+        "FROM (VALUES (1::smallint), (2::smallint), (3::smallint)) AS tr(tier) "
+        "CROSS JOIN unnest($1::text[]) WITH ORDINALITY AS st(state, ord) "
+        "LEFT JOIN c ON c.tier = tr.tier AND c.state = st.state "
+        "ORDER BY tr.tier, st.ord"},
+
+    /* Tickets with a live deadline that can be breached ($3: the breach
+     * kinds, i.e. ack, resolve, callback; not the warning) in (now, now + $1
+     * s]: the live timers (timers_due), each ticket once at its earliest
+     * deadline; the count of all of them and the first $2. */
+    [S_DASH_AT_RISK] = {"dash_at_risk",
+        "WITH d AS (SELECT ticket_id, min(due_at) AS due_at, "
+        "  (array_agg(kind ORDER BY due_at, kind))[1] AS kind FROM timers "
+        " WHERE kind = ANY ($3::text[]) AND due_at > now() "
+        "  AND due_at <= now() + make_interval(secs => $1::int) GROUP BY ticket_id) "
+        "SELECT (SELECT count(*) FROM d) AS total, t.id, t.subject, t.tier, t.state, t.severity, "
+        " t.category, d.kind, d.due_at, t.assignee_id, a.name AS assignee_name "
+        "FROM d JOIN tickets t ON t.id = d.ticket_id LEFT JOIN principals a ON a.id = t.assignee_id "
+        "ORDER BY d.due_at, t.id LIMIT $2::int"},
+
+    /* Breaches of the kinds $2 per local day (the calendar's time zone)
+     * over the last $1 days, today included, oldest first: a row per day
+     * and kind that had any, and a row without a kind for a day that had
+     * none; by detected_at, as GET /v1/breaches filters.
+     * breaches_kind_detected, index only. */
+    [S_DASH_BREACH_DAYS] = {"dash_breach_days",
+        "WITH r AS (SELECT z.tz, (now() AT TIME ZONE z.tz)::date - ($1::int - 1) AS first_day, "
+        "  (now() AT TIME ZONE z.tz)::date AS last_day "
+        " FROM (SELECT coalesce((SELECT doc->>'timezone' FROM calendar LIMIT 1), 'UTC') AS tz) z), "
+        "b AS (SELECT (x.detected_at AT TIME ZONE (SELECT tz FROM r))::date AS day, x.kind, count(*) AS n "
+        " FROM breaches x WHERE x.kind = ANY ($2::text[]) "
+        "  AND x.detected_at >= (SELECT first_day::timestamp AT TIME ZONE tz FROM r) GROUP BY 1, 2) "
+        "SELECT to_char(g.day, 'YYYY-MM-DD') AS day, b.kind, coalesce(b.n, 0) AS n, r.tz "
+        "FROM r CROSS JOIN LATERAL generate_series(r.first_day::timestamp, r.last_day::timestamp, interval '1 day') AS g(day) "
+        "LEFT JOIN b ON b.day = g.day::date ORDER BY g.day, b.kind"},
+};
+
+const struct escp_stmt_table escp_stmts_dashboard = {stmts, S__COUNT};
 
 static json_int_t int_at(const PGresult *res, int row, int col)
 {
     return (json_int_t)strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-static json_t *tier_json(const char *v)
-{
-    return json_string(esc_tier_name((enum esc_tier)atoi(v)));
-}
+/* "2" -> "line-2" (the tiers here are NOT NULL) */
+static const char *tier_name(const char *v) { return esc_tier_name((enum esc_tier)atoi(v)); }
 
 /* {"open": [...], "open_total", "generated_at", "feed_after"} into out */
 static int load_open(struct escp_conn *c, const struct escp_dash_query *q, json_t *out,
                      esc_error_t *err)
 {
-    char recent[16];
+    char recent[16], states[ESCP_NAMES_LEN];
     snprintf(recent, sizeof recent, "%d", q->recent_events);
-    const char *v[2] = {ESCP_DASH_OPEN_STATES, recent};
-    PGresult *res = escp_exec(c, ESCP_S_DASH_OPEN, 2, v, err);
-    if (!res)
+    const char *v[2] = {escp_pg_names(states, sizeof states, esc_state_names, ESC_OPEN_STATES, err),
+                        recent};
+    struct {
+        int tier, state, count, generated_at, feed_after;
+    } col, *k = &col;
+    int rc = -1;
+    if (!v[0])
         return -1;
+    PGresult *res = escp_exec(c, &stmts[S_DASH_OPEN], 2, v, err);
+    if (!res || escp_columns(res, stmts[S_DASH_OPEN].name, err, ESCP_COL(k, tier),
+                             ESCP_COL(k, state), ESCP_COL(k, count), ESCP_COL(k, generated_at),
+                             ESCP_COL(k, feed_after), NULL) != 0)
+        goto out;
     json_t *open = json_array();
     json_int_t total = 0;
     for (int i = 0; i < PQntuples(res); i++) {
-        json_int_t n = int_at(res, i, 2);
+        json_int_t n = int_at(res, i, k->count);
         total += n;
-        json_array_append_new(open, json_pack("{s:o,s:s,s:I}", "tier", tier_json(PQgetvalue(res, i, 0)),
-                                              "state", PQgetvalue(res, i, 1), "count", n));
+        json_array_append_new(open, json_pack("{s:s?, s:s, s:I}",
+                                              "tier", tier_name(PQgetvalue(res, i, k->tier)),
+                                              "state", PQgetvalue(res, i, k->state), "count", n));
     }
     json_object_set_new(out, "generated_at",
-                        PQntuples(res) ? escp_json_time(PQgetvalue(res, 0, 3)) : json_null());
+                        PQntuples(res) ? escp_json_time(PQgetvalue(res, 0, k->generated_at))
+                                       : json_null());
     /* 0 (the feed's start) when there are fewer events than that */
     json_object_set_new(out, "feed_after",
-                        json_integer(PQntuples(res) && escp_val(res, 0, 4) ? int_at(res, 0, 4) : 0));
+                        json_integer(PQntuples(res) && escp_val(res, 0, k->feed_after)
+                                         ? int_at(res, 0, k->feed_after) : 0));
     json_object_set_new(out, "open", open);
     json_object_set_new(out, "open_total", json_integer(total));
+    rc = 0;
+out:
     PQclear(res);
-    return 0;
-}
-
-static json_t *str_or_null(const PGresult *res, int row, int col)
-{
-    const char *s = escp_val(res, row, col);
-    return s ? json_string(s) : json_null();
+    return rc;
 }
 
 static int load_at_risk(struct escp_conn *c, const struct escp_dash_query *q, json_t *out,
                         esc_error_t *err)
 {
-    char horizon[16], limit[16];
+    char horizon[16], limit[16], kinds[ESCP_NAMES_LEN];
     snprintf(horizon, sizeof horizon, "%d", q->horizon_seconds);
     snprintf(limit, sizeof limit, "%d", q->at_risk_limit);
-    const char *v[2] = {horizon, limit};
-    PGresult *res = escp_exec(c, ESCP_S_DASH_AT_RISK, 2, v, err);
-    if (!res)
+    const char *v[3] = {horizon, limit,
+                        escp_pg_names(kinds, sizeof kinds, esc_breach_names, ESC_BREACH__COUNT, err)};
+    struct {
+        int total, id, subject, tier, state, severity, category, kind, due_at, assignee_id,
+            assignee_name;
+    } col, *k = &col;
+    int rc = -1;
+    if (!v[2])
         return -1;
+    PGresult *res = escp_exec(c, &stmts[S_DASH_AT_RISK], 3, v, err);
+    if (!res || escp_columns(res, stmts[S_DASH_AT_RISK].name, err, ESCP_COL(k, total),
+                             ESCP_COL(k, id), ESCP_COL(k, subject), ESCP_COL(k, tier),
+                             ESCP_COL(k, state), ESCP_COL(k, severity), ESCP_COL(k, category),
+                             ESCP_COL(k, kind), ESCP_COL(k, due_at), ESCP_COL(k, assignee_id),
+                             ESCP_COL(k, assignee_name), NULL) != 0)
+        goto out;
     json_t *items = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
+#define V(field) PQgetvalue(res, i, k->field)
         /* the subject is free text: masked as in every ordinary response */
-        char *subject = esc_mask_text(PQgetvalue(res, i, 2));
-        json_t *assignee = json_null();
-        if (escp_val(res, i, 9))
-            assignee = json_pack("{s:I,s:o}", "id", int_at(res, i, 9), "name", str_or_null(res, i, 10));
+        char *subject = esc_mask_text(V(subject));
+        json_t *assignee = NULL; /* null when nobody holds it */
+        if (escp_val(res, i, k->assignee_id))
+            assignee = json_pack("{s:I, s:s?}", "id", int_at(res, i, k->assignee_id),
+                                 "name", escp_val(res, i, k->assignee_name));
         json_array_append_new(items,
-            json_pack("{s:I,s:s,s:o,s:s,s:s,s:o,s:s,s:o,s:o}",
-                      "id", int_at(res, i, 1),
-                      "subject", subject ? subject : PQgetvalue(res, i, 2),
-                      "tier", tier_json(PQgetvalue(res, i, 3)),
-                      "state", PQgetvalue(res, i, 4),
-                      "severity", PQgetvalue(res, i, 5),
-                      "category", str_or_null(res, i, 6),
-                      "deadline", PQgetvalue(res, i, 7),
-                      "due_at", escp_json_time(PQgetvalue(res, i, 8)),
-                      "assignee", assignee));
+            json_pack("{s:I, s:s, s:s?, s:s, s:s, s:s?, s:s, s:o, s:o?}",
+                      "id", int_at(res, i, k->id), "subject", subject ? subject : V(subject),
+                      "tier", tier_name(V(tier)), "state", V(state), "severity", V(severity),
+                      "category", escp_val(res, i, k->category), "deadline", V(kind),
+                      "due_at", escp_json_time(V(due_at)), "assignee", assignee));
         free(subject);
+#undef V
     }
     json_object_set_new(out, "at_risk_next_hour",
-                        json_pack("{s:i,s:I,s:o}", "horizon_seconds", q->horizon_seconds, "count",
-                                  PQntuples(res) ? int_at(res, 0, 0) : (json_int_t)0, "items", items));
+                        json_pack("{s:i, s:I, s:o}", "horizon_seconds", q->horizon_seconds, "count",
+                                  PQntuples(res) ? int_at(res, 0, k->total) : (json_int_t)0,
+                                  "items", items));
+    rc = 0;
+out:
     PQclear(res);
-    return 0;
+    return rc;
 }
 
+/* "breaches_per_day": [{"day", and a count per breach kind}...] and "timezone" into out */
 static int load_breach_days(struct escp_conn *c, const struct escp_dash_query *q, json_t *out,
                             esc_error_t *err)
 {
-    char days[16];
+    char days[16], kinds[ESCP_NAMES_LEN];
     snprintf(days, sizeof days, "%d", q->days);
-    const char *v[1] = {days};
-    PGresult *res = escp_exec(c, ESCP_S_DASH_BREACH_DAYS, 1, v, err);
-    if (!res)
+    const char *v[2] = {days,
+                        escp_pg_names(kinds, sizeof kinds, esc_breach_names, ESC_BREACH__COUNT, err)};
+    int day_col, kind_col, n_col, tz_col, rc = -1;
+    if (!v[1])
         return -1;
-    json_t *list = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(list, json_pack("{s:s,s:I,s:I,s:I}", "day", PQgetvalue(res, i, 0),
-                                              "ack", int_at(res, i, 1), "resolve", int_at(res, i, 2),
-                                              "callback", int_at(res, i, 3)));
+    PGresult *res = escp_exec(c, &stmts[S_DASH_BREACH_DAYS], 2, v, err);
+    if (!res || escp_columns(res, stmts[S_DASH_BREACH_DAYS].name, err, "day", &day_col,
+                             "kind", &kind_col, "n", &n_col, "tz", &tz_col, NULL) != 0)
+        goto out;
+    json_t *list = json_array(), *day = NULL;
+    const char *prev = NULL;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *d = PQgetvalue(res, i, day_col);
+        if (!prev || strcmp(prev, d) != 0) {
+            /* a new day (rows come by day): every kind, zero unless a row says */
+            day = json_pack("{s:s}", "day", d);
+            for (int b = 0; b < ESC_BREACH__COUNT; b++)
+                json_object_set_new(day, esc_breach_names[b], json_integer(0));
+            json_array_append_new(list, day);
+            prev = d;
+        }
+        const char *kind = escp_val(res, i, kind_col);
+        if (kind && esc_breach_from_name(kind) >= 0)
+            json_object_set_new(day, kind, json_integer(int_at(res, i, n_col)));
+    }
     json_object_set_new(out, "timezone",
-                        PQntuples(res) ? json_string(PQgetvalue(res, 0, 4)) : json_null());
+                        PQntuples(res) ? json_string(PQgetvalue(res, 0, tz_col)) : json_null());
     json_object_set_new(out, "breaches_per_day", list);
+    rc = 0;
+out:
     PQclear(res);
-    return 0;
+    return rc;
 }
 
 json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash_query *q,

@@ -1,5 +1,6 @@
-/* store_internal.h — shared by the store*.c files only: the one table of SQL
- * statements and the libpq-level helpers.  The only header with libpq. */
+/* store_internal.h — shared by the store*.c files only: how a file declares
+ * its statements, how they are run, and how their results are read by column
+ * name.  The only header with libpq. */
 #ifndef ESCALATED_STORE_INTERNAL_H
 #define ESCALATED_STORE_INTERNAL_H
 
@@ -7,72 +8,29 @@
 
 #include "db/db.h"
 
-/* The columns every statement that answers a ticket puts first, in this
- * order (enum escp_tcol), from tickets `t` joined to principals `a` (assignee). */
-#define ESCP_TICKET_COLS                                                                      \
-    "t.id, t.tier, t.state, t.severity, t.channel, t.category, t.subject, t.description, "   \
-    "t.customer_name, t.customer_phone, t.customer_email, t.customer_id_number, "            \
-    "t.external_ref, t.assignee_id, a.name, t.root_cause, t.resolution, t.sat_result, "      \
-    "t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, t.resolved_at, "          \
-    "t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, t.breaches, t.version"
-
-enum escp_tcol {
-    TC_ID, TC_TIER, TC_STATE, TC_SEVERITY, TC_CHANNEL, TC_CATEGORY, TC_SUBJECT, TC_DESCRIPTION,
-    TC_CNAME, TC_CPHONE, TC_CEMAIL, TC_CID, TC_EXTREF, TC_ASSIGNEE_ID, TC_ASSIGNEE_NAME,
-    TC_ROOT_CAUSE, TC_RESOLUTION, TC_SAT_RESULT, TC_SAT_SCORE, TC_SAT_FEEDBACK, TC_CREATED_AT,
-    TC_ACKED_AT, TC_RESOLVED_AT, TC_CLOSED_AT, TC_ACK_DUE, TC_RESOLVE_DUE, TC_CALLBACK_DUE,
-    TC_BREACHES, TC_VERSION, TC__COUNT
+/* ---- statements ----
+ * Each store_*.c keeps the statements it runs in a static table beside the
+ * functions that run them, indexed by a file-local enum, and exports the
+ * table for the pool:
+ *
+ *     enum { S_TICKET_GET, ..., S__COUNT };
+ *     static const struct escp_stmt stmts[S__COUNT] = {
+ *         [S_TICKET_GET] = {"ticket_get", "SELECT ... WHERE t.id = $1"},
+ *         ...};
+ *     const struct escp_stmt_table escp_stmts_tickets = {stmts, S__COUNT};
+ *
+ *     res = escp_exec(c, &stmts[S_TICKET_GET], 1, v, err);
+ *
+ * store.c lists every table (STMT_TABLES: one line per file); the pool
+ * prepares all of them on each connection it makes or remakes, since a
+ * prepared statement lives only as long as its session. */
+struct escp_stmt {
+    const char *name; /* unique across the store; esc_store_new checks */
+    const char *sql;
 };
-
-enum escp_stmt {
-    ESCP_S_PRINCIPAL_BY_HASH,
-    ESCP_S_TICKET_CREATE,
-    ESCP_S_TICKET_BY_IDEMPOTENCY,
-    ESCP_S_TICKET_GET,
-    ESCP_S_TICKET_LOCK,
-    ESCP_S_TICKET_APPLY,
-    ESCP_S_EVENT_ADD,
-    ESCP_S_CALENDAR,
-    ESCP_S_CLAIM,
-    ESCP_S_TICKET_LIST,
-    ESCP_S_TICKET_EVENTS,
-    ESCP_S_TICKET_EXISTS,
-    ESCP_S_CUSTOMER_REVEAL,
-    ESCP_S_FIRE_DUE,
-    ESCP_S_NEXT_DUE,
-    ESCP_S_POLICIES,
-    ESCP_S_POLICY_PUT,
-    ESCP_S_CALENDAR_PUT,
-    ESCP_S_BREACH_LIST,
-    ESCP_S_TIMER_NOTIFY,
-    ESCP_S_REPORT_PERIOD,    /* reports and the event feed (store_reports.c, store_events.c) */
-    ESCP_S_REPORT_SLA,
-    ESCP_S_REPORT_SETTINGS,
-    ESCP_S_REPORT_MONTH,
-    ESCP_S_REPORT_MONTHLY,
-    ESCP_S_EVENT_CURSOR,
-    ESCP_S_EVENT_FEED,
-    /* @reports-stmts (add report statement ids above this line) */
-    ESCP_S_METRICS,
-    /* @events-metrics-stmts */
-    ESCP_S_WEBHOOK_CREATE,
-    ESCP_S_WEBHOOK_LIST,
-    ESCP_S_WEBHOOK_GET,
-    ESCP_S_WEBHOOK_DEACTIVATE,
-    ESCP_S_WEBHOOK_CANCEL,
-    ESCP_S_NOTIFICATION_RECOMPUTE,
-    ESCP_S_NOTIFICATION_LIST,
-    ESCP_S_NOTIFICATION_RETRY,
-    ESCP_S_WEBHOOK_ROUTE,
-    ESCP_S_DELIVERY_CLAIM,
-    ESCP_S_DELIVERY_DONE,
-    ESCP_S_DELIVERY_FAIL,
-    ESCP_S_WEBHOOK_NEXT,
-    /* @webhooks-stmts */
-    ESCP_S_DASH_OPEN,        /* the dashboard (store_dashboard.c) */
-    ESCP_S_DASH_AT_RISK,
-    ESCP_S_DASH_BREACH_DAYS,
-    ESCP_S__COUNT
+struct escp_stmt_table {
+    const struct escp_stmt *stmts;
+    int n;
 };
 
 struct escp_conn {
@@ -83,25 +41,56 @@ struct escp_conn {
 
 /* A connection of its own, outside the pool, with only these statements
  * prepared (connects faster than escp_conn_open; the SLA engine's). */
-struct escp_conn *escp_conn_open_stmts(const char *conninfo, const enum escp_stmt *which, int n,
-                                       esc_error_t *err);
+struct escp_conn *escp_conn_open_stmts(const char *conninfo, const struct escp_stmt *const *which,
+                                       int n, esc_error_t *err);
 
 /* Run a prepared statement. The result (TUPLES_OK or COMMAND_OK), or NULL
  * with err mapped from the SQLSTATE (the server's text is logged, not shown). */
-PGresult *escp_exec(struct escp_conn *c, enum escp_stmt s, int nparams,
+PGresult *escp_exec(struct escp_conn *c, const struct escp_stmt *s, int nparams,
                     const char *const *values, esc_error_t *err);
 /* Map a failed result (or a dead connection) to our error codes. */
 void escp_map_error(PGconn *pg, const PGresult *res, const char *what, esc_error_t *err);
 
-/* Row -> ticket JSON (unmasked); columns per enum escp_tcol from column `base`. */
-json_t *escp_ticket_from_row(const PGresult *res, int row, int base);
-
-/* Row -> event JSON as GET /v1/tickets/{id}/events shows it (store_tickets.c).
- * Columns 0..12: id, type, at, actor_id, actor name, actor role, from_tier,
- * to_tier, from_state, to_state, reason, body, data. */
-json_t *escp_event_from_row(const PGresult *res, int row);
+/* ---- reading results by column name ----
+ * The column numbers a reader needs, looked up by name once per result:
+ *
+ *     int fired, late;
+ *     if (escp_columns(res, "fire_due", err, "fired", &fired, "max_late_s", &late, NULL))
+ *         goto out;
+ *     ... PQgetvalue(res, row, fired) ...
+ *
+ * Pairs of (const char *name, int *column), ending in NULL.  -1 with
+ * ESC_ERR_INTERNAL when a name is not among the result's columns: the
+ * statement (`what`, for the log) and its reader disagree. */
+int escp_columns(const PGresult *res, const char *what, esc_error_t *err, ...)
+    __attribute__((sentinel));
+/* A (name, column) pair for escp_columns from a struct of column numbers
+ * whose fields are named as the columns: ESCP_COL(k, subject) is
+ * "subject", &k->subject. */
+#define ESCP_COL(k, field) #field, &(k)->field
 
 /* Value of a column or NULL when SQL NULL. */
 const char *escp_val(const PGresult *res, int row, int col);
+/* A column's integer text as a JSON integer; json null for NULL. */
+json_t *escp_json_int(const char *text);
+
+/* The columns of an event row as GET /v1/tickets/{id}/events shows it
+ * (store_tickets.c): id, type, at, actor_id, actor_name, actor_role,
+ * from_tier, to_tier, from_state, to_state, reason, body, data. */
+struct escp_event_cols {
+    int id, type, at, actor_id, actor_name, actor_role, from_tier, to_tier, from_state, to_state,
+        reason, body, data;
+};
+int escp_event_cols(const PGresult *res, const char *what, struct escp_event_cols *k,
+                    esc_error_t *err);
+/* Row -> event JSON (new reference; NULL when out of memory). */
+json_t *escp_event_from_row(const PGresult *res, int row, const struct escp_event_cols *k);
+
+/* "{a,b,c}": the first n names of a model list (core/model.h) as a
+ * PostgreSQL array literal, for a $n::text[] parameter (the names are plain
+ * lower-case words: none needs quoting).  buf, or NULL with ESC_ERR_INTERNAL
+ * when it is too small (ESCP_NAMES_LEN holds any list of the model). */
+#define ESCP_NAMES_LEN 256
+const char *escp_pg_names(char *buf, size_t len, const char *const *names, int n, esc_error_t *err);
 
 #endif

@@ -9,6 +9,120 @@
 
 #include "db/store_internal.h"
 
+/* The breach kinds written out below ('ack', 'resolve': the columns
+ * ack_breaches and resolve_breaches) are the model's (core/model.h), which
+ * the pool checks against the schema (store.c, "vocabulary"). */
+enum { S_REPORT_PERIOD, S_REPORT_SLA, S_REPORT_SETTINGS, S_REPORT_MONTH, S_REPORT_MONTHLY, S__COUNT };
+
+static const struct escp_stmt stmts[S__COUNT] = {
+    /* The period of a report: from/to as given or defaulted (to = now,
+     * from = to - 30 days), the calendar's zone, whether from < to, and how
+     * many local calendar days [from, to) touches. */
+    [S_REPORT_PERIOD] = {"report_period",
+        "WITH z AS (SELECT coalesce((SELECT doc->>'timezone' FROM calendar), 'UTC') AS tz), "
+        "p AS (SELECT coalesce($2::timestamptz, now()) AS t), "
+        "q AS (SELECT coalesce($1::timestamptz, p.t - interval '30 days') AS f, p.t, z.tz FROM p, z) "
+        "SELECT f AS period_from, t AS period_to, tz, f < t AS ordered, CASE WHEN f < t THEN "
+        " ((t - interval '1 microsecond') AT TIME ZONE tz)::date - (f AT TIME ZONE tz)::date + 1 "
+        " ELSE 0 END AS days FROM q"},
+
+    /* The SLA table: the tickets created in [$1, $2), grouped by $3 (tier,
+     * severity, category, or day in zone $4); every group of the fixed key
+     * sets (tiers, severities, the days of the period) even when empty.
+     * The rows are sorted by the group (percentile_disc needs a sorted
+     * group aggregate), so the key columns are cheap to compare: the tier
+     * number, text in the "C" collation, the day as a date; times are float8
+     * seconds (date_part: numeric is several times slower to average and
+     * sort).  Categories: most tickets first, then by code point.  Rates are
+     * divided in C (null on a zero denominator). */
+    [S_REPORT_SLA] = {"report_sla",
+        "WITH c AS (SELECT CASE WHEN $3::text = 'tier' THEN t.tier END AS tier, "
+        "  CASE WHEN $3::text = 'severity' THEN t.severity END COLLATE \"C\" AS sev, "
+        "  CASE WHEN $3::text = 'category' THEN t.category END COLLATE \"C\" AS cat, "
+        "  CASE WHEN $3::text = 'day' THEN (t.created_at AT TIME ZONE $4::text)::date END AS day, "
+        "  date_part('epoch', t.first_acknowledged_at - t.created_at) AS tta, "
+        "  date_part('epoch', t.resolved_at - t.created_at) AS ttr, "
+        "  t.closed_at IS NOT NULL AS closed, 'ack' = ANY (t.breaches) AS ab, "
+        "  'resolve' = ANY (t.breaches) AS rb, t.sat_result "
+        " FROM tickets t WHERE t.created_at >= $1::timestamptz AND t.created_at < $2::timestamptz), "
+        "g AS (SELECT coalesce('line-' || c.tier, c.sev, c.cat, to_char(c.day, 'YYYY-MM-DD')) AS key, "
+        "  count(*) AS created, "
+        "  count(tta) AS acknowledged, count(ttr) AS resolved, "
+        "  count(*) FILTER (WHERE closed) AS closed, count(*) FILTER (WHERE ab) AS ack_breaches, "
+        "  count(*) FILTER (WHERE rb) AS resolve_breaches, "
+        "  count(ttr) FILTER (WHERE NOT rb) AS in_sla, "
+        "  count(*) FILTER (WHERE sat_result = 'satisfied') AS satisfied, count(sat_result) AS rated, "
+        "  round(avg(tta)::numeric, 3) AS mtta, round(avg(ttr)::numeric, 3) AS mttr, "
+        "  round((percentile_disc(0.9) WITHIN GROUP (ORDER BY ttr))::numeric, 3) AS p90 "
+        " FROM c GROUP BY c.tier, c.sev, c.cat, c.day), "
+        "k AS (SELECT x.key, x.ord FROM unnest(CASE $3::text "
+        "   WHEN 'tier' THEN ARRAY['line-1', 'line-2', 'line-3'] "
+        "   WHEN 'severity' THEN ARRAY['normal', 'major'] ELSE ARRAY[]::text[] END) "
+        "   WITH ORDINALITY AS x(key, ord) "
+        " UNION ALL SELECT to_char(d, 'YYYY-MM-DD'), 0 FROM generate_series("
+        "   ($1::timestamptz AT TIME ZONE $4::text)::date, "
+        "   (($2::timestamptz - interval '1 microsecond') AT TIME ZONE $4::text)::date, "
+        "   interval '1 day') AS d WHERE $3::text = 'day') "
+        "SELECT coalesce(k.key, g.key) AS key, coalesce(g.created, 0) AS created, "
+        " coalesce(g.acknowledged, 0) AS acknowledged, coalesce(g.resolved, 0) AS resolved, "
+        " coalesce(g.closed, 0) AS closed, coalesce(g.ack_breaches, 0) AS ack_breaches, "
+        " coalesce(g.resolve_breaches, 0) AS resolve_breaches, g.mtta, g.mttr, g.p90, "
+        " coalesce(g.in_sla, 0) AS in_sla, coalesce(g.satisfied, 0) AS satisfied, "
+        " coalesce(g.rated, 0) AS rated "
+        "FROM k FULL JOIN g ON g.key = k.key "
+        "ORDER BY CASE WHEN $3::text = 'category' THEN -g.created ELSE k.ord END, "
+        " coalesce(k.key, g.key) COLLATE \"C\" NULLS LAST"},
+
+    /* Inside a report's transaction: a plan for the actual period (a generic
+     * plan assumes a narrow one: a serial index scan and a sort on disk, twice
+     * as slow over a year), no JIT (compiling costs more than it saves on
+     * these one-pass aggregates), and sorts in memory. */
+    [S_REPORT_SETTINGS] = {"report_settings",
+        "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+        " set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"},
+
+    /* A month ('YYYY-MM', or NULL: the current one) of the calendar's zone. */
+    [S_REPORT_MONTH] = {"report_month",
+        "WITH z AS (SELECT coalesce((SELECT doc->>'timezone' FROM calendar), 'UTC') AS tz), "
+        "m AS (SELECT (coalesce($1::text, to_char(now() AT TIME ZONE z.tz, 'YYYY-MM')) || '-01')::date "
+        "  AS d, z.tz FROM z) "
+        "SELECT to_char(d, 'YYYY-MM') AS month, d::timestamp AT TIME ZONE tz AS period_from, "
+        " (d + interval '1 month') AT TIME ZONE tz AS period_to, tz FROM m"},
+
+    /* The monthly view over the tickets created in [$1, $2): one `total` row
+     * (part 0), the $3 most frequent categories (part 1), every root cause
+     * (part 2).  Columns: part, key, count, ack breaches, resolve breaches,
+     * resolved, resolved within SLA, satisfied, rated. */
+    [S_REPORT_MONTHLY] = {"report_monthly",
+        "WITH c AS (SELECT t.category, t.root_cause, 'ack' = ANY (t.breaches) AS ab, "
+        "  'resolve' = ANY (t.breaches) AS rb, t.resolved_at IS NOT NULL AS resolved, t.sat_result "
+        " FROM tickets t WHERE t.created_at >= $1::timestamptz AND t.created_at < $2::timestamptz), "
+        "tot AS (SELECT 0 AS part, NULL::text AS key, 0::bigint AS ord, count(*) AS n, "
+        "  count(*) FILTER (WHERE ab) AS ab, count(*) FILTER (WHERE rb) AS rb, "
+        "  count(*) FILTER (WHERE resolved) AS resolved, "
+        "  count(*) FILTER (WHERE resolved AND NOT rb) AS in_sla, "
+        "  count(*) FILTER (WHERE sat_result = 'satisfied') AS sat, count(sat_result) AS rated FROM c), "
+        "cat AS (SELECT 1 AS part, category AS key, 0::bigint AS ord, count(*) AS n, "
+        "  count(*) FILTER (WHERE ab) AS ab, count(*) FILTER (WHERE rb) AS rb, "
+        "  count(*) FILTER (WHERE resolved) AS resolved, "
+        "  count(*) FILTER (WHERE resolved AND NOT rb) AS in_sla, "
+        "  count(*) FILTER (WHERE sat_result = 'satisfied') AS sat, count(sat_result) AS rated "
+        " FROM c GROUP BY category ORDER BY count(*) DESC, category COLLATE \"C\" NULLS LAST LIMIT $3::int), "
+        "rc AS (SELECT 2 AS part, r.key, r.ord, count(c.root_cause) AS n, "
+        "  count(*) FILTER (WHERE c.ab) AS ab, count(*) FILTER (WHERE c.rb) AS rb, "
+        "  count(*) FILTER (WHERE c.resolved) AS resolved, "
+        "  count(*) FILTER (WHERE c.resolved AND NOT c.rb) AS in_sla, "
+        "  count(*) FILTER (WHERE c.sat_result = 'satisfied') AS sat, count(c.sat_result) AS rated "
+        " FROM unnest(ARRAY['customer_side', 'operations', 'product_defect', 'other']) "
+        "  WITH ORDINALITY AS r(key, ord) LEFT JOIN c ON c.root_cause = r.key GROUP BY r.key, r.ord) "
+        "SELECT part, key, n, ab, rb, resolved, in_sla, sat, rated FROM "
+        " (SELECT * FROM tot UNION ALL SELECT * FROM cat UNION ALL SELECT * FROM rc) u "
+        "ORDER BY part, n DESC, ord, key COLLATE \"C\" NULLS LAST"},
+};
+
+const struct escp_stmt_table escp_stmts_reports = {stmts, S__COUNT};
+
+
 static json_int_t count_col(const PGresult *res, int row, int col)
 {
     return (json_int_t)strtoll(PQgetvalue(res, row, col), NULL, 10);
@@ -31,7 +145,7 @@ int escp_store_report_begin(struct escp_conn *c, esc_error_t *err)
 {
     if (escp_begin(c, err) != 0)
         return -1;
-    PGresult *res = escp_exec(c, ESCP_S_REPORT_SETTINGS, 0, NULL, err);
+    PGresult *res = escp_exec(c, &stmts[S_REPORT_SETTINGS], 0, NULL, err);
     PQclear(res);
     return res ? 0 : -1;
 }
@@ -40,19 +154,24 @@ int escp_store_report_period(struct escp_conn *c, const char *from, const char *
                              struct escp_report_period *p, esc_error_t *err)
 {
     const char *v[2] = {from, to};
-    PGresult *res = escp_exec(c, ESCP_S_REPORT_PERIOD, 2, v, err);
+    struct {
+        int period_from, period_to, tz, ordered, days;
+    } col, *k = &col;
+    PGresult *res = escp_exec(c, &stmts[S_REPORT_PERIOD], 2, v, err);
     if (!res)
         return -1;
     int rc = -1;
-    if (PQntuples(res) == 1) {
-        copy_text(p->from, sizeof p->from, PQgetvalue(res, 0, 0));
-        copy_text(p->to, sizeof p->to, PQgetvalue(res, 0, 1));
-        copy_text(p->tz, sizeof p->tz, PQgetvalue(res, 0, 2));
-        p->ordered = PQgetvalue(res, 0, 3)[0] == 't';
-        p->days = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-        rc = 0;
-    } else {
+    if (PQntuples(res) != 1) {
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
+    } else if (escp_columns(res, stmts[S_REPORT_PERIOD].name, err, ESCP_COL(k, period_from),
+                            ESCP_COL(k, period_to), ESCP_COL(k, tz), ESCP_COL(k, ordered),
+                            ESCP_COL(k, days), NULL) == 0) {
+        copy_text(p->from, sizeof p->from, PQgetvalue(res, 0, k->period_from));
+        copy_text(p->to, sizeof p->to, PQgetvalue(res, 0, k->period_to));
+        copy_text(p->tz, sizeof p->tz, PQgetvalue(res, 0, k->tz));
+        p->ordered = PQgetvalue(res, 0, k->ordered)[0] == 't';
+        p->days = strtoll(PQgetvalue(res, 0, k->days), NULL, 10);
+        rc = 0;
     }
     PQclear(res);
     return rc;
@@ -62,20 +181,25 @@ int escp_store_report_month(struct escp_conn *c, const char *month, struct escp_
                             char month_out[8], esc_error_t *err)
 {
     const char *v[1] = {month};
-    PGresult *res = escp_exec(c, ESCP_S_REPORT_MONTH, 1, v, err);
+    struct {
+        int month, period_from, period_to, tz;
+    } col, *k = &col;
+    PGresult *res = escp_exec(c, &stmts[S_REPORT_MONTH], 1, v, err);
     if (!res)
         return -1;
     int rc = -1;
-    if (PQntuples(res) == 1) {
-        snprintf(month_out, 8, "%.7s", PQgetvalue(res, 0, 0));
-        copy_text(p->from, sizeof p->from, PQgetvalue(res, 0, 1));
-        copy_text(p->to, sizeof p->to, PQgetvalue(res, 0, 2));
-        copy_text(p->tz, sizeof p->tz, PQgetvalue(res, 0, 3));
+    if (PQntuples(res) != 1) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
+    } else if (escp_columns(res, stmts[S_REPORT_MONTH].name, err, ESCP_COL(k, month),
+                            ESCP_COL(k, period_from), ESCP_COL(k, period_to), ESCP_COL(k, tz),
+                            NULL) == 0) {
+        snprintf(month_out, 8, "%.7s", PQgetvalue(res, 0, k->month));
+        copy_text(p->from, sizeof p->from, PQgetvalue(res, 0, k->period_from));
+        copy_text(p->to, sizeof p->to, PQgetvalue(res, 0, k->period_to));
+        copy_text(p->tz, sizeof p->tz, PQgetvalue(res, 0, k->tz));
         p->ordered = true;
         p->days = 0;
         rc = 0;
-    } else {
-        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
     }
     PQclear(res);
     return rc;
@@ -84,65 +208,66 @@ int escp_store_report_month(struct escp_conn *c, const char *month, struct escp_
 json_t *escp_store_report_sla(struct escp_conn *c, const struct escp_report_period *p,
                               const char *group_by, esc_error_t *err)
 {
-    enum { K, CREATED, ACKED, RESOLVED, CLOSED, ACK_BR, RES_BR, MTTA, MTTR, P90, IN_SLA, SATISFIED, RATED };
     const char *v[4] = {p->from, p->to, group_by, p->tz};
-    PGresult *res = escp_exec(c, ESCP_S_REPORT_SLA, 4, v, err);
+    struct {
+        int key, created, acknowledged, resolved, closed, ack_breaches, resolve_breaches, mtta, mttr,
+            p90, in_sla, satisfied, rated;
+    } col, *k = &col;
+    PGresult *res = escp_exec(c, &stmts[S_REPORT_SLA], 4, v, err);
     if (!res)
         return NULL;
-    json_t *groups = json_array();
+    json_t *groups = NULL;
+    if (escp_columns(res, stmts[S_REPORT_SLA].name, err, ESCP_COL(k, key), ESCP_COL(k, created),
+                     ESCP_COL(k, acknowledged), ESCP_COL(k, resolved), ESCP_COL(k, closed),
+                     ESCP_COL(k, ack_breaches), ESCP_COL(k, resolve_breaches), ESCP_COL(k, mtta),
+                     ESCP_COL(k, mttr), ESCP_COL(k, p90), ESCP_COL(k, in_sla),
+                     ESCP_COL(k, satisfied), ESCP_COL(k, rated), NULL) != 0)
+        goto out;
+    groups = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
-        json_int_t created = count_col(res, i, CREATED), resolved = count_col(res, i, RESOLVED);
-        json_int_t ack_br = count_col(res, i, ACK_BR), res_br = count_col(res, i, RES_BR);
-        const char *key = escp_val(res, i, K);
-        json_t *g = json_object();
-        json_object_set_new(g, "key", key ? json_string(key) : json_null());
-        json_object_set_new(g, "created", json_integer(created));
-        json_object_set_new(g, "acknowledged", json_integer(count_col(res, i, ACKED)));
-        json_object_set_new(g, "resolved", json_integer(resolved));
-        json_object_set_new(g, "closed", json_integer(count_col(res, i, CLOSED)));
-        json_object_set_new(g, "ack_breaches", json_integer(ack_br));
-        json_object_set_new(g, "resolve_breaches", json_integer(res_br));
-        json_object_set_new(g, "ack_breach_rate", rate(ack_br, created));
-        json_object_set_new(g, "resolve_breach_rate", rate(res_br, created));
-        json_object_set_new(g, "mtta_seconds", real_or_null(escp_val(res, i, MTTA)));
-        json_object_set_new(g, "mttr_seconds", real_or_null(escp_val(res, i, MTTR)));
-        json_object_set_new(g, "p90_ttr_seconds", real_or_null(escp_val(res, i, P90)));
-        json_object_set_new(g, "resolution_rate", rate(count_col(res, i, IN_SLA), resolved));
-        json_object_set_new(g, "satisfaction_rate",
-                            rate(count_col(res, i, SATISFIED), count_col(res, i, RATED)));
+        json_int_t created = count_col(res, i, k->created), resolved = count_col(res, i, k->resolved);
+        json_int_t ack_br = count_col(res, i, k->ack_breaches);
+        json_int_t res_br = count_col(res, i, k->resolve_breaches);
+        json_t *g = json_pack("{s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+            "key", escp_val(res, i, k->key), "created", created,
+            "acknowledged", count_col(res, i, k->acknowledged), "resolved", resolved,
+            "closed", count_col(res, i, k->closed), "ack_breaches", ack_br,
+            "resolve_breaches", res_br, "ack_breach_rate", rate(ack_br, created),
+            "resolve_breach_rate", rate(res_br, created),
+            "mtta_seconds", real_or_null(escp_val(res, i, k->mtta)),
+            "mttr_seconds", real_or_null(escp_val(res, i, k->mttr)),
+            "p90_ttr_seconds", real_or_null(escp_val(res, i, k->p90)),
+            "resolution_rate", rate(count_col(res, i, k->in_sla), resolved),
+            "satisfaction_rate", rate(count_col(res, i, k->satisfied), count_col(res, i, k->rated)));
         json_array_append_new(groups, g);
     }
+out:
     PQclear(res);
     return groups;
 }
 
+/* The columns of the monthly view (REPORT_MONTHLY), found by name. */
+struct monthly_cols {
+    int part, key, n, ab, rb, resolved, in_sla, sat, rated;
+};
+
 /* One row of the monthly view.  key_name NULL: the totals row; else a
  * category or root-cause row whose share is count / share_of. */
-static json_t *monthly_row(const PGresult *res, int i, const char *key_name, json_int_t share_of)
+static json_t *monthly_row(const PGresult *res, int i, const struct monthly_cols *k,
+                           const char *key_name, json_int_t share_of)
 {
-    enum { PART, KEY, N, AB, RB, RESOLVED, IN_SLA, SAT, RATED };
-    json_int_t n = count_col(res, i, N), ab = count_col(res, i, AB), rb = count_col(res, i, RB);
-    json_t *o = json_object();
-    if (key_name) {
-        const char *key = escp_val(res, i, KEY);
-        json_object_set_new(o, key_name, key ? json_string(key) : json_null());
-        json_object_set_new(o, "count", json_integer(n));
-        json_object_set_new(o, "share", rate(n, share_of));
-    } else {
-        json_object_set_new(o, "created", json_integer(n));
-        json_object_set_new(o, "resolved", json_integer(count_col(res, i, RESOLVED)));
-    }
-    json_object_set_new(o, "ack_breaches", json_integer(ab));
-    json_object_set_new(o, "resolve_breaches", json_integer(rb));
-    json_object_set_new(o, "ack_breach_rate", rate(ab, n));
-    json_object_set_new(o, "resolve_breach_rate", rate(rb, n));
-    if (!key_name) {
-        json_object_set_new(o, "resolution_rate",
-                            rate(count_col(res, i, IN_SLA), count_col(res, i, RESOLVED)));
-        json_object_set_new(o, "satisfaction_rate",
-                            rate(count_col(res, i, SAT), count_col(res, i, RATED)));
-    }
-    return o;
+    json_int_t n = count_col(res, i, k->n), ab = count_col(res, i, k->ab), rb = count_col(res, i, k->rb);
+    json_int_t resolved = count_col(res, i, k->resolved);
+    if (key_name)
+        return json_pack("{s:s?, s:I, s:o, s:I, s:I, s:o, s:o}",
+                         key_name, escp_val(res, i, k->key), "count", n, "share", rate(n, share_of),
+                         "ack_breaches", ab, "resolve_breaches", rb,
+                         "ack_breach_rate", rate(ab, n), "resolve_breach_rate", rate(rb, n));
+    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
+                     "created", n, "resolved", resolved, "ack_breaches", ab, "resolve_breaches", rb,
+                     "ack_breach_rate", rate(ab, n), "resolve_breach_rate", rate(rb, n),
+                     "resolution_rate", rate(count_col(res, i, k->in_sla), resolved),
+                     "satisfaction_rate", rate(count_col(res, i, k->sat), count_col(res, i, k->rated)));
 }
 
 json_t *escp_store_report_monthly(struct escp_conn *c, const struct escp_report_period *p, int limit,
@@ -151,25 +276,31 @@ json_t *escp_store_report_monthly(struct escp_conn *c, const struct escp_report_
     char lim[16];
     snprintf(lim, sizeof lim, "%d", limit);
     const char *v[3] = {p->from, p->to, lim};
-    PGresult *res = escp_exec(c, ESCP_S_REPORT_MONTHLY, 3, v, err);
+    struct monthly_cols col, *k = &col;
+    json_t *out = NULL;
+    PGresult *res = escp_exec(c, &stmts[S_REPORT_MONTHLY], 3, v, err);
     if (!res)
         return NULL;
+    if (escp_columns(res, stmts[S_REPORT_MONTHLY].name, err, ESCP_COL(k, part), ESCP_COL(k, key),
+                     ESCP_COL(k, n), ESCP_COL(k, ab), ESCP_COL(k, rb), ESCP_COL(k, resolved),
+                     ESCP_COL(k, in_sla), ESCP_COL(k, sat), ESCP_COL(k, rated), NULL) != 0)
+        goto out;
     /* the totals row comes first (ORDER BY part): the shares' denominators */
-    if (PQntuples(res) < 1 || atoi(PQgetvalue(res, 0, 0)) != 0) {
-        PQclear(res);
+    if (PQntuples(res) < 1 || atoi(PQgetvalue(res, 0, k->part)) != 0) {
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
-        return NULL;
+        goto out;
     }
-    json_t *totals = monthly_row(res, 0, NULL, 0);
-    json_int_t created = json_integer_value(json_object_get(totals, "created"));
-    json_int_t resolved = json_integer_value(json_object_get(totals, "resolved"));
+    json_int_t created = count_col(res, 0, k->n), resolved = count_col(res, 0, k->resolved);
     json_t *cats = json_array(), *causes = json_array();
     for (int i = 1; i < PQntuples(res); i++) {
-        if (atoi(PQgetvalue(res, i, 0)) == 1) /* categories: shares of the month's tickets */
-            json_array_append_new(cats, monthly_row(res, i, "category", created));
+        if (atoi(PQgetvalue(res, i, k->part)) == 1) /* categories: shares of the month's tickets */
+            json_array_append_new(cats, monthly_row(res, i, k, "category", created));
         else /* root causes: shares of its resolved tickets */
-            json_array_append_new(causes, monthly_row(res, i, "root_cause", resolved));
+            json_array_append_new(causes, monthly_row(res, i, k, "root_cause", resolved));
     }
+    out = json_pack("{s:o, s:o, s:o}", "totals", monthly_row(res, 0, k, NULL, 0),
+                    "categories", cats, "root_causes", causes);
+out:
     PQclear(res);
-    return json_pack("{s:o,s:o,s:o}", "totals", totals, "categories", cats, "root_causes", causes);
+    return out;
 }

@@ -1,4 +1,5 @@
-/* store_sla.c — the SLA engine's statements, policies, the calendar and breaches. */
+/* store_sla.c — the SLA engine's statements, policies, the calendar and
+ * breaches: the statements and the functions that run them. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,29 +7,136 @@
 
 #include "db/store_internal.h"
 
+enum {
+    S_FIRE_DUE,
+    S_NEXT_DUE,
+    S_POLICIES,
+    S_POLICY_PUT,
+    S_CALENDAR_PUT,
+    S_BREACH_LIST,
+    S_TIMER_NOTIFY,
+    S__COUNT
+};
+
+static const struct escp_stmt stmts[S__COUNT] = {
+    /* The SLA engine: fire up to $1 due timers, oldest first.  A timer row
+     * exists only while its timer is live (acknowledge, resolve, close delete
+     * it under the ticket's row lock), and SKIP LOCKED on both the timer and
+     * the ticket means a ticket being acted on is fired, if still due, on the
+     * next pass -- and that two daemons never fire one timer twice.  The
+     * breach, the ticket's `breaches`, the event and the outbox row are one
+     * statement, so one transaction.  A timer whose kind is one of the breach
+     * kinds ($2, core/model.h) records a breach; the other, the warning,
+     * records at_risk about the resolve deadline. */
+    [S_FIRE_DUE] = {"fire_due",
+        "WITH due AS (SELECT tm.ticket_id, tm.kind, tm.due_at, t.tier, t.severity, t.assignee_id, "
+        "  t.resolve_due_at, tm.kind = ANY ($2::text[]) AS breach "
+        " FROM timers tm JOIN tickets t ON t.id = tm.ticket_id "
+        " WHERE tm.due_at <= now() ORDER BY tm.due_at LIMIT $1::int "
+        " FOR UPDATE OF tm, t SKIP LOCKED), "
+        /* ids drawn up front: no CTE is joined to another (the planner
+         * estimates `due` at one row and would join them by nested loops).
+         * They are drawn once per row in a subquery of its own (one with
+         * volatile output is never merged into the query above, which
+         * would draw the breach id twice); not in a LATERAL join, which the
+         * planner may memoize on its inputs -- one id for many breaches. */
+        "d AS (SELECT x.*, CASE WHEN x.breach THEN 'breached' ELSE 'at_risk' END AS type, "
+        "  CASE WHEN x.breach THEN jsonb_build_object('kind', x.kind, 'breach_id', x.breach_id, "
+        "    'due_at', to_char(x.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) "
+        "  ELSE jsonb_build_object('kind', 'resolve', "
+        "    'warn_at', to_char(x.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+        "    'resolve_due_at', to_char(x.resolve_due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) "
+        "  END AS data "
+        " FROM (SELECT due.*, CASE WHEN due.breach THEN nextval('breaches_id_seq') END AS breach_id, "
+        "  nextval('events_id_seq') AS event_id FROM due) x), "
+        "del AS (DELETE FROM timers x USING d WHERE x.ticket_id = d.ticket_id AND x.kind = d.kind), "
+        "br AS (INSERT INTO breaches (id, ticket_id, kind, tier, severity, assignee_id, due_at, detected_at) "
+        " SELECT breach_id, ticket_id, kind, tier, severity, assignee_id, due_at, now() FROM d "
+        " WHERE breach), "
+        /* the flags of the two timers the ticket's row remembers firing */
+        "agg AS (SELECT ticket_id, array_agg(kind) FILTER (WHERE breach) AS kinds, "
+        " bool_or(kind = 'resolve') AS r, bool_or(kind = 'warn') AS w FROM d GROUP BY ticket_id), "
+        "upd AS (UPDATE tickets t SET "
+        " breaches = t.breaches || ARRAY(SELECT k FROM unnest(agg.kinds) AS k WHERE NOT k = ANY (t.breaches)), "
+        " resolve_fired = t.resolve_fired OR agg.r, warn_fired = t.warn_fired OR agg.w, "
+        " version = t.version + 1, updated_at = now() FROM agg WHERE t.id = agg.ticket_id), "
+        "ev AS (INSERT INTO events (id, ticket_id, type, data) SELECT event_id, ticket_id, type, data FROM d), "
+        "nt AS (INSERT INTO notifications (ticket_id, type, payload) "
+        " SELECT ticket_id, type, jsonb_build_object('type', type, 'ticket_id', ticket_id, "
+        "  'event_id', event_id, 'tier', 'line-' || tier, 'severity', severity) || data FROM d) "
+        "SELECT count(*) AS fired, coalesce(max(extract(epoch FROM now() - due_at)), 0) AS max_late_s "
+        "FROM due"},
+
+    /* Seconds until the earliest live timer (negative: already due). */
+    [S_NEXT_DUE] = {"next_due",
+        "SELECT extract(epoch FROM (SELECT min(due_at) FROM timers) - now()) AS seconds"},
+
+    [S_POLICIES] = {"policies",
+        "SELECT severity, ack_seconds, resolve_seconds, warn_ratio, callback_business_days, "
+        " updated_at FROM policies ORDER BY severity DESC"},
+
+    [S_POLICY_PUT] = {"policy_put",
+        "UPDATE policies SET ack_seconds = coalesce($2::int, ack_seconds), "
+        " resolve_seconds = coalesce($3::int, resolve_seconds), "
+        " warn_ratio = coalesce($4::float8, warn_ratio), "
+        " callback_business_days = coalesce($5::int, callback_business_days), "
+        " updated_at = now() WHERE severity = $1 "
+        "RETURNING severity, ack_seconds, resolve_seconds, warn_ratio, callback_business_days, updated_at"},
+
+    [S_CALENDAR_PUT] = {"calendar_put",
+        "UPDATE calendar SET doc = $1::jsonb, updated_at = now() RETURNING doc::text AS doc"},
+
+    [S_BREACH_LIST] = {"breach_list",
+        "SELECT b.id, b.ticket_id, b.kind, b.tier, b.severity, b.assignee_id, "
+        " p.name AS assignee_name, b.due_at, "
+        " b.detected_at FROM breaches b LEFT JOIN principals p ON p.id = b.assignee_id "
+        "WHERE ($1::text IS NULL OR b.kind = $1::text) "
+        " AND ($2::smallint IS NULL OR b.tier = $2::smallint) "
+        " AND ($3::text IS NULL OR b.severity = $3::text) "
+        " AND ($4::bigint IS NULL OR b.ticket_id = $4::bigint) "
+        " AND ($5::timestamptz IS NULL OR b.detected_at >= $5::timestamptz) "
+        " AND ($6::timestamptz IS NULL OR b.detected_at < $6::timestamptz) "
+        " AND ($7::bigint IS NULL OR b.id < $7::bigint) "
+        "ORDER BY b.id DESC LIMIT $8::int"},
+
+    /* Wake other daemons' engines at commit: a timer due soon ($1, text). */
+    [S_TIMER_NOTIFY] = {"timer_notify", "SELECT pg_notify('" ESCP_TIMER_CHANNEL "', $1)"},
+};
+
+const struct escp_stmt_table escp_stmts_sla = {stmts, S__COUNT};
+
 int escp_store_fire_due(struct escp_conn *c, int batch, int *fired, double *max_late_s, esc_error_t *err)
 {
-    char b[16];
+    char b[16], kinds[ESCP_NAMES_LEN];
     snprintf(b, sizeof b, "%d", batch);
-    const char *v[1] = {b};
-    PGresult *res = escp_exec(c, ESCP_S_FIRE_DUE, 1, v, err);
-    if (!res)
+    const char *v[2] = {b, escp_pg_names(kinds, sizeof kinds, esc_breach_names, ESC_BREACH__COUNT, err)};
+    int rc = -1, fired_col, late_col;
+    if (!v[1])
         return -1;
-    *fired = atoi(PQgetvalue(res, 0, 0));
-    *max_late_s = strtod(PQgetvalue(res, 0, 1), NULL);
+    PGresult *res = escp_exec(c, &stmts[S_FIRE_DUE], 2, v, err);
+    if (!res || escp_columns(res, stmts[S_FIRE_DUE].name, err, "fired", &fired_col,
+                             "max_late_s", &late_col, NULL) != 0)
+        goto out;
+    *fired = atoi(PQgetvalue(res, 0, fired_col));
+    *max_late_s = strtod(PQgetvalue(res, 0, late_col), NULL);
+    rc = 0;
+out:
     PQclear(res);
-    return 0;
+    return rc;
 }
 
 int escp_store_next_due(struct escp_conn *c, double *seconds, bool *none, esc_error_t *err)
 {
-    PGresult *res = escp_exec(c, ESCP_S_NEXT_DUE, 0, NULL, err);
-    if (!res)
-        return -1;
-    *none = PQgetisnull(res, 0, 0);
-    *seconds = *none ? 0 : strtod(PQgetvalue(res, 0, 0), NULL);
+    int rc = -1, col;
+    PGresult *res = escp_exec(c, &stmts[S_NEXT_DUE], 0, NULL, err);
+    if (!res || escp_columns(res, stmts[S_NEXT_DUE].name, err, "seconds", &col, NULL) != 0)
+        goto out;
+    *none = PQgetisnull(res, 0, col);
+    *seconds = *none ? 0 : strtod(PQgetvalue(res, 0, col), NULL);
+    rc = 0;
+out:
     PQclear(res);
-    return 0;
+    return rc;
 }
 
 /* ---- the cross-daemon wake-up (LISTEN/NOTIFY) ---- */
@@ -50,7 +158,7 @@ int escp_store_listen(struct escp_conn *c, esc_error_t *err)
  * next pass).  See timer_engine.c for why that is safe. */
 static struct escp_conn *engine_open(const char *conninfo, bool listen, esc_error_t *err)
 {
-    static const enum escp_stmt mine[] = {ESCP_S_FIRE_DUE, ESCP_S_NEXT_DUE};
+    static const struct escp_stmt *const mine[] = {&stmts[S_FIRE_DUE], &stmts[S_NEXT_DUE]};
     struct escp_conn *c = escp_conn_open_stmts(conninfo, mine, 2, err);
     if (!c)
         return NULL;
@@ -84,7 +192,7 @@ int escp_store_notify_timer(struct escp_conn *c, esc_time_t due, esc_error_t *er
     char b[48];
     escp_time_pg(due, b, sizeof b);
     const char *v[1] = {b};
-    PGresult *res = escp_exec(c, ESCP_S_TIMER_NOTIFY, 1, v, err);
+    PGresult *res = escp_exec(c, &stmts[S_TIMER_NOTIFY], 1, v, err);
     if (!res)
         return -1;
     PQclear(res);
@@ -108,26 +216,45 @@ int escp_conn_notifications(struct escp_conn *c, int *count)
     return PQstatus(c->pg) == CONNECTION_OK ? 0 : -1;
 }
 
-static json_t *policy_row(const PGresult *res, int i)
+/* The columns of a policy row (POLICIES, POLICY_PUT), found by name. */
+struct policy_cols {
+    int severity, ack_seconds, resolve_seconds, warn_ratio, callback_business_days, updated_at;
+};
+
+static int policy_cols(const PGresult *res, const char *what, struct policy_cols *k,
+                       esc_error_t *err)
 {
-    return json_pack("{s:s,s:I,s:I,s:f,s:I,s:o}", "severity", PQgetvalue(res, i, 0),
-                     "ack_seconds", (json_int_t)strtoll(PQgetvalue(res, i, 1), NULL, 10),
-                     "resolve_seconds", (json_int_t)strtoll(PQgetvalue(res, i, 2), NULL, 10),
-                     "warn_ratio", strtod(PQgetvalue(res, i, 3), NULL),
-                     "callback_business_days", (json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10),
-                     "updated_at", escp_json_time(PQgetvalue(res, i, 5)));
+    return escp_columns(res, what, err, ESCP_COL(k, severity), ESCP_COL(k, ack_seconds),
+                        ESCP_COL(k, resolve_seconds), ESCP_COL(k, warn_ratio),
+                        ESCP_COL(k, callback_business_days), ESCP_COL(k, updated_at), NULL);
+}
+
+static json_t *policy_row(const PGresult *res, int i, const struct policy_cols *k)
+{
+#define V(field) PQgetvalue(res, i, k->field)
+    return json_pack("{s:s, s:I, s:I, s:f, s:I, s:o}", "severity", V(severity),
+                     "ack_seconds", (json_int_t)strtoll(V(ack_seconds), NULL, 10),
+                     "resolve_seconds", (json_int_t)strtoll(V(resolve_seconds), NULL, 10),
+                     "warn_ratio", strtod(V(warn_ratio), NULL),
+                     "callback_business_days", (json_int_t)strtoll(V(callback_business_days), NULL, 10),
+                     "updated_at", escp_json_time(V(updated_at)));
+#undef V
 }
 
 json_t *escp_store_policies(struct escp_conn *c, esc_error_t *err)
 {
-    PGresult *res = escp_exec(c, ESCP_S_POLICIES, 0, NULL, err);
+    struct policy_cols k;
+    PGresult *res = escp_exec(c, &stmts[S_POLICIES], 0, NULL, err);
     if (!res)
         return NULL;
-    json_t *items = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(items, policy_row(res, i));
+    json_t *items = NULL;
+    if (policy_cols(res, stmts[S_POLICIES].name, &k, err) == 0) {
+        items = json_array();
+        for (int i = 0; i < PQntuples(res); i++)
+            json_array_append_new(items, policy_row(res, i, &k));
+    }
     PQclear(res);
-    return json_pack("{s:o}", "items", items);
+    return items ? json_pack("{s:o}", "items", items) : NULL;
 }
 
 json_t *escp_store_policy_put(struct escp_conn *c, const char *severity, int64_t ack_s, int64_t resolve_s,
@@ -141,12 +268,15 @@ json_t *escp_store_policy_put(struct escp_conn *c, const char *severity, int64_t
     /* 0 (or a negative ratio) = keep the current value */
     const char *v[5] = {severity, ack_s ? a : NULL, resolve_s ? r : NULL,
                         warn_ratio > 0 ? w : NULL, days ? d : NULL};
-    PGresult *res = escp_exec(c, ESCP_S_POLICY_PUT, 5, v, err);
+    struct policy_cols k;
+    PGresult *res = escp_exec(c, &stmts[S_POLICY_PUT], 5, v, err);
     if (!res)
         return NULL;
-    json_t *out = PQntuples(res) == 1 ? policy_row(res, 0) : NULL;
-    if (!out)
+    json_t *out = NULL;
+    if (PQntuples(res) != 1)
         esc_error_set(err, ESC_ERR_NOT_FOUND, NULL, "no such severity");
+    else if (policy_cols(res, stmts[S_POLICY_PUT].name, &k, err) == 0)
+        out = policy_row(res, 0, &k);
     PQclear(res);
     return out;
 }
@@ -155,13 +285,19 @@ json_t *escp_store_calendar_put(struct escp_conn *c, const json_t *doc, esc_erro
 {
     char *text = json_dumps(doc, JSON_COMPACT);
     const char *v[1] = {text};
-    PGresult *res = text ? escp_exec(c, ESCP_S_CALENDAR_PUT, 1, v, err) : NULL;
+    int doc_col;
+    PGresult *res = text ? escp_exec(c, &stmts[S_CALENDAR_PUT], 1, v, err) : NULL;
     free(text);
     if (!res)
         return NULL;
-    json_t *out = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+    json_t *out = NULL;
+    if (escp_columns(res, stmts[S_CALENDAR_PUT].name, err, "doc", &doc_col, NULL) != 0)
+        goto out;
+    if (PQntuples(res) == 1)
+        out = json_loads(PQgetvalue(res, 0, doc_col), 0, NULL);
     if (!out)
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "the business calendar is missing");
+out:
     PQclear(res);
     return out;
 }
@@ -173,25 +309,35 @@ json_t *escp_store_breach_list(struct escp_conn *c, const struct escp_breach_fil
     snprintf(limit, sizeof limit, "%d", f->limit + 1);
     const char *v[8] = {f->kind, f->tier, f->severity, f->ticket, f->from, f->to,
                         f->before_id ? before : NULL, limit};
-    PGresult *res = escp_exec(c, ESCP_S_BREACH_LIST, 8, v, err);
+    struct {
+        int id, ticket_id, kind, tier, severity, assignee_id, assignee_name, due_at, detected_at;
+    } col, *k = &col;
+    PGresult *res = escp_exec(c, &stmts[S_BREACH_LIST], 8, v, err);
     if (!res)
         return NULL;
-    json_t *items = json_array();
+    json_t *items = NULL;
+    if (escp_columns(res, stmts[S_BREACH_LIST].name, err, ESCP_COL(k, id), ESCP_COL(k, ticket_id),
+                     ESCP_COL(k, kind), ESCP_COL(k, tier), ESCP_COL(k, severity),
+                     ESCP_COL(k, assignee_id), ESCP_COL(k, assignee_name), ESCP_COL(k, due_at),
+                     ESCP_COL(k, detected_at), NULL) != 0)
+        goto out;
+    items = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
-        const char *tier = esc_tier_name((enum esc_tier)atoi(PQgetvalue(res, i, 3)));
-        json_t *assignee = json_null();
-        if (!PQgetisnull(res, i, 5)) {
-            json_decref(assignee);
-            assignee = json_pack("{s:I,s:s}", "id", (json_int_t)strtoll(PQgetvalue(res, i, 5), NULL, 10),
-                                 "name", PQgetisnull(res, i, 6) ? "" : PQgetvalue(res, i, 6));
-        }
-        json_array_append_new(items, json_pack("{s:I,s:I,s:s,s:s,s:s,s:o,s:o,s:o}",
-            "id", (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
-            "ticket_id", (json_int_t)strtoll(PQgetvalue(res, i, 1), NULL, 10),
-            "kind", PQgetvalue(res, i, 2), "tier", tier ? tier : "", "severity", PQgetvalue(res, i, 4),
-            "assignee", assignee, "due_at", escp_json_time(PQgetvalue(res, i, 7)),
-            "detected_at", escp_json_time(PQgetvalue(res, i, 8))));
+#define V(field) PQgetvalue(res, i, k->field)
+        const char *tier = esc_tier_name((enum esc_tier)atoi(V(tier)));
+        json_t *assignee = NULL; /* null when none */
+        if (escp_val(res, i, k->assignee_id))
+            assignee = json_pack("{s:I, s:s}", "id", (json_int_t)strtoll(V(assignee_id), NULL, 10),
+                                 "name", V(assignee_name)); /* "" when NULL */
+        json_array_append_new(items, json_pack("{s:I, s:I, s:s, s:s, s:s, s:o?, s:o, s:o}",
+            "id", (json_int_t)strtoll(V(id), NULL, 10),
+            "ticket_id", (json_int_t)strtoll(V(ticket_id), NULL, 10),
+            "kind", V(kind), "tier", tier ? tier : "", "severity", V(severity),
+            "assignee", assignee, "due_at", escp_json_time(V(due_at)),
+            "detected_at", escp_json_time(V(detected_at))));
+#undef V
     }
+out:
     PQclear(res);
     return items;
 }

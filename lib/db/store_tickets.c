@@ -1,4 +1,5 @@
-/* store_tickets.c — tickets, their history, the claim queue and lists. */
+/* store_tickets.c — tickets, their history, the claim queue and lists, and
+ * principals by token: the statements and the functions that run them. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,12 +7,181 @@
 
 #include "db/store_internal.h"
 
-static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+/* What every statement that answers a ticket selects (read by ticket_cols),
+ * from tickets `t` joined to principals `a` (the assignee). */
+#define TICKET_COLS                                                                             \
+    "t.id, t.tier, t.state, t.severity, t.channel, t.category, t.subject, t.description, "     \
+    "t.customer_name, t.customer_phone, t.customer_email, t.customer_id_number, "              \
+    "t.external_ref, t.assignee_id, a.name AS assignee_name, t.root_cause, t.resolution, "     \
+    "t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, "             \
+    "t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, "          \
+    "t.breaches, t.version"
+#define TICKET_FROM "FROM tickets t LEFT JOIN principals a ON a.id = t.assignee_id "
 
-static json_t *int_or_null(const char *s)
-{
-    return s ? json_integer(strtoll(s, NULL, 10)) : json_null();
-}
+/* The state names ('awaiting_ack', ...) and timer kinds ('ack', ...) written
+ * out below are the model's (core/model.h), which the pool checks against
+ * the schema's CHECK constraints (store.c, "vocabulary"). */
+enum {
+    S_PRINCIPAL_BY_HASH,
+    S_TICKET_CREATE,
+    S_TICKET_BY_IDEMPOTENCY,
+    S_TICKET_GET,
+    S_TICKET_LOCK,
+    S_TICKET_APPLY,
+    S_EVENT_ADD,
+    S_CALENDAR,
+    S_CLAIM,
+    S_TICKET_LIST,
+    S_TICKET_EVENTS,
+    S_TICKET_EXISTS,
+    S_CUSTOMER_REVEAL,
+    S__COUNT
+};
+
+static const struct escp_stmt stmts[S__COUNT] = {
+    [S_PRINCIPAL_BY_HASH] = {"principal_by_hash",
+        "SELECT id, name, role, tier FROM principals "
+        "WHERE token_hash = $1 AND revoked_at IS NULL"},
+
+    /* One round trip: the ticket, its `created` event and its three timers
+     * (the kinds a create starts, each due at its column's time). */
+    [S_TICKET_CREATE] = {"ticket_create",
+        "WITH p AS (SELECT ack_seconds, resolve_seconds, warn_ratio FROM policies WHERE severity = $1), "
+        "t AS (INSERT INTO tickets (tier, state, severity, channel, category, subject, description, "
+        "  customer_name, customer_phone, customer_email, customer_id_number, external_ref, "
+        "  created_by, idempotency_key, request_hash, ack_due_at, resolve_started_at, "
+        "  resolve_due_at, warn_due_at) "
+        " SELECT 1, 'awaiting_ack', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+        "  now() + make_interval(secs => p.ack_seconds), now(), "
+        "  now() + make_interval(secs => p.resolve_seconds), "
+        "  now() + make_interval(secs => p.resolve_seconds * p.warn_ratio) FROM p "
+        " ON CONFLICT (created_by, idempotency_key) DO NOTHING RETURNING *), "
+        "e AS (INSERT INTO events (ticket_id, type, actor_id, to_tier, to_state) "
+        " SELECT id, 'created', $11, 1, 'awaiting_ack' FROM t RETURNING ticket_id), "
+        "tm AS (INSERT INTO timers (ticket_id, kind, due_at) "
+        " SELECT t.id, k.kind, k.due FROM t, LATERAL (VALUES ('ack', t.ack_due_at), "
+        " ('resolve', t.resolve_due_at), ('warn', t.warn_due_at)) AS k(kind, due)), "
+        /* a major complaint alerts the managers at once: an outbox row and its event */
+        "n AS (INSERT INTO notifications (ticket_id, type, payload) "
+        " SELECT t.id, 'major_created', jsonb_build_object('type', 'major_created', "
+        "  'ticket_id', t.id, 'severity', t.severity, 'tier', 'line-1', 'created_at', t.created_at) "
+        " FROM t WHERE t.severity = 'major' RETURNING id, ticket_id), "
+        "ne AS (INSERT INTO events (ticket_id, type, data) "
+        " SELECT n.ticket_id, 'notified', jsonb_build_object('notification', 'major_created', "
+        "  'notification_id', n.id, 'audience', 'managers') "
+        " FROM n JOIN e ON e.ticket_id = n.ticket_id), " /* after `created` */
+        /* a timer due within the notify window ($14 s) wakes other daemons'
+         * engines at commit; evaluated through `notified` below */
+        "nf AS (SELECT pg_notify('" ESCP_TIMER_CHANNEL "', "
+        "  to_char(least(t.ack_due_at, t.warn_due_at, t.resolve_due_at) AT TIME ZONE 'UTC', "
+        "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) FROM t "
+        " WHERE least(t.ack_due_at, t.warn_due_at, t.resolve_due_at) "
+        "  < now() + make_interval(secs => $14::float8)) "
+        "SELECT " TICKET_COLS ", least(t.ack_due_at, t.warn_due_at, t.resolve_due_at) AS first_due, "
+        " (SELECT count(*) FROM nf) AS notified FROM t LEFT JOIN principals a ON a.id = t.assignee_id"},
+
+    [S_TICKET_BY_IDEMPOTENCY] = {"ticket_by_idempotency",
+        "SELECT " TICKET_COLS ", t.request_hash " TICKET_FROM
+        "WHERE t.created_by = $1 AND t.idempotency_key = $2"},
+
+    [S_TICKET_GET] = {"ticket_get",
+        "SELECT " TICKET_COLS " " TICKET_FROM "WHERE t.id = $1"},
+
+    /* The row lock, the database clock and the ticket's policy, together. */
+    [S_TICKET_LOCK] = {"ticket_lock",
+        "SELECT t.id, t.tier, t.state, t.severity, t.assignee_id, t.tier1_assignee_id, "
+        " t.tier2_assignee_id, t.tier3_assignee_id, t.resolver_id, t.resolved_tier, "
+        " t.acknowledged_at, t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, "
+        " t.warn_due_at, t.callback_due_at, t.resolve_started_at, t.paused_at, "
+        " t.resolve_left_us, t.warn_left_us, t.paused_total_us, t.resolve_fired, t.warn_fired, "
+        " t.version, now() AS db_now, p.ack_seconds, p.resolve_seconds, p.warn_ratio, "
+        " p.callback_business_days "
+        "FROM tickets t JOIN policies p ON p.severity = t.severity "
+        "WHERE t.id = $1 FOR UPDATE OF t"},
+
+    /* Write the decided state back, append the event, apply the timer ops
+     * ($39 the kinds stopped, $40/$41 the kinds set and their due times). */
+    [S_TICKET_APPLY] = {"ticket_apply",
+        "WITH u AS (UPDATE tickets SET tier = $2, state = $3, assignee_id = $4, "
+        "  tier1_assignee_id = $5, tier2_assignee_id = $6, tier3_assignee_id = $7, "
+        "  resolver_id = $8, resolved_tier = $9, "
+        "  root_cause = CASE WHEN $10::bool THEN $11 ELSE root_cause END, "
+        "  resolution = CASE WHEN $10::bool THEN $12 ELSE resolution END, "
+        "  sat_result = CASE WHEN $13::bool THEN $14 ELSE sat_result END, "
+        "  sat_score = CASE WHEN $13::bool THEN $15::smallint ELSE sat_score END, "
+        "  sat_feedback = CASE WHEN $13::bool THEN $16 ELSE sat_feedback END, "
+        "  acknowledged_at = $17, resolved_at = $18, closed_at = $19, ack_due_at = $20, "
+        "  resolve_due_at = $21, warn_due_at = $22, callback_due_at = $23, "
+        "  resolve_started_at = $24, paused_at = $25, resolve_left_us = $26, "
+        "  warn_left_us = $27, paused_total_us = $28, resolve_fired = $29, warn_fired = $30, "
+        "  version = version + 1, updated_at = now() "
+        " WHERE id = $1 RETURNING *), "
+        "e AS (INSERT INTO events (ticket_id, type, actor_id, from_tier, to_tier, from_state, "
+        "  to_state, reason, data) "
+        " SELECT id, $31, $32, $33, $34, $35, $36, $37, $38::jsonb FROM u), "
+        "d AS (DELETE FROM timers WHERE ticket_id = $1 AND kind = ANY ($39::text[])), "
+        "i AS (INSERT INTO timers (ticket_id, kind, due_at) "
+        " SELECT $1, x.k, x.d FROM unnest($40::text[], $41::timestamptz[]) AS x(k, d) "
+        " ON CONFLICT (ticket_id, kind) DO UPDATE SET due_at = EXCLUDED.due_at) "
+        "SELECT " TICKET_COLS " FROM u t LEFT JOIN principals a ON a.id = t.assignee_id"},
+
+    [S_EVENT_ADD] = {"event_add",
+        "WITH e AS (INSERT INTO events (ticket_id, type, actor_id, reason, body, data) "
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING *) "
+        "SELECT e.id, e.type, e.at, e.actor_id, p.name AS actor_name, p.role AS actor_role, "
+        " e.from_tier, e.to_tier, e.from_state, e.to_state, e.reason, e.body, e.data "
+        "FROM e LEFT JOIN principals p ON p.id = e.actor_id"},
+
+    [S_CALENDAR] = {"calendar", "SELECT doc::text AS doc FROM calendar"},
+
+    /* Most urgent first: major before normal, then the earliest ack
+     * deadline.  'awaiting_ack' is written out because the queue's partial
+     * index (tickets_queue) is on that predicate, which a parameter could not
+     * match in a generic plan; the ack timer stops as the ticket is taken. */
+    [S_CLAIM] = {"claim",
+        "WITH c AS (SELECT id FROM tickets WHERE state = 'awaiting_ack' AND tier = $1::smallint "
+        "  ORDER BY (severity = 'major') DESC, ack_due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED), "
+        "u AS (UPDATE tickets k SET state = 'acknowledged', assignee_id = $2, "
+        "  tier1_assignee_id = CASE WHEN k.tier = 1 THEN $2 ELSE k.tier1_assignee_id END, "
+        "  tier2_assignee_id = CASE WHEN k.tier = 2 THEN $2 ELSE k.tier2_assignee_id END, "
+        "  tier3_assignee_id = CASE WHEN k.tier = 3 THEN $2 ELSE k.tier3_assignee_id END, "
+        "  acknowledged_at = now(), ack_due_at = NULL, version = k.version + 1, updated_at = now() "
+        " FROM c WHERE k.id = c.id RETURNING k.*), "
+        "e AS (INSERT INTO events (ticket_id, type, actor_id, from_state, to_state, data) "
+        " SELECT id, 'acknowledged', $2, 'awaiting_ack', 'acknowledged', '{\"via\": \"claim\"}' FROM u), "
+        "d AS (DELETE FROM timers WHERE ticket_id IN (SELECT id FROM u) AND kind = 'ack') "
+        "SELECT " TICKET_COLS " FROM u t LEFT JOIN principals a ON a.id = t.assignee_id"},
+
+    [S_TICKET_LIST] = {"ticket_list",
+        "SELECT " TICKET_COLS " " TICKET_FROM
+        "WHERE ($1::smallint[] IS NULL OR t.tier = ANY ($1::smallint[])) "
+        " AND ($2::text[] IS NULL OR t.state = ANY ($2::text[])) "
+        " AND ($3::text[] IS NULL OR t.severity = ANY ($3::text[])) "
+        " AND ($4::bigint IS NULL OR t.assignee_id = $4::bigint) "
+        " AND ($5::text IS NULL OR $5::text = ANY (t.breaches)) "
+        " AND ($6::timestamptz IS NULL OR "
+        "      least(t.ack_due_at, t.resolve_due_at, t.callback_due_at) < $6::timestamptz) "
+        " AND ($7::text IS NULL OR t.subject ILIKE $7::text OR t.description ILIKE $7::text) "
+        " AND ($8::bigint IS NULL OR t.id < $8::bigint) "
+        "ORDER BY t.id DESC LIMIT $9::int"},
+
+    [S_TICKET_EVENTS] = {"ticket_events",
+        "SELECT e.id, e.type, e.at, e.actor_id, p.name AS actor_name, p.role AS actor_role, "
+        " e.from_tier, e.to_tier, e.from_state, e.to_state, e.reason, e.body, e.data "
+        "FROM events e LEFT JOIN principals p ON p.id = e.actor_id "
+        "WHERE e.ticket_id = $1 ORDER BY e.id"},
+
+    [S_TICKET_EXISTS] = {"ticket_exists", "SELECT 1 FROM tickets WHERE id = $1"},
+
+    [S_CUSTOMER_REVEAL] = {"customer_reveal",
+        "WITH t AS (SELECT id, customer_name, customer_phone, customer_email, customer_id_number "
+        " FROM tickets WHERE id = $1), "
+        "e AS (INSERT INTO events (ticket_id, type, actor_id) "
+        " SELECT id, 'customer_revealed', $2 FROM t) "
+        "SELECT id, customer_name, customer_phone, customer_email, customer_id_number FROM t"},
+};
+
+const struct escp_stmt_table escp_stmts_tickets = {stmts, S__COUNT};
 
 /* "{ack,resolve}" -> ["ack", "resolve"] (kinds are plain words, never quoted) */
 static json_t *text_array(const char *s)
@@ -28,68 +198,97 @@ static json_t *text_array(const char *s)
     return arr;
 }
 
-static json_t *tier_json(const char *s)
+/* "2" -> "line-2"; NULL for NULL or a number that is no tier */
+static const char *tier_name(const char *text)
 {
-    const char *name = s ? esc_tier_name((enum esc_tier)atoi(s)) : NULL;
-    return name ? json_string(name) : json_null();
+    return text ? esc_tier_name((enum esc_tier)atoi(text)) : NULL;
 }
 
-json_t *escp_ticket_from_row(const PGresult *res, int row, int b)
+/* ---- the ticket row ---- */
+
+/* The column numbers of TICKET_COLS in a result, found by name. */
+struct ticket_cols {
+    int id, tier, state, severity, channel, category, subject, description, customer_name,
+        customer_phone, customer_email, customer_id_number, external_ref, assignee_id,
+        assignee_name, root_cause, resolution, sat_result, sat_score, sat_feedback, created_at,
+        acknowledged_at, resolved_at, closed_at, ack_due_at, resolve_due_at, callback_due_at,
+        breaches, version;
+};
+
+static int ticket_cols(const PGresult *res, const char *what, struct ticket_cols *k,
+                       esc_error_t *err)
 {
-#define V(col) escp_val(res, row, b + (col))
-    json_t *t = json_object();
-    json_object_set_new(t, "id", int_or_null(V(TC_ID)));
-    json_object_set_new(t, "tier", tier_json(V(TC_TIER)));
-    json_object_set_new(t, "state", str_or_null(V(TC_STATE)));
-    json_object_set_new(t, "severity", str_or_null(V(TC_SEVERITY)));
-    json_object_set_new(t, "channel", str_or_null(V(TC_CHANNEL)));
-    json_object_set_new(t, "category", str_or_null(V(TC_CATEGORY)));
-    json_object_set_new(t, "subject", str_or_null(V(TC_SUBJECT)));
-    json_object_set_new(t, "description", str_or_null(V(TC_DESCRIPTION)));
-    json_t *cust = json_object();
-    json_object_set_new(cust, "name", str_or_null(V(TC_CNAME)));
-    json_object_set_new(cust, "phone", str_or_null(V(TC_CPHONE)));
-    json_object_set_new(cust, "email", str_or_null(V(TC_CEMAIL)));
-    json_object_set_new(cust, "id_number", str_or_null(V(TC_CID)));
-    json_object_set_new(t, "customer", cust);
-    json_object_set_new(t, "external_ref", str_or_null(V(TC_EXTREF)));
-    if (V(TC_ASSIGNEE_ID))
-        json_object_set_new(t, "assignee", json_pack("{s:I,s:s}", "id",
-                                                     (json_int_t)strtoll(V(TC_ASSIGNEE_ID), NULL, 10),
-                                                     "name", V(TC_ASSIGNEE_NAME) ? V(TC_ASSIGNEE_NAME) : ""));
-    else
-        json_object_set_new(t, "assignee", json_null());
-    json_object_set_new(t, "root_cause", str_or_null(V(TC_ROOT_CAUSE)));
-    json_object_set_new(t, "resolution", str_or_null(V(TC_RESOLUTION)));
-    if (V(TC_SAT_RESULT))
-        json_object_set_new(t, "satisfaction",
-                            json_pack("{s:s,s:o,s:o}", "result", V(TC_SAT_RESULT), "score",
-                                      int_or_null(V(TC_SAT_SCORE)), "feedback",
-                                      str_or_null(V(TC_SAT_FEEDBACK))));
-    else
-        json_object_set_new(t, "satisfaction", json_null());
-    json_object_set_new(t, "created_at", escp_json_time(V(TC_CREATED_AT)));
-    json_object_set_new(t, "acknowledged_at", escp_json_time(V(TC_ACKED_AT)));
-    json_object_set_new(t, "resolved_at", escp_json_time(V(TC_RESOLVED_AT)));
-    json_object_set_new(t, "closed_at", escp_json_time(V(TC_CLOSED_AT)));
-    json_object_set_new(t, "ack_due_at", escp_json_time(V(TC_ACK_DUE)));
-    json_object_set_new(t, "resolve_due_at", escp_json_time(V(TC_RESOLVE_DUE)));
-    json_object_set_new(t, "callback_due_at", escp_json_time(V(TC_CALLBACK_DUE)));
-    json_object_set_new(t, "breaches", text_array(V(TC_BREACHES)));
-    json_object_set_new(t, "version", int_or_null(V(TC_VERSION)));
-    return t;
+    return escp_columns(res, what, err, ESCP_COL(k, id), ESCP_COL(k, tier), ESCP_COL(k, state),
+                        ESCP_COL(k, severity), ESCP_COL(k, channel), ESCP_COL(k, category),
+                        ESCP_COL(k, subject), ESCP_COL(k, description), ESCP_COL(k, customer_name),
+                        ESCP_COL(k, customer_phone), ESCP_COL(k, customer_email),
+                        ESCP_COL(k, customer_id_number), ESCP_COL(k, external_ref),
+                        ESCP_COL(k, assignee_id), ESCP_COL(k, assignee_name), ESCP_COL(k, root_cause),
+                        ESCP_COL(k, resolution), ESCP_COL(k, sat_result), ESCP_COL(k, sat_score),
+                        ESCP_COL(k, sat_feedback), ESCP_COL(k, created_at),
+                        ESCP_COL(k, acknowledged_at), ESCP_COL(k, resolved_at),
+                        ESCP_COL(k, closed_at), ESCP_COL(k, ack_due_at), ESCP_COL(k, resolve_due_at),
+                        ESCP_COL(k, callback_due_at), ESCP_COL(k, breaches), ESCP_COL(k, version),
+                        NULL);
+}
+
+/* Row -> ticket JSON (unmasked; new reference, NULL when out of memory). */
+static json_t *ticket_from_row(const PGresult *res, int row, const struct ticket_cols *k)
+{
+#define V(field) escp_val(res, row, k->field)
+    json_t *assignee = NULL, *satisfaction = NULL; /* null unless set */
+    if (V(assignee_id))
+        assignee = json_pack("{s:I, s:s}", "id", (json_int_t)strtoll(V(assignee_id), NULL, 10),
+                             "name", V(assignee_name) ? V(assignee_name) : "");
+    if (V(sat_result))
+        satisfaction = json_pack("{s:s, s:o, s:s?}", "result", V(sat_result),
+                                 "score", escp_json_int(V(sat_score)), "feedback", V(sat_feedback));
+    return json_pack("{s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
+                     " s:{s:s?, s:s?, s:s?, s:s?}, s:s?, s:o?, s:s?, s:s?, s:o?,"
+                     " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "id", escp_json_int(V(id)), "tier", tier_name(V(tier)), "state", V(state),
+                     "severity", V(severity), "channel", V(channel), "category", V(category),
+                     "subject", V(subject), "description", V(description),
+                     "customer", "name", V(customer_name), "phone", V(customer_phone),
+                     "email", V(customer_email), "id_number", V(customer_id_number),
+                     "external_ref", V(external_ref), "assignee", assignee,
+                     "root_cause", V(root_cause), "resolution", V(resolution),
+                     "satisfaction", satisfaction,
+                     "created_at", escp_json_time(V(created_at)),
+                     "acknowledged_at", escp_json_time(V(acknowledged_at)),
+                     "resolved_at", escp_json_time(V(resolved_at)),
+                     "closed_at", escp_json_time(V(closed_at)),
+                     "ack_due_at", escp_json_time(V(ack_due_at)),
+                     "resolve_due_at", escp_json_time(V(resolve_due_at)),
+                     "callback_due_at", escp_json_time(V(callback_due_at)),
+                     "breaches", text_array(V(breaches)), "version", escp_json_int(V(version)));
 #undef V
 }
 
-static json_t *one_ticket(PGresult *res, esc_error_t *err)
+/* The first row of res as a ticket: ESC_ERR_NOT_FOUND when there is none. */
+static json_t *first_ticket(const PGresult *res, const char *what, esc_error_t *err)
 {
-    json_t *t = NULL;
+    struct ticket_cols k;
+    if (PQntuples(res) != 1) {
+        esc_error_set(err, ESC_ERR_NOT_FOUND, NULL, "no such ticket");
+        return NULL;
+    }
+    if (ticket_cols(res, what, &k, err) != 0)
+        return NULL;
+    json_t *t = ticket_from_row(res, 0, &k);
+    if (!t)
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+    return t;
+}
+
+/* Run a statement that answers one ticket (or none: NOT_FOUND). */
+static json_t *one_ticket(struct escp_conn *c, int s, int nparams, const char *const *v,
+                          esc_error_t *err)
+{
+    PGresult *res = escp_exec(c, &stmts[s], nparams, v, err);
     if (!res)
         return NULL;
-    if (PQntuples(res) == 1)
-        t = escp_ticket_from_row(res, 0, 0);
-    else
-        esc_error_set(err, ESC_ERR_NOT_FOUND, NULL, "no such ticket");
+    json_t *t = first_ticket(res, stmts[s].name, err);
     PQclear(res);
     return t;
 }
@@ -105,34 +304,41 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
                          nt->customer_name, nt->customer_phone, nt->customer_email,
                          nt->customer_id_number, nt->external_ref, actor, nt->idempotency_key,
                          nt->idempotency_key ? nt->request_hash : NULL, window};
+    json_t *t = NULL;
+    int due_col, hash_col;
     *replayed = false;
     *first_due = ESC_TIME_NULL;
-    PGresult *res = escp_exec(c, ESCP_S_TICKET_CREATE, 14, v, err);
+    PGresult *res = escp_exec(c, &stmts[S_TICKET_CREATE], 14, v, err);
     if (!res)
         return NULL;
     if (PQntuples(res) == 1) {
-        const char *due = escp_val(res, 0, TC__COUNT); /* least(ack, warn, resolve) */
+        if (escp_columns(res, stmts[S_TICKET_CREATE].name, err, "first_due", &due_col, NULL) != 0)
+            goto out;
+        const char *due = escp_val(res, 0, due_col); /* least(ack, warn, resolve) */
         if (due && esc_time_parse(due, first_due) != 0)
             *first_due = ESC_TIME_NULL;
-        return one_ticket(res, err);
+        t = first_ticket(res, stmts[S_TICKET_CREATE].name, err);
+        goto out;
     }
     PQclear(res);
 
     /* The idempotency key was used before: same body -> the same ticket. */
     const char *k[2] = {actor, nt->idempotency_key};
-    res = escp_exec(c, ESCP_S_TICKET_BY_IDEMPOTENCY, 2, k, err);
+    res = escp_exec(c, &stmts[S_TICKET_BY_IDEMPOTENCY], 2, k, err);
     if (!res)
         return NULL;
-    json_t *t = NULL;
     if (PQntuples(res) != 1) {
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
-    } else if (strcmp(PQgetvalue(res, 0, TC__COUNT), nt->request_hash) != 0) {
+    } else if (escp_columns(res, stmts[S_TICKET_BY_IDEMPOTENCY].name, err, "request_hash",
+                            &hash_col, NULL) != 0) {
+        /* err set */
+    } else if (strcmp(PQgetvalue(res, 0, hash_col), nt->request_hash) != 0) {
         esc_error_set(err, ESC_ERR_IDEMPOTENCY_CONFLICT, "Idempotency-Key",
                       "this Idempotency-Key was used with a different request body");
-    } else {
-        t = escp_ticket_from_row(res, 0, 0);
+    } else if ((t = first_ticket(res, stmts[S_TICKET_BY_IDEMPOTENCY].name, err)) != NULL) {
         *replayed = true;
     }
+out:
     PQclear(res);
     return t;
 }
@@ -142,7 +348,7 @@ json_t *escp_store_ticket_get(struct escp_conn *c, int64_t id, esc_error_t *err)
     char idb[24];
     snprintf(idb, sizeof idb, "%" PRId64, id);
     const char *v[1] = {idb};
-    return one_ticket(escp_exec(c, ESCP_S_TICKET_GET, 1, v, err), err);
+    return one_ticket(c, S_TICKET_GET, 1, v, err);
 }
 
 static esc_time_t time_col(const PGresult *res, int col)
@@ -165,51 +371,74 @@ int escp_store_ticket_lock(struct escp_conn *c, int64_t id, struct escp_ticket *
     char idb[24];
     snprintf(idb, sizeof idb, "%" PRId64, id);
     const char *v[1] = {idb};
-    PGresult *res = escp_exec(c, ESCP_S_TICKET_LOCK, 1, v, err);
+    struct {
+        int id, tier, state, severity, assignee_id, tier1_assignee_id, tier2_assignee_id,
+            tier3_assignee_id, resolver_id, resolved_tier, acknowledged_at, resolved_at, closed_at,
+            ack_due_at, resolve_due_at, warn_due_at, callback_due_at, resolve_started_at, paused_at,
+            resolve_left_us, warn_left_us, paused_total_us, resolve_fired, warn_fired, version,
+            db_now, ack_seconds, resolve_seconds, warn_ratio, callback_business_days;
+    } col, *k = &col;
+    int rc = -1;
+    PGresult *res = escp_exec(c, &stmts[S_TICKET_LOCK], 1, v, err);
     if (!res)
         return -1;
     if (PQntuples(res) != 1) {
-        PQclear(res);
         esc_error_set(err, ESC_ERR_NOT_FOUND, NULL, "no such ticket");
-        return -1;
+        goto out;
     }
+    if (escp_columns(res, stmts[S_TICKET_LOCK].name, err, ESCP_COL(k, id), ESCP_COL(k, tier),
+                     ESCP_COL(k, state), ESCP_COL(k, severity), ESCP_COL(k, assignee_id),
+                     ESCP_COL(k, tier1_assignee_id), ESCP_COL(k, tier2_assignee_id),
+                     ESCP_COL(k, tier3_assignee_id), ESCP_COL(k, resolver_id),
+                     ESCP_COL(k, resolved_tier), ESCP_COL(k, acknowledged_at),
+                     ESCP_COL(k, resolved_at), ESCP_COL(k, closed_at), ESCP_COL(k, ack_due_at),
+                     ESCP_COL(k, resolve_due_at), ESCP_COL(k, warn_due_at),
+                     ESCP_COL(k, callback_due_at), ESCP_COL(k, resolve_started_at),
+                     ESCP_COL(k, paused_at), ESCP_COL(k, resolve_left_us), ESCP_COL(k, warn_left_us),
+                     ESCP_COL(k, paused_total_us), ESCP_COL(k, resolve_fired),
+                     ESCP_COL(k, warn_fired), ESCP_COL(k, version), ESCP_COL(k, db_now),
+                     ESCP_COL(k, ack_seconds), ESCP_COL(k, resolve_seconds), ESCP_COL(k, warn_ratio),
+                     ESCP_COL(k, callback_business_days), NULL) != 0)
+        goto out;
     memset(t, 0, sizeof *t);
-    int col = 0;
-    t->id = int_col(res, col++, 0);
-    t->tier = (enum esc_tier)int_col(res, col++, 1);
-    t->state = (enum esc_state)esc_state_from_name(PQgetvalue(res, 0, col++));
-    t->severity = (enum esc_severity)esc_severity_from_name(PQgetvalue(res, 0, col++));
-    t->assignee_id = int_col(res, col++, 0);
-    for (int i = 1; i <= 3; i++)
-        t->tier_assignee[i] = int_col(res, col++, 0);
-    t->resolver_id = int_col(res, col++, 0);
-    t->resolved_tier = (int)int_col(res, col++, 0);
-    t->acknowledged_at = time_col(res, col++);
-    t->resolved_at = time_col(res, col++);
-    t->closed_at = time_col(res, col++);
-    t->ack_due_at = time_col(res, col++);
-    t->resolve_due_at = time_col(res, col++);
-    t->warn_due_at = time_col(res, col++);
-    t->callback_due_at = time_col(res, col++);
-    t->resolve_started_at = time_col(res, col++);
-    t->paused_at = time_col(res, col++);
-    t->resolve_left_us = int_col(res, col++, ESC_TIME_NULL);
-    t->warn_left_us = int_col(res, col++, ESC_TIME_NULL);
-    t->paused_total_us = int_col(res, col++, 0);
-    t->resolve_fired = PQgetvalue(res, 0, col++)[0] == 't';
-    t->warn_fired = PQgetvalue(res, 0, col++)[0] == 't';
-    t->version = (int)int_col(res, col++, 0);
-    t->now = time_col(res, col++);
-    t->ack_seconds = int_col(res, col++, 600);
-    t->resolve_seconds = int_col(res, col++, 86400);
-    t->warn_ratio = strtod(PQgetvalue(res, 0, col++), NULL);
-    t->callback_days = (int)int_col(res, col++, 3);
-    PQclear(res);
+    t->id = int_col(res, k->id, 0);
+    t->tier = (enum esc_tier)int_col(res, k->tier, 1);
+    t->state = (enum esc_state)esc_state_from_name(PQgetvalue(res, 0, k->state));
+    t->severity = (enum esc_severity)esc_severity_from_name(PQgetvalue(res, 0, k->severity));
+    t->assignee_id = int_col(res, k->assignee_id, 0);
+    t->tier_assignee[1] = int_col(res, k->tier1_assignee_id, 0);
+    t->tier_assignee[2] = int_col(res, k->tier2_assignee_id, 0);
+    t->tier_assignee[3] = int_col(res, k->tier3_assignee_id, 0);
+    t->resolver_id = int_col(res, k->resolver_id, 0);
+    t->resolved_tier = (int)int_col(res, k->resolved_tier, 0);
+    t->acknowledged_at = time_col(res, k->acknowledged_at);
+    t->resolved_at = time_col(res, k->resolved_at);
+    t->closed_at = time_col(res, k->closed_at);
+    t->ack_due_at = time_col(res, k->ack_due_at);
+    t->resolve_due_at = time_col(res, k->resolve_due_at);
+    t->warn_due_at = time_col(res, k->warn_due_at);
+    t->callback_due_at = time_col(res, k->callback_due_at);
+    t->resolve_started_at = time_col(res, k->resolve_started_at);
+    t->paused_at = time_col(res, k->paused_at);
+    t->resolve_left_us = int_col(res, k->resolve_left_us, ESC_TIME_NULL);
+    t->warn_left_us = int_col(res, k->warn_left_us, ESC_TIME_NULL);
+    t->paused_total_us = int_col(res, k->paused_total_us, 0);
+    t->resolve_fired = PQgetvalue(res, 0, k->resolve_fired)[0] == 't';
+    t->warn_fired = PQgetvalue(res, 0, k->warn_fired)[0] == 't';
+    t->version = (int)int_col(res, k->version, 0);
+    t->now = time_col(res, k->db_now);
+    t->ack_seconds = int_col(res, k->ack_seconds, 600);
+    t->resolve_seconds = int_col(res, k->resolve_seconds, 86400);
+    t->warn_ratio = strtod(PQgetvalue(res, 0, k->warn_ratio), NULL);
+    t->callback_days = (int)int_col(res, k->callback_business_days, 3);
     if ((int)t->state < 0 || t->now == ESC_TIME_NULL) {
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
-        return -1;
+        goto out;
     }
-    return 0;
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
 }
 
 /* Text forms of the values passed to the apply statement. */
@@ -234,8 +463,6 @@ static const char *put_time(struct vals *x, int i, esc_time_t t)
     return x->v[i] = x->buf[i];
 }
 
-static const char *const timer_names[ESCP_TIMER__COUNT] = {"ack", "resolve", "warn", "callback"};
-
 json_t *escp_store_ticket_apply(struct escp_conn *c, const struct escp_ticket *t,
                                 const struct escp_event *ev, const struct escp_timer_ops *ops,
                                 esc_error_t *err)
@@ -243,19 +470,21 @@ json_t *escp_store_ticket_apply(struct escp_conn *c, const struct escp_ticket *t
     struct vals x;
     memset(x.v, 0, sizeof x.v);
     char *data = ev->data ? json_dumps(ev->data, JSON_COMPACT) : NULL;
-    char stops[64] = "{", kinds[64] = "{", dues[ESCP_TIMER__COUNT * 48 + 8] = "{";
+    /* the kinds by name (core/model.h): those stopped, those set and when */
+    char stops[ESCP_NAMES_LEN] = "{", kinds[ESCP_NAMES_LEN] = "{";
+    char dues[ESCP_TIMER__COUNT * 48 + 8] = "{";
     for (int k = 0; k < ESCP_TIMER__COUNT; k++) {
         if (ops->set[k] != ESC_TIME_NULL) {
             char tb[48];
             escp_time_pg(ops->set[k], tb, sizeof tb);
             if (kinds[1])
                 strcat(kinds, ","), strcat(dues, ",");
-            strcat(kinds, timer_names[k]);
+            strcat(kinds, esc_timer_names[k]);
             strcat(dues, tb);
         } else if (ops->stop[k]) {
             if (stops[1])
                 strcat(stops, ",");
-            strcat(stops, timer_names[k]);
+            strcat(stops, esc_timer_names[k]);
         }
     }
     strcat(stops, "}"), strcat(kinds, "}"), strcat(dues, "}");
@@ -300,40 +529,40 @@ json_t *escp_store_ticket_apply(struct escp_conn *c, const struct escp_ticket *t
     x.v[38] = stops;
     x.v[39] = kinds;
     x.v[40] = dues;
-    json_t *out = one_ticket(escp_exec(c, ESCP_S_TICKET_APPLY, 41, x.v, err), err);
+    json_t *out = one_ticket(c, S_TICKET_APPLY, 41, x.v, err);
     free(data);
     return out;
 }
 
-static json_t *event_from_row(const PGresult *res, int row)
+/* ---- the event row (also the feed's, store_events.c) ---- */
+
+int escp_event_cols(const PGresult *res, const char *what, struct escp_event_cols *k,
+                    esc_error_t *err)
 {
-    enum { E_ID, E_TYPE, E_AT, E_ACTOR, E_ANAME, E_AROLE, E_FT, E_TT, E_FS, E_TS, E_REASON, E_BODY, E_DATA };
-#define V(col) escp_val(res, row, col)
-    json_t *e = json_object();
-    json_object_set_new(e, "id", int_or_null(V(E_ID)));
-    json_object_set_new(e, "type", str_or_null(V(E_TYPE)));
-    json_object_set_new(e, "at", escp_json_time(V(E_AT)));
-    if (V(E_ACTOR))
-        json_object_set_new(e, "actor", json_pack("{s:I,s:s,s:s}", "id",
-                                                  (json_int_t)strtoll(V(E_ACTOR), NULL, 10), "name",
-                                                  V(E_ANAME) ? V(E_ANAME) : "", "role",
-                                                  V(E_AROLE) ? V(E_AROLE) : ""));
-    else
-        json_object_set_new(e, "actor", json_null());
-    if (V(E_FT))
-        json_object_set_new(e, "from_tier", tier_json(V(E_FT)));
-    if (V(E_TT))
-        json_object_set_new(e, "to_tier", tier_json(V(E_TT)));
-    if (V(E_FS))
-        json_object_set_new(e, "from_state", json_string(V(E_FS)));
-    if (V(E_TS))
-        json_object_set_new(e, "to_state", json_string(V(E_TS)));
-    if (V(E_REASON))
-        json_object_set_new(e, "reason", json_string(V(E_REASON)));
-    if (V(E_BODY))
-        json_object_set_new(e, "body", json_string(V(E_BODY)));
-    if (V(E_DATA)) {
-        json_t *d = json_loads(V(E_DATA), 0, NULL);
+    return escp_columns(res, what, err, ESCP_COL(k, id), ESCP_COL(k, type), ESCP_COL(k, at),
+                        ESCP_COL(k, actor_id), ESCP_COL(k, actor_name), ESCP_COL(k, actor_role),
+                        ESCP_COL(k, from_tier), ESCP_COL(k, to_tier), ESCP_COL(k, from_state),
+                        ESCP_COL(k, to_state), ESCP_COL(k, reason), ESCP_COL(k, body),
+                        ESCP_COL(k, data), NULL);
+}
+
+json_t *escp_event_from_row(const PGresult *res, int row, const struct escp_event_cols *k)
+{
+#define V(field) escp_val(res, row, k->field)
+    json_t *actor = NULL; /* null for the system */
+    if (V(actor_id))
+        actor = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)strtoll(V(actor_id), NULL, 10),
+                          "name", V(actor_name) ? V(actor_name) : "",
+                          "role", V(actor_role) ? V(actor_role) : "");
+    /* the tiers, states, reason and body only where the event has them */
+    json_t *e = json_pack("{s:o, s:s?, s:o, s:o?, s:s*, s:s*, s:s*, s:s*, s:s*, s:s*}",
+                          "id", escp_json_int(V(id)), "type", V(type), "at", escp_json_time(V(at)),
+                          "actor", actor, "from_tier", tier_name(V(from_tier)),
+                          "to_tier", tier_name(V(to_tier)), "from_state", V(from_state),
+                          "to_state", V(to_state), "reason", V(reason), "body", V(body));
+    if (e && V(data)) {
+        /* the event's extra fields, never over the ones above */
+        json_t *d = json_loads(V(data), 0, NULL);
         if (json_is_object(d)) {
             const char *key;
             json_t *val;
@@ -348,7 +577,16 @@ static json_t *event_from_row(const PGresult *res, int row)
 #undef V
 }
 
-json_t *escp_event_from_row(const PGresult *res, int row) { return event_from_row(res, row); }
+/* Every row of res as an event, appended to items. */
+static int events_into(const PGresult *res, const char *what, json_t *items, esc_error_t *err)
+{
+    struct escp_event_cols k;
+    if (escp_event_cols(res, what, &k, err) != 0)
+        return -1;
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(items, escp_event_from_row(res, i, &k));
+    return 0;
+}
 
 json_t *escp_store_event_add(struct escp_conn *c, int64_t ticket_id, const struct escp_event *ev,
                              esc_error_t *err)
@@ -358,11 +596,14 @@ json_t *escp_store_event_add(struct escp_conn *c, int64_t ticket_id, const struc
     snprintf(actor, sizeof actor, "%" PRId64, ev->actor_id);
     char *data = ev->data ? json_dumps(ev->data, JSON_COMPACT) : NULL;
     const char *v[6] = {idb, ev->type, ev->actor_id ? actor : NULL, ev->reason, ev->body, data};
-    PGresult *res = escp_exec(c, ESCP_S_EVENT_ADD, 6, v, err);
+    PGresult *res = escp_exec(c, &stmts[S_EVENT_ADD], 6, v, err);
     free(data);
     if (!res)
         return NULL;
-    json_t *e = PQntuples(res) == 1 ? event_from_row(res, 0) : NULL;
+    struct escp_event_cols k;
+    json_t *e = NULL;
+    if (PQntuples(res) == 1 && escp_event_cols(res, stmts[S_EVENT_ADD].name, &k, err) == 0)
+        e = escp_event_from_row(res, 0, &k);
     if (!e)
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
     PQclear(res);
@@ -371,12 +612,18 @@ json_t *escp_store_event_add(struct escp_conn *c, int64_t ticket_id, const struc
 
 json_t *escp_store_calendar(struct escp_conn *c, esc_error_t *err)
 {
-    PGresult *res = escp_exec(c, ESCP_S_CALENDAR, 0, NULL, err);
+    PGresult *res = escp_exec(c, &stmts[S_CALENDAR], 0, NULL, err);
+    int doc_col;
     if (!res)
         return NULL;
-    json_t *doc = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+    json_t *doc = NULL;
+    if (escp_columns(res, stmts[S_CALENDAR].name, err, "doc", &doc_col, NULL) != 0)
+        goto out;
+    if (PQntuples(res) == 1)
+        doc = json_loads(PQgetvalue(res, 0, doc_col), 0, NULL);
     if (!doc)
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "the business calendar is missing");
+out:
     PQclear(res);
     return doc;
 }
@@ -387,10 +634,11 @@ json_t *escp_store_claim(struct escp_conn *c, enum esc_tier tier, int64_t actor_
     snprintf(tb, sizeof tb, "%d", (int)tier);
     snprintf(actor, sizeof actor, "%" PRId64, actor_id);
     const char *v[2] = {tb, actor};
-    PGresult *res = escp_exec(c, ESCP_S_CLAIM, 2, v, err);
+    PGresult *res = escp_exec(c, &stmts[S_CLAIM], 2, v, err);
     if (!res)
         return NULL;
-    json_t *t = PQntuples(res) == 1 ? escp_ticket_from_row(res, 0, 0) : NULL;
+    /* an empty queue is no error: NULL with err untouched */
+    json_t *t = PQntuples(res) == 1 ? first_ticket(res, stmts[S_CLAIM].name, err) : NULL;
     PQclear(res);
     return t;
 }
@@ -404,12 +652,16 @@ json_t *escp_store_ticket_list(struct escp_conn *c, const struct escp_list_filte
     const char *v[9] = {f->tiers, f->states, f->severities, f->assignee ? assignee : NULL,
                         f->breached, f->due_before, f->q_pattern,
                         f->before_id ? before : NULL, limit};
-    PGresult *res = escp_exec(c, ESCP_S_TICKET_LIST, 9, v, err);
+    struct ticket_cols k;
+    PGresult *res = escp_exec(c, &stmts[S_TICKET_LIST], 9, v, err);
     if (!res)
         return NULL;
-    json_t *arr = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(arr, escp_ticket_from_row(res, i, 0));
+    json_t *arr = NULL;
+    if (ticket_cols(res, stmts[S_TICKET_LIST].name, &k, err) == 0) {
+        arr = json_array();
+        for (int i = 0; i < PQntuples(res); i++)
+            json_array_append_new(arr, ticket_from_row(res, i, &k));
+    }
     PQclear(res);
     return arr;
 }
@@ -419,12 +671,12 @@ json_t *escp_store_ticket_events(struct escp_conn *c, int64_t id, esc_error_t *e
     char idb[24];
     snprintf(idb, sizeof idb, "%" PRId64, id);
     const char *v[1] = {idb};
-    PGresult *res = escp_exec(c, ESCP_S_TICKET_EVENTS, 1, v, err);
+    PGresult *res = escp_exec(c, &stmts[S_TICKET_EVENTS], 1, v, err);
     if (!res)
         return NULL;
     if (PQntuples(res) == 0) { /* every ticket has its `created` event */
         PQclear(res);
-        res = escp_exec(c, ESCP_S_TICKET_EXISTS, 1, v, err);
+        res = escp_exec(c, &stmts[S_TICKET_EXISTS], 1, v, err);
         if (!res)
             return NULL;
         int exists = PQntuples(res) > 0;
@@ -436,10 +688,12 @@ json_t *escp_store_ticket_events(struct escp_conn *c, int64_t id, esc_error_t *e
         return json_pack("{s:[]}", "items");
     }
     json_t *items = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(items, event_from_row(res, i));
+    if (events_into(res, stmts[S_TICKET_EVENTS].name, items, err) != 0) {
+        json_decref(items);
+        items = NULL;
+    }
     PQclear(res);
-    return json_pack("{s:o}", "items", items);
+    return items ? json_pack("{s:o}", "items", items) : NULL;
 }
 
 json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t actor_id, esc_error_t *err)
@@ -448,18 +702,23 @@ json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t acto
     snprintf(idb, sizeof idb, "%" PRId64, id);
     snprintf(actor, sizeof actor, "%" PRId64, actor_id);
     const char *v[2] = {idb, actor};
-    PGresult *res = escp_exec(c, ESCP_S_CUSTOMER_REVEAL, 2, v, err);
+    struct {
+        int customer_name, customer_phone, customer_email, customer_id_number;
+    } col, *k = &col;
+    PGresult *res = escp_exec(c, &stmts[S_CUSTOMER_REVEAL], 2, v, err);
     if (!res)
         return NULL;
     json_t *out = NULL;
-    if (PQntuples(res) == 1)
-        out = json_pack("{s:I,s:o,s:o,s:o,s:o}", "ticket_id", (json_int_t)id,
-                        "name", str_or_null(escp_val(res, 0, 1)),
-                        "phone", str_or_null(escp_val(res, 0, 2)),
-                        "email", str_or_null(escp_val(res, 0, 3)),
-                        "id_number", str_or_null(escp_val(res, 0, 4)));
-    else
+    if (PQntuples(res) != 1)
         esc_error_set(err, ESC_ERR_NOT_FOUND, NULL, "no such ticket");
+    else if (escp_columns(res, stmts[S_CUSTOMER_REVEAL].name, err, ESCP_COL(k, customer_name),
+                          ESCP_COL(k, customer_phone), ESCP_COL(k, customer_email),
+                          ESCP_COL(k, customer_id_number), NULL) == 0)
+        out = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?}", "ticket_id", (json_int_t)id,
+                        "name", escp_val(res, 0, k->customer_name),
+                        "phone", escp_val(res, 0, k->customer_phone),
+                        "email", escp_val(res, 0, k->customer_email),
+                        "id_number", escp_val(res, 0, k->customer_id_number));
     PQclear(res);
     return out;
 }
@@ -468,20 +727,27 @@ int escp_store_principal_by_hash(struct escp_conn *c, const char *hash, struct e
                                  esc_error_t *err)
 {
     const char *v[1] = {hash};
-    PGresult *res = escp_exec(c, ESCP_S_PRINCIPAL_BY_HASH, 1, v, err);
+    struct {
+        int id, name, role, tier;
+    } col, *k = &col;
+    PGresult *res = escp_exec(c, &stmts[S_PRINCIPAL_BY_HASH], 1, v, err);
     if (!res)
         return -1;
     int rc = -1;
     if (PQntuples(res) == 1) {
+        if (escp_columns(res, stmts[S_PRINCIPAL_BY_HASH].name, err, ESCP_COL(k, id),
+                         ESCP_COL(k, name), ESCP_COL(k, role), ESCP_COL(k, tier), NULL) != 0)
+            goto out;
         memset(actor, 0, sizeof *actor);
-        actor->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        snprintf(actor->name, sizeof actor->name, "%s", PQgetvalue(res, 0, 1));
-        actor->role = (enum esc_role)esc_role_from_name(PQgetvalue(res, 0, 2));
-        actor->tier = (enum esc_tier)(PQgetisnull(res, 0, 3) ? 0 : atoi(PQgetvalue(res, 0, 3)));
+        actor->id = strtoll(PQgetvalue(res, 0, k->id), NULL, 10);
+        snprintf(actor->name, sizeof actor->name, "%s", PQgetvalue(res, 0, k->name));
+        actor->role = (enum esc_role)esc_role_from_name(PQgetvalue(res, 0, k->role));
+        actor->tier = (enum esc_tier)(PQgetisnull(res, 0, k->tier) ? 0 : atoi(PQgetvalue(res, 0, k->tier)));
         rc = (int)actor->role >= 0 ? 0 : -1;
     }
     if (rc != 0)
         esc_error_set(err, ESC_ERR_UNAUTHENTICATED, NULL, "unknown or revoked token");
+out:
     PQclear(res);
     return rc;
 }

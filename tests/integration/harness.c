@@ -1641,6 +1641,8 @@ void h_local_day(double epoch, const char *zone, char out[16])
     localtime_r(&t, &tm);
     strftime(out, 16, "%Y-%m-%d", &tm);
     h_tz_pop(saved);
+}
+
 /* ------------------------------------------------------ raw connections */
 
 #include <arpa/inet.h>
