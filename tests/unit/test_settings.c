@@ -323,8 +323,9 @@ static void markdown_has_a_row_per_setting(void **state)
             snprintf(row, sizeof row, "| `%s` | `%s` | `%s` | ", pinned[i].flag, pinned[i].env,
                      pinned[i].dflt);
         else
-            snprintf(row, sizeof row, "| `%s` | `%s` | libpq's defaults and PG\\* variables | ",
-                     pinned[i].flag, pinned[i].env);
+            snprintf(row, sizeof row, "| `%s` | `%s` | %s | ", pinned[i].flag, pinned[i].env,
+                     pinned[i].id == ESCP_SET_DB ? "libpq's defaults and PG\\* variables"
+                                                 : escp_settings_table[pinned[i].id].unset);
         assert_non_null(strstr(md, row));
     }
     assert_non_null(strstr(md, "| 1..3600 seconds |"));
