@@ -19,7 +19,8 @@
  *     real date 19YYMMDD.  It has no check digit.
  *   The region code (characters 1-6) is not checked: the list changes, and
  *   a number with a valid check digit and birth date is personal data either
- *   way.
+ *   way.  As a single value (the field) it is the 18 or 15 characters
+ *   alone, without separators.
  *
  * Bank card (the customer field `bank_card`): 12..19 digits, with any number
  * of separators anywhere.  The FIELD does not require the Luhn check: most
