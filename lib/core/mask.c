@@ -1,10 +1,11 @@
 /* mask.c — masking of customer data on output (SPEC section 7).  PURE.
- * The rules are in include/escalated/mask.h. */
+ * The rules are in mask.h. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/mask.h"
+#include "core/pii.h"
 
 /* Bytes in the UTF-8 character starting at s (1 for a stray or truncated
  * sequence, so that malformed input still advances and is never split). */
@@ -117,24 +118,34 @@ char *esc_mask_email(const char *s)
     return out;
 }
 
+char *esc_mask_bank_card(const char *s)
+{
+    if (!s)
+        return NULL;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t len = strlen(s), n = 0;
+    char *d = malloc(len + 1);
+    if (!d)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (u[i] >= '0' && u[i] <= '9') {
+            d[n++] = (char)u[i];
+        } else if (u[i] == 0xEF && len - i >= 3 && u[i + 1] == 0xBC && u[i + 2] >= 0x90 &&
+                   u[i + 2] <= 0x99) { /* full-width U+FF10..U+FF19 */
+            d[n++] = (char)('0' + (u[i + 2] - 0x90));
+            i += 2;
+        }
+    }
+    d[n] = '\0';
+    /* 9 digits or more: 4 + 4 shown; fewer: the last 2. */
+    char *out = mask_chars(d, 4, 4, 8, 2);
+    free(d);
+    return out;
+}
+
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
-}
-
-static int luhn_ok(const char *dg, size_t n)
-{
-    int sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = dg[n - 1 - i] - '0';
-        if (i % 2 == 1) {
-            v *= 2;
-            if (v > 9)
-                v -= 9;
-        }
-        sum += v;
-    }
-    return sum % 10 == 0;
 }
 
 char *esc_mask_text(const char *s)
@@ -168,7 +179,7 @@ char *esc_mask_text(const char *s)
                 break;
             }
         }
-        if (nd >= 13 && nd <= 19 && luhn_ok(dg, nd)) {
+        if (nd >= 13 && nd <= 19 && esc_luhn_valid(dg, nd)) {
             memcpy(o, dg, 6);
             o += 6;
             for (size_t k = 6; k < nd - 4; k++)

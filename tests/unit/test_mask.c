@@ -1,6 +1,6 @@
 /* test_mask.c — lib/mask.c: the masks of SPEC section 7 (phone, identity
- * number, email) and of bank card numbers in free text, counted in UTF-8
- * characters, never splitting one.
+ * number, email), of the bank_card field (SPEC section 9) and of bank card
+ * numbers in free text, counted in UTF-8 characters, never splitting one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -97,6 +97,29 @@ static void test_email(void **state)
     RUN(esc_mask_email, cases);
 }
 
+static void test_bank_card(void **state)
+{
+    (void)state;
+    static const struct mask_case cases[] = {
+        {"6222021234567890128", "6222***********0128"},     /* SPEC 9: first 4, last 4 */
+        {"6222 0212 3456 7890 128", "6222***********0128"}, /* digits only, in order */
+        {"6222-0212-3456-7890-128", "6222***********0128"},
+        {"4111111111111111", "4111********1111"},
+        {"622202123452", "6222****3452"},                   /* 12 */
+        {"\xef\xbc\x96\xef\xbc\x92\xef\xbc\x92\xef\xbc\x92 0212 3456 7890 128",
+         "6222***********0128"},                            /* full-width digits count */
+        {"卡号6222021234567890128", "6222***********0128"},
+        {"123456789", "1234*6789"},                         /* 9: 4 + 4 shown */
+        {"12345678", "******78"},                           /* 8 or fewer: the last 2 */
+        {"1234", "**34"},
+        {"1", "*"},
+        {"", ""},
+        {"no digits", ""},
+        {"\xef\xbc", ""},                                   /* a cut full-width digit */
+    };
+    RUN(esc_mask_bank_card, cases);
+}
+
 static void test_text(void **state)
 {
     (void)state;
@@ -161,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_phone),
         cmocka_unit_test(test_id_number),
         cmocka_unit_test(test_email),
+        cmocka_unit_test(test_bank_card),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_utf8_length),
     };
