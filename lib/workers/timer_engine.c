@@ -310,6 +310,28 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* Stop the threads that run (the engine thread only when `engine`), join
+ * them, and free e. */
+static void join_and_free(struct escp_engine *e, bool engine)
+{
+    pthread_mutex_lock(&e->mu);
+    e->stop = 1;
+    if (engine)
+        signal_locked(e);
+    pthread_cond_broadcast(&e->drain_cv);
+    pthread_mutex_unlock(&e->mu);
+    if (engine)
+        pthread_join(e->thread, NULL);
+    for (int i = 0; i < e->ndrainers; i++)
+        pthread_join(e->drainers[i], NULL);
+    pthread_cond_destroy(&e->drain_cv);
+    pthread_mutex_destroy(&e->mu);
+    close(e->pipe_r);
+    close(e->pipe_w);
+    free(e->conninfo);
+    free(e);
+}
+
 struct escp_engine *escp_engine_start(const char *conninfo, int batch, int max_sleep_ms, esc_error_t *err)
 {
     struct escp_engine *e = calloc(1, sizeof *e);
@@ -338,18 +360,7 @@ struct escp_engine *escp_engine_start(const char *conninfo, int batch, int max_s
         if (pthread_create(&e->drainers[e->ndrainers], NULL, drain, e) == 0)
             e->ndrainers++; /* fewer drainers only means a slower burst */
     if (pthread_create(&e->thread, NULL, run, e) != 0) {
-        pthread_mutex_lock(&e->mu);
-        e->stop = 1;
-        pthread_cond_broadcast(&e->drain_cv);
-        pthread_mutex_unlock(&e->mu);
-        for (int i = 0; i < e->ndrainers; i++)
-            pthread_join(e->drainers[i], NULL);
-        pthread_cond_destroy(&e->drain_cv);
-        pthread_mutex_destroy(&e->mu);
-        close(e->pipe_r);
-        close(e->pipe_w);
-        free(e->conninfo);
-        free(e);
+        join_and_free(e, false);
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "cannot start the sla engine thread");
         return NULL;
     }
@@ -360,20 +371,7 @@ void escp_engine_stop(struct escp_engine *e)
 {
     if (!e)
         return;
-    pthread_mutex_lock(&e->mu);
-    e->stop = 1;
-    signal_locked(e);
-    pthread_cond_broadcast(&e->drain_cv);
-    pthread_mutex_unlock(&e->mu);
-    pthread_join(e->thread, NULL);
-    for (int i = 0; i < e->ndrainers; i++)
-        pthread_join(e->drainers[i], NULL);
-    pthread_cond_destroy(&e->drain_cv);
-    pthread_mutex_destroy(&e->mu);
-    close(e->pipe_r);
-    close(e->pipe_w);
-    free(e->conninfo);
-    free(e);
+    join_and_free(e, true);
 }
 
 void escp_engine_poke(struct escp_engine *e, esc_time_t now, esc_time_t due)
