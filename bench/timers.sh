@@ -305,6 +305,10 @@ http_status() { # PATH -> status code of a GET, or nothing
     echo "${line:-}"
 }
 PORT=$(free_port)
+# the data key (docs/security.md): `serve` refuses to start without one
+export ESCALATED_DATA_KEY_FILE=$BUILD/bench.data.key
+[[ -f "$ESCALATED_DATA_KEY_FILE" ]] ||
+    "$ESC" data-key create --data-key-file "$ESCALATED_DATA_KEY_FILE" >/dev/null 2>&1
 "$ESC" serve --db "$DB" --listen "127.0.0.1:$PORT" --shutdown-grace 2 "${SERVE_ARGS[@]}" \
     >"$WORK/daemon.log" 2>&1 &
 DAEMON_PID=$!

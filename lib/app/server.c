@@ -3,6 +3,7 @@
  * tables.  daemon/main.c and the in-process tests start escalated here. */
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "app/server.h"
@@ -161,6 +162,10 @@ int esc_data_key_rotate(const char *db, const char *data_key_file, int batch, un
     if (esc_datakey_add_version(data_key_file, &added, err) != 0)
         goto out;
     log_info("data key file %s: added version %u", data_key_file, added);
+    /* daemons look at the file at most once a second before they seal:
+     * after this, every one of them seals with the new version, so the
+     * rows re-sealed below stay re-sealed */
+    sleep(2);
     if (version)
         *version = added;
     if (!(kr = escp_keyring_load(data_key_file, err)) || !(store = esc_store_new(db, 1, err)))

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "base/datakey.h"
@@ -23,7 +24,22 @@ struct escp_keyring {
     struct esc_datakey *ring;
     char *path;
     time_t last_reload;
+    /* the file as last loaded, and when it was last looked at (seconds) */
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+    time_t last_check;
 };
+
+static void remember_file(struct escp_keyring *kr)
+{
+    struct stat st;
+    if (stat(kr->path, &st) == 0) {
+        kr->dev = st.st_dev;
+        kr->ino = st.st_ino;
+        kr->mtime = st.st_mtim;
+    }
+}
 
 struct escp_keyring *escp_keyring_load(const char *path, esc_error_t *err)
 {
@@ -41,7 +57,46 @@ struct escp_keyring *escp_keyring_load(const char *path, esc_error_t *err)
         return NULL;
     }
     kr->last_reload = time(NULL);
+    remember_file(kr);
     return kr;
+}
+
+/* Before sealing, at most once a second: has the key file been replaced
+ * (a rotation renames a new one over it)?  Then seal with its new version
+ * from now on, so that a rotation's re-sealing is not undone by daemons
+ * still sealing with the old version (`data-key rotate` waits two seconds
+ * after adding the version for this).  A stat() a second costs nothing. */
+static void reload_if_replaced(struct escp_keyring *kr)
+{
+    time_t now = time(NULL);
+    struct stat st;
+    pthread_mutex_lock(&kr->reload_mu);
+    if (now != kr->last_check) {
+        kr->last_check = now;
+        if (stat(kr->path, &st) == 0 &&
+            (st.st_ino != kr->ino || st.st_dev != kr->dev ||
+             st.st_mtim.tv_sec != kr->mtime.tv_sec || st.st_mtim.tv_nsec != kr->mtime.tv_nsec)) {
+            esc_error_t e = {0};
+            struct esc_datakey *fresh = esc_datakey_load(kr->path, &e);
+            if (!fresh) {
+                log_warn("data key file %s changed but cannot be loaded: %s", kr->path, e.message);
+            } else {
+                pthread_rwlock_wrlock(&kr->lock);
+                struct esc_datakey *old = kr->ring;
+                kr->ring = fresh;
+                pthread_rwlock_unlock(&kr->lock);
+                esc_datakey_free(old);
+                log_info("data key file %s reloaded: sealing with version %u", kr->path,
+                         esc_datakey_current_version(fresh));
+            }
+            /* remembered either way: a broken file is reported once, not
+             * every second */
+            kr->dev = st.st_dev;
+            kr->ino = st.st_ino;
+            kr->mtime = st.st_mtim;
+        }
+    }
+    pthread_mutex_unlock(&kr->reload_mu);
 }
 
 void escp_keyring_free(struct escp_keyring *kr)
@@ -88,8 +143,9 @@ static int reload_for(struct escp_keyring *kr, unsigned version)
             pthread_rwlock_unlock(&kr->lock);
             esc_datakey_free(old);
             log_info("data key file %s reloaded: sealing with version %u", kr->path,
-                         esc_datakey_current_version(fresh));
+                     esc_datakey_current_version(fresh));
             ok = esc_datakey_has_version(fresh, version);
+            remember_file(kr);
         }
     }
     pthread_mutex_unlock(&kr->reload_mu);
@@ -164,6 +220,7 @@ int escp_customer_seal(struct escp_keyring *kr, int64_t id, const char *const cl
     char aad[96];
     memset(cs, 0, sizeof *cs);
     cs->id = id;
+    reload_if_replaced(kr);
     pthread_rwlock_rdlock(&kr->lock);
     for (int f = 0; f < ESCP_CUST__COUNT; f++) {
         if (!clear[f])
