@@ -97,8 +97,17 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
      * this daemon answers anything: the partial index makes the check free
      * once there are none */
     long sealed = 0;
-    if (escp_customer_reseal(s->svc.store, s->svc.keys, 0, RESEAL_BATCH, &sealed, err) != 0)
-        goto fail;
+    esc_error_t rerr = {0};
+    if (escp_customer_reseal(s->svc.store, s->svc.keys, 0, RESEAL_BATCH, &sealed, &rerr) != 0) {
+        /* a daemon serves (503s, /healthz) while the database is away, as
+         * before; the rows wait for the next start */
+        if (rerr.code != ESC_ERR_UNAVAILABLE) {
+            esc_error_set(err, rerr.code, rerr.field, "%s", rerr.message);
+            goto fail;
+        }
+        log_warn("customer data: rows still in clear not checked (%s); the next start seals them",
+                 rerr.message);
+    }
     if (sealed > 0)
         log_info("customer data: sealed %ld rows that were still in clear", sealed);
     /* announce deadlines that other daemons' engines may sleep past (every
