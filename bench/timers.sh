@@ -188,7 +188,7 @@ daemon_sql() { # ENUM
 create_shape() { # reads SQL on stdin, prints what must agree
     perl -0777 -ne '
         s/\s+/ /g;
-        /INSERT INTO tickets \(([^)]*)\) SELECT (1, \x27awaiting_ack\x27),/ or die "no ticket insert\n";
+        /INSERT INTO tickets \(([^)]*)\) SELECT (?:coalesce\(.*?\)\), )?(1, \x27awaiting_ack\x27),/ or die "no ticket insert\n";
         print "tickets: $1 = $2\n";
         /INSERT INTO events \(([^)]*)\) SELECT id, \x27created\x27/ or die "no created event\n";
         print "events: $1\n";
