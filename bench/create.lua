@@ -24,7 +24,8 @@ wrk.body = "{" ..
       '"name":' .. js(env("BENCH_CUST_NAME")) .. "," ..
       '"phone":' .. js(env("BENCH_CUST_PHONE")) .. "," ..
       '"email":' .. js(env("BENCH_CUST_EMAIL")) .. "," ..
-      '"id_number":' .. js(env("BENCH_CUST_ID")) ..
+      '"id_number":' .. js(env("BENCH_CUST_ID")) .. "," ..
+      '"bank_card":' .. js(env("BENCH_CUST_CARD")) ..
    "}}"
 
 -- latency per request, the BENCH line for run.sh

@@ -84,6 +84,10 @@ DB="host=$PGHOST port=$PGPORT user=postgres dbname=hostile"
 MANAGER=$("$ESC" keys create --name hostile-manager --role manager --db "$DB")
 
 PORT=$((20000 + RANDOM % 40000))
+# the data key (docs/security.md): `serve` refuses to start without one
+export ESCALATED_DATA_KEY_FILE=$BUILD/bench.data.key
+[[ -f "$ESCALATED_DATA_KEY_FILE" ]] ||
+    "$ESC" data-key create --data-key-file "$ESCALATED_DATA_KEY_FILE" >/dev/null 2>&1
 "$ESC" serve --db "$DB" --listen "127.0.0.1:$PORT" --pool-size "$CONNS" --shutdown-grace 2 \
     >"$WORK/daemon.log" 2>&1 &
 DAEMON_PID=$!

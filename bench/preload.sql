@@ -3,10 +3,13 @@
 -- ticket, its `created` event and its ack/resolve/warn timers, deadlines from
 -- the policy), with the same values as bench/create.sql.  Variables (psql -v):
 -- n, severity, channel, category, subject, description, cust_name, cust_phone,
--- cust_email, cust_id, created_by.
+-- cust_email, cust_id, created_by.  The customer goes into the sealed
+-- columns (migration 006) as it comes: the claim never reads them, and a
+-- clear value in the clear columns would be sealed by the next daemon start.
 WITH p AS (SELECT ack_seconds, resolve_seconds, warn_ratio FROM policies WHERE severity = :'severity'),
 t AS (INSERT INTO tickets (tier, state, severity, channel, category, subject, description,
-  customer_name, customer_phone, customer_email, customer_id_number, external_ref,
+  customer_name_sealed, customer_phone_sealed, customer_email_sealed,
+  customer_id_number_sealed, external_ref,
   created_by, idempotency_key, request_hash, ack_due_at, resolve_started_at,
   resolve_due_at, warn_due_at)
  SELECT 1, 'awaiting_ack', :'severity', :'channel', :'category', :'subject', :'description',

@@ -65,6 +65,14 @@ export BENCH_CUST_NAME='王小明'
 export BENCH_CUST_PHONE='+86 138-0013-8000'
 export BENCH_CUST_EMAIL='wang.xiaoming@example.com'
 export BENCH_CUST_ID='11010519491231002X'
+export BENCH_CUST_CARD='6222 0212 3456 7890 128'
+# what the daemon stores for a value: "esc1:v1:" and the base64url of
+# nonce (12) + ciphertext (as long as the value) + tag (16), docs/security.md
+fake_seal() { # VALUE
+    local n
+    n=$(printf '%s' "$1" | wc -c)
+    printf 'esc1:v1:%s' "$(openssl rand -base64 $((n + 28)) | tr -d '\n=' | tr '+/' '-_')"
+}
 
 log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -147,7 +155,7 @@ check_sql() { # ENUM FILE MAP
         die "${2#"$ROOT"/} is not the daemon's $1 any more (lib/db/store_tickets.c changed?); update it"
     fi
 }
-CREATE_MAP="severity=1 channel=2 category=3 subject=4 description=5 cust_name=6 cust_phone=7 cust_email=8 cust_id=9 created_by=11 notify_window=14"
+CREATE_MAP="severity=1 channel=2 category=3 subject=4 description=5 cust_name=6 cust_phone=7 cust_email=8 cust_id=9 created_by=11 notify_window=14 cust_card=16 m_name=17 m_phone=18 m_email=19 m_id=20 m_card=21 bi_phone=22 bi_id=23 key_version=24"
 CLAIM_MAP="tier=1 agent=2"
 check_sql S_TICKET_CREATE "$BENCH/create.sql" "$CREATE_MAP"
 check_sql S_CLAIM "$BENCH/claim.sql" "$CLAIM_MAP"
@@ -229,6 +237,10 @@ http_status() { # PATH -> status code of a GET, or nothing
     echo "${line:-}"
 }
 PORT=$(free_port)
+# the data key (docs/security.md): `serve` refuses to start without one
+export ESCALATED_DATA_KEY_FILE=$BUILD/bench.data.key
+[[ -f "$ESCALATED_DATA_KEY_FILE" ]] ||
+    "$ESC" data-key create --data-key-file "$ESCALATED_DATA_KEY_FILE" >/dev/null 2>&1
 "$ESC" serve --db "$DB" --listen "127.0.0.1:$PORT" --pool-size "$CONNS" --shutdown-grace 2 \
     --engine-max-sleep "$ENGINE_SLEEP" \
     >"$WORK/daemon.log" 2>&1 &
@@ -244,8 +256,11 @@ log "daemon pid $DAEMON_PID on 127.0.0.1:$PORT, PostgreSQL $PG_VERSION on $PGHOS
 # ------------------------------------------------------------------ runs
 PGB_VARS=(-D "severity=$BENCH_SEVERITY" -D "channel=$BENCH_CHANNEL" -D "category=$BENCH_CATEGORY"
           -D "subject=$BENCH_SUBJECT" -D "description=$BENCH_DESCRIPTION"
-          -D "cust_name=$BENCH_CUST_NAME" -D "cust_phone=$BENCH_CUST_PHONE"
-          -D "cust_email=$BENCH_CUST_EMAIL" -D "cust_id=$BENCH_CUST_ID"
+          -D "cust_name=$(fake_seal "$BENCH_CUST_NAME")" -D "cust_phone=$(fake_seal "$BENCH_CUST_PHONE")"
+          -D "cust_email=$(fake_seal "$BENCH_CUST_EMAIL")" -D "cust_id=$(fake_seal "$BENCH_CUST_ID")"
+          -D "cust_card=$(fake_seal "$BENCH_CUST_CARD")" -D "m_name=王**" -D "m_phone=861******8000"
+          -D "m_email=w***@example.com" -D "m_id=110***********002X" -D "m_card=6222***********0128"
+          -D "bi_phone=$(openssl rand -hex 32)" -D "bi_id=$(openssl rand -hex 32)" -D "key_version=1"
           -D "created_by=$FD_ID" -D "agent=$AGENT_ID" -D "notify_window=$ENGINE_SLEEP.000")
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"

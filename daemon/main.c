@@ -1,5 +1,6 @@
 /* escalated — the executable: argv, environment, signals, start and stop.
  * Everything else lives in lib/. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/datakey.h"
 #include "base/log.h"
 #include "core/model.h"
 #include "app/server.h"
@@ -24,6 +26,8 @@ static void usage(FILE *f)
             "  escalated serve   [--db CONNINFO] [--listen HOST:PORT] [options]\n"
             "  escalated migrate [--db CONNINFO]\n"
             "  escalated keys create --name NAME --role ROLE [--tier N] [--db CONNINFO]\n"
+            "  escalated data-key create --data-key-file FILE\n"
+            "  escalated data-key rotate --data-key-file FILE [--db CONNINFO]\n"
             "  escalated --help | --version\n\n"
             "roles: frontdesk, agent (needs --tier 1..3 or line-1..line-3), manager, admin\n\n");
     escp_settings_print_help(f);
@@ -45,6 +49,18 @@ static int cmd_serve(int n, const char **extra)
     struct esc_server_config cfg = {0};
     const char *host = settings.v[ESCP_SET_LISTEN].host;
     cfg.db = setting(ESCP_SET_DB);
+    cfg.data_key_file = setting(ESCP_SET_DATA_KEY_FILE);
+    if (!cfg.data_key_file) {
+        fprintf(stderr, "escalated serve: no data key file. Customer data is stored encrypted "
+                        "with it: give --data-key-file FILE or ESCALATED_DATA_KEY_FILE (create one "
+                        "with `escalated data-key create --data-key-file FILE`)\n");
+        return 2;
+    }
+    if (access(cfg.data_key_file, R_OK) != 0) {
+        fprintf(stderr, "escalated serve: cannot read the data key file %s: %s\n",
+                cfg.data_key_file, strerror(errno));
+        return 2;
+    }
     cfg.listen_host = host;
     cfg.listen_port = int_setting(ESCP_SET_LISTEN);
     cfg.pool_size = int_setting(ESCP_SET_POOL_SIZE);
@@ -80,7 +96,8 @@ static int cmd_serve(int n, const char **extra)
     struct esc_server *srv = esc_server_start(&cfg, &err);
     if (!srv) {
         log_error("cannot start: %s", err.message);
-        return 1;
+        /* a key file that is refused is the operator's to fix, as a missing one */
+        return strcmp(err.field, "data_key_file") == 0 ? 2 : 1;
     }
     log_info("escalated %s listening on %s:%d (pool %d)", ESC_VERSION, host, esc_server_port(srv),
              cfg.pool_size);
@@ -151,6 +168,39 @@ static int cmd_keys(int n, const char **extra)
     return 0;
 }
 
+/* `escalated data-key create|rotate` (docs/security.md) */
+static int cmd_data_key(int n, const char **extra)
+{
+    const char *path = setting(ESCP_SET_DATA_KEY_FILE);
+    if (n != 1 || (strcmp(extra[0], "create") != 0 && strcmp(extra[0], "rotate") != 0)) {
+        fprintf(stderr, "usage: escalated data-key create|rotate --data-key-file FILE\n");
+        return 2;
+    }
+    if (!path) {
+        fprintf(stderr, "escalated data-key %s: --data-key-file FILE (or "
+                        "ESCALATED_DATA_KEY_FILE) is required\n", extra[0]);
+        return 2;
+    }
+    esc_error_t err = {0};
+    if (strcmp(extra[0], "create") == 0) {
+        if (esc_datakey_generate_file(path, &err) != 0) {
+            fprintf(stderr, "escalated data-key create: %s\n", err.message);
+            return 1;
+        }
+        log_info("data key file %s created (mode 0600): keep a copy apart from the database "
+                 "backups", path);
+        return 0;
+    }
+    unsigned version = 0;
+    long rows = 0;
+    if (esc_data_key_rotate(setting(ESCP_SET_DB), path, 0, &version, &rows, &err) != 0) {
+        fprintf(stderr, "escalated data-key rotate: %s\n", err.message);
+        return 1;
+    }
+    log_info("data key version %u added; %ld rows sealed with it", version, rows);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -171,7 +221,10 @@ int main(int argc, char **argv)
     if (!extra)
         return 1;
     /* Only the settings that this sub-command reads are checked (settings.h). */
-    enum escp_setting_scope scope = strcmp(argv[1], "serve") == 0 ? ESCP_SCOPE_SERVE : ESCP_SCOPE_ALL;
+    /* `data-key` reads --data-key-file, a setting of `serve`'s */
+    enum escp_setting_scope scope = strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "data-key") == 0
+                                        ? ESCP_SCOPE_SERVE
+                                        : ESCP_SCOPE_ALL;
     if (escp_settings_take_flags(&settings, argc - 2, argv + 2, extra, &n, &err) != 0 ||
         escp_settings_resolve(&settings, scope, &err) != 0) {
         fprintf(stderr, "escalated: %s\n", err.message);
@@ -185,6 +238,8 @@ int main(int argc, char **argv)
         rc = cmd_migrate(n, extra);
     else if (strcmp(argv[1], "keys") == 0)
         rc = cmd_keys(n, extra);
+    else if (strcmp(argv[1], "data-key") == 0)
+        rc = cmd_data_key(n, extra);
     else {
         fprintf(stderr, "escalated: unknown command '%s'\n\n", argv[1]);
         usage(stderr);

@@ -19,6 +19,14 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
         .help = "PostgreSQL connection string (host=/run/pg dbname=escalated) or URL "
                 "(postgresql://user@host/escalated)",
     },
+    [ESCP_SET_DATA_KEY_FILE] = {
+        .flag = "--data-key-file", .env = "ESCALATED_DATA_KEY_FILE", .type = ESCP_SETTING_TEXT,
+        .scope = ESCP_SCOPE_SERVE, .unset = "none (serve refuses to start without one)",
+        .help = "the data key file that customer data is encrypted with (mode 0600, owned by the "
+                "daemon's user; `escalated data-key create` makes one)",
+        .doc = "Read by `serve` and by `data-key`, which checks the settings `serve` reads. "
+               "See [security.md](security.md#the-key-file).",
+    },
     [ESCP_SET_LISTEN] = {
         .flag = "--listen", .env = "ESCALATED_LISTEN", .type = ESCP_SETTING_HOSTPORT,
         .scope = ESCP_SCOPE_SERVE, .dflt = "127.0.0.1:8080",

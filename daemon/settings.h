@@ -20,6 +20,7 @@
 
 enum escp_setting_id {
     ESCP_SET_DB,
+    ESCP_SET_DATA_KEY_FILE,
     ESCP_SET_LISTEN,
     ESCP_SET_POOL_SIZE,
     ESCP_SET_MAX_CONNECTIONS,

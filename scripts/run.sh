@@ -112,6 +112,13 @@ else
 fi
 
 # ------------------------------------------------------------------- 6. serve
+# customer data is stored encrypted with the data key (docs/security.md):
+# made once, mode 0600, kept beside the database it belongs to
+DATA_KEY=$STATE/data.key
+if [[ ! -f "$DATA_KEY" ]]; then
+    "$ESCALATED" data-key create --data-key-file "$DATA_KEY"
+    say "created the data key .escalated/data.key (mode 0600): keep a copy apart from the database"
+fi
 LISTEN=${ESCALATED_LISTEN:-127.0.0.1:8080}
 host=${LISTEN%:*}
 port=${LISTEN##*:}
@@ -161,4 +168,4 @@ scripts/pg.sh stop .escalated/pg stops the database.
 
 EOF
 
-exec "$ESCALATED" serve --db "$DB" --listen "$LISTEN"
+exec "$ESCALATED" serve --db "$DB" --listen "$LISTEN" --data-key-file "$DATA_KEY"

@@ -270,11 +270,22 @@ static int breach_kind(const char *s)
 static void escp_api_ticket_list(struct escp_req *r)
 {
     static const char *const allowed[] = {"tier", "state", "severity", "assignee", "breached",
-                                          "due_before", "q", "limit", "cursor", NULL};
+                                          "due_before", "q", "limit", "cursor",
+                                          "customer_phone", "customer_id_number", NULL};
     struct escp_list_filter f = {.limit = 50};
     char tiers[64], states[128], sevs[64], due[48], *pattern = NULL;
     esc_error_t *err = &r->err;
 
+    /* finding a customer's other complaints is the managers' (issue 8),
+     * refused before any parameter is judged, as a route's roles are */
+    f.customer_phone = escp_query(r, "customer_phone");
+    f.customer_id_number = escp_query(r, "customer_id_number");
+    if ((f.customer_phone || f.customer_id_number) && r->actor.role != ESC_ROLE_MANAGER &&
+        r->actor.role != ESC_ROLE_ADMIN) {
+        esc_error_set(err, ESC_ERR_FORBIDDEN, NULL,
+                      "only managers and admins may search by customer_phone or customer_id_number");
+        return;
+    }
     if (escp_query_only(r, allowed) != 0 ||
         list_param(r, "tier", esc_tier_from_name, true, tiers, sizeof tiers, &f.tiers) != 0 ||
         list_param(r, "state", esc_state_from_name, false, states, sizeof states, &f.states) != 0 ||

@@ -3,9 +3,11 @@
  * tables.  daemon/main.c and the in-process tests start escalated here. */
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "app/server.h"
+#include "base/datakey.h"
 #include "base/log.h"
 #include "http/http.h"
 #include "service/service.h"
@@ -21,6 +23,7 @@ static const struct escp_route *const escp_route_tables[] = {
 #define DEFAULT_POOL_SIZE 16
 #define DEFAULT_LONG_POLLS 16
 #define DEFAULT_STATEMENT_TIMEOUT_MS 30000
+#define RESEAL_BATCH 500
 
 struct esc_server {
     struct escp_svc svc;
@@ -36,6 +39,7 @@ static void server_free(struct esc_server *s)
     escp_webhooks_stop(s->svc.webhooks);
     esc_store_free(s->svc.store);
     escp_wake_free(s->svc.wake);
+    escp_keyring_free(s->svc.keys);
     free(s);
 }
 
@@ -69,6 +73,15 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
         return NULL;
     }
     int pool = cfg->pool_size > 0 ? cfg->pool_size : DEFAULT_POOL_SIZE;
+    if (!cfg->data_key_file) {
+        esc_error_set(err, ESC_ERR_INTERNAL, "data_key_file",
+                      "no data key file: customer data is stored encrypted with it "
+                      "(--data-key-file or ESCALATED_DATA_KEY_FILE; create one with "
+                      "`escalated data-key create --data-key-file FILE`)");
+        goto fail;
+    }
+    if (!(s->svc.keys = escp_keyring_load(cfg->data_key_file, err)))
+        goto fail;
     s->svc.store = esc_store_new(cfg->db, pool, err);
     s->svc.wake = escp_wake_new();
     if (!s->svc.store || !s->svc.wake) {
@@ -79,6 +92,24 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
     esc_store_set_statement_timeout(s->svc.store, cfg->statement_timeout_ms > 0
                                                       ? cfg->statement_timeout_ms
                                                       : DEFAULT_STATEMENT_TIMEOUT_MS);
+    /* rows still in clear (from before migration 006, or written by a
+     * daemon of the release before during an upgrade) are sealed before
+     * this daemon answers anything: the partial index makes the check free
+     * once there are none */
+    long sealed = 0;
+    esc_error_t rerr = {0};
+    if (escp_customer_reseal(s->svc.store, s->svc.keys, 0, RESEAL_BATCH, &sealed, &rerr) != 0) {
+        /* a daemon serves (503s, /healthz) while the database is away, as
+         * before; the rows wait for the next start */
+        if (rerr.code != ESC_ERR_UNAVAILABLE) {
+            esc_error_set(err, rerr.code, rerr.field, "%s", rerr.message);
+            goto fail;
+        }
+        log_warn("customer data: rows still in clear not checked (%s); the next start seals them",
+                 rerr.message);
+    }
+    if (sealed > 0)
+        log_info("customer data: sealed %ld rows that were still in clear", sealed);
     /* announce deadlines that other daemons' engines may sleep past (every
      * daemon of a database should run with the same max sleep) */
     s->svc.notify_within_ms = cfg->engine_max_sleep_ms > 0 ? cfg->engine_max_sleep_ms
@@ -123,6 +154,40 @@ fail:
 }
 
 int esc_server_global_init(void) { return escp_webhooks_global_init(); }
+
+int esc_data_key_rotate(const char *db, const char *data_key_file, int batch, unsigned *version,
+                        long *rows, esc_error_t *err)
+{
+    struct escp_keyring *kr = NULL;
+    struct esc_store *store = NULL;
+    unsigned added = 0;
+    int rc = -1;
+    *rows = 0;
+    /* the key file is checked before anything is added to it */
+    if (!(kr = escp_keyring_load(data_key_file, err)))
+        goto out;
+    escp_keyring_free(kr);
+    kr = NULL;
+    if (esc_datakey_add_version(data_key_file, &added, err) != 0)
+        goto out;
+    log_info("data key file %s: added version %u", data_key_file, added);
+    /* daemons look at the file at most once a second before they seal:
+     * after this, every one of them seals with the new version, so the
+     * rows re-sealed below stay re-sealed */
+    sleep(2);
+    if (version)
+        *version = added;
+    if (!(kr = escp_keyring_load(data_key_file, err)) || !(store = esc_store_new(db, 1, err)))
+        goto out;
+    if (escp_customer_reseal(store, kr, escp_keyring_version(kr),
+                             batch > 0 ? batch : RESEAL_BATCH, rows, err) != 0)
+        goto out;
+    rc = 0;
+out:
+    esc_store_free(store);
+    escp_keyring_free(kr);
+    return rc;
+}
 
 int esc_server_port(const struct esc_server *s) { return escp_http_port(s->http); }
 

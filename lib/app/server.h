@@ -11,6 +11,8 @@
 
 struct esc_server_config {
     const char *db;          /* conninfo; NULL = libpq defaults */
+    const char *data_key_file; /* the data key (docs/security.md); required: customer data
+                                  is sealed with it, and the start refuses without it */
     const char *listen_host; /* "127.0.0.1" */
     int listen_port;         /* 0 = any free port */
     int pool_size;           /* database connections */
@@ -46,6 +48,15 @@ struct esc_server;
  * before any thread starts.  0, or -1 when it fails. */
 int esc_server_global_init(void);
 struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_error_t *err);
+/* `escalated data-key rotate`: add a data key version to the file, then
+ * seal again, in transactions of `batch` rows (0 = 500), every row sealed
+ * with an older version (and any still in clear), while daemons serve.
+ * *version (may be NULL) gets the new version, *rows the rows re-sealed.
+ * Daemons that loaded the file before reload it when they meet the new
+ * version.  0, or -1 with err. */
+int esc_data_key_rotate(const char *db, const char *data_key_file, int batch, unsigned *version,
+                        long *rows, esc_error_t *err);
+
 /* The port actually bound (useful with listen_port 0). */
 int esc_server_port(const struct esc_server *s);
 /* Stop accepting, wake long-polls, wait for requests in flight (up to the

@@ -20,9 +20,25 @@
 struct escp_new_ticket {
     const char *severity, *channel, *category, *subject, *description;
     const char *customer_name, *customer_phone, *customer_email, *customer_id_number;
+    const char *customer_bank_card;
     const char *external_ref;
     const char *idempotency_key; /* NULL when none */
     char request_hash[65];
+};
+
+/* The customer fields as they are stored (migration 006): each sealed with
+ * the data key and masked, the phone and identity number also blind-indexed.
+ * Indexed by enum escp_customer_field; NULL = the field is absent.  Owned
+ * (malloc'd) by whoever fills it; escp_customer_stored_clear frees. */
+enum escp_customer_field {
+    ESCP_CUST_NAME, ESCP_CUST_PHONE, ESCP_CUST_EMAIL, ESCP_CUST_ID_NUMBER, ESCP_CUST_BANK_CARD,
+    ESCP_CUST__COUNT
+};
+struct escp_customer_stored {
+    int64_t id; /* the ticket the seals are bound to */
+    char *sealed[ESCP_CUST__COUNT], *masked[ESCP_CUST__COUNT];
+    char *phone_bi, *id_number_bi;
+    unsigned key_version; /* 0 when nothing is sealed */
 };
 
 /* The mutable state of one ticket as the service decides on it, loaded under

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/mask.h"
+#include "core/pii.h"
 #include "core/validate.h"
 
 int escp_only_keys(json_t *obj, const char *const *allowed, const char *prefix, esc_error_t *err)
@@ -105,7 +106,8 @@ int escp_ticket_body_parse(json_t *b, struct escp_new_ticket *nt, esc_error_t *e
 {
     static const char *const keys[] = {"subject", "description", "severity", "channel", "category",
                                        "customer", "external_ref", NULL};
-    static const char *const ckeys[] = {"name", "phone", "email", "id_number", NULL};
+    static const char *const ckeys[] = {"name", "phone", "email", "id_number", "bank_card",
+                                        NULL};
 
     if (escp_only_keys(b, keys, "", err) != 0 ||
         get_str(b, "subject", "subject", REQUIRED, 1, 200, &nt->subject, err) != 0 ||
@@ -127,8 +129,22 @@ int escp_ticket_body_parse(json_t *b, struct escp_new_ticket *nt, esc_error_t *e
             get_str(cust, "name", "customer.name", OPTIONAL, 1, 200, &nt->customer_name, err) != 0 ||
             get_str(cust, "phone", "customer.phone", OPTIONAL, 1, 32, &nt->customer_phone, err) != 0 ||
             get_str(cust, "email", "customer.email", OPTIONAL, 3, 254, &nt->customer_email, err) != 0 ||
-            get_str(cust, "id_number", "customer.id_number", OPTIONAL, 1, 64, &nt->customer_id_number, err) != 0)
+            get_str(cust, "id_number", "customer.id_number", OPTIONAL, 1, 64, &nt->customer_id_number, err) != 0 ||
+            get_str(cust, "bank_card", "customer.bank_card", OPTIONAL, 1, 64, &nt->customer_bank_card, err) != 0)
             return -1;
+        /* GB 11643: 18 characters with the check character, or a legacy
+         * 15-digit number (core/pii.h) */
+        if (nt->customer_id_number && !esc_id_number_valid(nt->customer_id_number)) {
+            esc_error_set(err, ESC_ERR_VALIDATION, "customer.id_number",
+                          "customer.id_number is not a valid identity number (GB 11643: 18 "
+                          "characters with a correct check character, or 15 digits)");
+            return -1;
+        }
+        if (nt->customer_bank_card && !esc_bank_card_valid(nt->customer_bank_card)) {
+            esc_error_set(err, ESC_ERR_VALIDATION, "customer.bank_card",
+                          "customer.bank_card must be 12 to 19 digits, optionally with spaces or dashes");
+            return -1;
+        }
         if (nt->customer_phone && !phone_valid(nt->customer_phone)) {
             esc_error_set(err, ESC_ERR_VALIDATION, "customer.phone",
                           "customer.phone must be digits, optionally with + - ( ) . and spaces");

@@ -57,8 +57,12 @@ int escp_store_principal_by_hash(struct escp_conn *c, const char *hash, struct e
  * idempotency key matched an earlier create with the same request hash.
  * *first_due: the earliest new timer (ESC_TIME_NULL on a replay). */
 json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_ticket *nt,
-                                 int64_t actor_id, int notify_within_ms, bool *replayed,
-                                 esc_time_t *first_due, esc_error_t *err);
+                                 const struct escp_customer_stored *cs, int64_t actor_id,
+                                 int notify_within_ms, bool *replayed, esc_time_t *first_due,
+                                 esc_error_t *err);
+/* Draw the id of a ticket about to be created (its customer's seals are
+ * bound to it; cs->id of escp_store_ticket_create). */
+int escp_store_ticket_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);
 /* The ticket as JSON (unmasked; new reference), or NULL with ESC_ERR_NOT_FOUND. */
 json_t *escp_store_ticket_get(struct escp_conn *c, int64_t id, esc_error_t *err);
 /* SELECT ... FOR UPDATE inside the caller's transaction; fills *t with the
@@ -88,15 +92,39 @@ struct escp_list_filter {
     const char *q_pattern;  /* ILIKE pattern, escaped, or NULL */
     int64_t before_id;      /* cursor: ids below this; 0 = start */
     int limit;
+    /* the customer's phone and identity number as the client wrote them
+     * (NULL = no such filter), and their blind indexes (base/datakey.h),
+     * which the service fills in and the store matches */
+    const char *customer_phone, *customer_id_number;
+    char phone_bi[65], id_number_bi[65];
 };
 /* JSON array of tickets (new reference), newest first, at most limit + 1 rows
  * (the extra row tells the caller there is a next page). */
 json_t *escp_store_ticket_list(struct escp_conn *c, const struct escp_list_filter *f, esc_error_t *err);
 /* {"items": [...]} of the ticket's events, oldest first; NULL + NOT_FOUND. */
 json_t *escp_store_ticket_events(struct escp_conn *c, int64_t id, esc_error_t *err);
-/* The unmasked customer record, and a customer_revealed event, in one
- * statement.  NULL + NOT_FOUND. */
+/* The customer record as sealed ({"ticket_id", "name", "phone", "email",
+ * "id_number", "bank_card"}, each a sealed value or null; the service opens
+ * them), and a customer_revealed event, in one statement.  NULL + NOT_FOUND. */
 json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t actor_id, esc_error_t *err);
+
+/* ---- sealing rows at rest (store_tickets.c) ---- */
+/* A row whose customer needs sealing: its clear columns (name, phone,
+ * email, id_number; bank_card never had one) and its sealed ones. */
+struct escp_customer_row {
+    int64_t id;
+    char *clear[ESCP_CUST__COUNT], *sealed[ESCP_CUST__COUNT];
+    unsigned version; /* 0 when nothing is sealed */
+};
+void escp_customer_rows_free(struct escp_customer_row *rows, int n);
+/* Up to `batch` rows still in clear or sealed with a version below
+ * below_version, locked (FOR UPDATE SKIP LOCKED: run inside a transaction;
+ * rows other transactions hold are skipped).  *rows: malloc'd array of *n. */
+int escp_store_customer_pending(struct escp_conn *c, unsigned below_version, int batch,
+                                struct escp_customer_row **rows, int *n, esc_error_t *err);
+/* Write one row's customer as sealed in cs (cs->id), emptying its clear columns. */
+int escp_store_customer_store(struct escp_conn *c, const struct escp_customer_stored *cs,
+                              esc_error_t *err);
 
 /* ---- the SLA engine's statements (store_sla.c) ---- */
 /* Fire up to `batch` due timers; *fired gets the count, *max_late_s the

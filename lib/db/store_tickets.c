@@ -8,10 +8,15 @@
 #include "db/store_internal.h"
 
 /* What every statement that answers a ticket selects (read by ticket_cols),
- * from tickets `t` joined to principals `a` (the assignee). */
+ * from tickets `t` joined to principals `a` (the assignee).  The customer
+ * comes in the masked forms stored beside the sealed values (migration 006),
+ * so no read needs the data key. */
 #define TICKET_COLS                                                                             \
     "t.id, t.tier, t.state, t.severity, t.channel, t.category, t.subject, t.description, "     \
-    "t.customer_name, t.customer_phone, t.customer_email, t.customer_id_number, "              \
+    "t.customer_name_masked AS customer_name, t.customer_phone_masked AS customer_phone, "     \
+    "t.customer_email_masked AS customer_email, "                                              \
+    "t.customer_id_number_masked AS customer_id_number, "                                      \
+    "t.customer_bank_card_masked AS customer_bank_card, "                                      \
     "t.external_ref, t.assignee_id, a.name AS assignee_name, t.root_cause, t.resolution, "     \
     "t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, "             \
     "t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, "          \
@@ -35,6 +40,9 @@ enum {
     S_TICKET_EVENTS,
     S_TICKET_EXISTS,
     S_CUSTOMER_REVEAL,
+    S_TICKET_NEXT_ID,
+    S_CUSTOMER_PENDING,
+    S_CUSTOMER_STORE,
     S__COUNT
 };
 
@@ -44,17 +52,26 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "WHERE token_hash = $1 AND revoked_at IS NULL"},
 
     /* One round trip: the ticket, its `created` event and its three timers
-     * (the kinds a create starts, each due at its column's time). */
+     * (the kinds a create starts, each due at its column's time).  $15 is
+     * the id drawn beforehand when there is customer data to seal (the
+     * seals are bound to it), else NULL; $6..$9, $16..$24 the stored
+     * customer (escp_customer_stored). */
     [S_TICKET_CREATE] = {"ticket_create",
         "WITH p AS (SELECT ack_seconds, resolve_seconds, warn_ratio FROM policies WHERE severity = $1), "
-        "t AS (INSERT INTO tickets (tier, state, severity, channel, category, subject, description, "
-        "  customer_name, customer_phone, customer_email, customer_id_number, external_ref, "
+        "t AS (INSERT INTO tickets (id, tier, state, severity, channel, category, subject, "
+        "  description, customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
+        "  customer_id_number_sealed, external_ref, "
         "  created_by, idempotency_key, request_hash, ack_due_at, resolve_started_at, "
-        "  resolve_due_at, warn_due_at) "
-        " SELECT 1, 'awaiting_ack', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+        "  resolve_due_at, warn_due_at, customer_bank_card_sealed, customer_name_masked, "
+        "  customer_phone_masked, customer_email_masked, customer_id_number_masked, "
+        "  customer_bank_card_masked, customer_phone_bi, customer_id_number_bi, "
+        "  customer_key_version) "
+        " SELECT coalesce($15::bigint, nextval('tickets_id_seq')), 1, 'awaiting_ack', "
+        "  $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
         "  now() + make_interval(secs => p.ack_seconds), now(), "
         "  now() + make_interval(secs => p.resolve_seconds), "
-        "  now() + make_interval(secs => p.resolve_seconds * p.warn_ratio) FROM p "
+        "  now() + make_interval(secs => p.resolve_seconds * p.warn_ratio), "
+        "  $16, $17, $18, $19, $20, $21, $22, $23, $24::int FROM p "
         " ON CONFLICT (created_by, idempotency_key) DO NOTHING RETURNING *), "
         "e AS (INSERT INTO events (ticket_id, type, actor_id, to_tier, to_state) "
         " SELECT id, 'created', $11, 1, 'awaiting_ack' FROM t RETURNING ticket_id), "
@@ -163,6 +180,8 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "      least(t.ack_due_at, t.resolve_due_at, t.callback_due_at) < $6::timestamptz) "
         " AND ($7::text IS NULL OR t.subject ILIKE $7::text OR t.description ILIKE $7::text) "
         " AND ($8::bigint IS NULL OR t.id < $8::bigint) "
+        " AND ($10::text IS NULL OR t.customer_phone_bi = $10::text) "
+        " AND ($11::text IS NULL OR t.customer_id_number_bi = $11::text) "
         "ORDER BY t.id DESC LIMIT $9::int"},
 
     [S_TICKET_EVENTS] = {"ticket_events",
@@ -173,12 +192,45 @@ static const struct escp_stmt stmts[S__COUNT] = {
 
     [S_TICKET_EXISTS] = {"ticket_exists", "SELECT 1 FROM tickets WHERE id = $1"},
 
+    /* The sealed values (the service opens them) and the record of the
+     * reveal, together. */
     [S_CUSTOMER_REVEAL] = {"customer_reveal",
-        "WITH t AS (SELECT id, customer_name, customer_phone, customer_email, customer_id_number "
-        " FROM tickets WHERE id = $1), "
+        "WITH t AS (SELECT id, customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
+        "  customer_id_number_sealed, customer_bank_card_sealed FROM tickets WHERE id = $1), "
         "e AS (INSERT INTO events (ticket_id, type, actor_id) "
         " SELECT id, 'customer_revealed', $2 FROM t) "
-        "SELECT id, customer_name, customer_phone, customer_email, customer_id_number FROM t"},
+        "SELECT id, customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
+        " customer_id_number_sealed, customer_bank_card_sealed FROM t"},
+
+    /* The id of a ticket about to be created, drawn first so that its
+     * customer fields can be sealed bound to it. */
+    [S_TICKET_NEXT_ID] = {"ticket_next_id", "SELECT nextval('tickets_id_seq') AS id"},
+
+    /* A batch of rows whose customer needs sealing: still in clear (from
+     * before migration 006, or written by a daemon of the release before),
+     * or sealed with a data key version below $1 (a rotation).  Either
+     * branch is one of the partial indexes of migration 006. */
+    [S_CUSTOMER_PENDING] = {"customer_pending",
+        "SELECT id, customer_name, customer_phone, customer_email, customer_id_number, "
+        " customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
+        " customer_id_number_sealed, customer_bank_card_sealed, customer_key_version "
+        "FROM tickets WHERE id IN ("
+        " (SELECT id FROM tickets WHERE customer_name IS NOT NULL OR customer_phone IS NOT NULL "
+        "   OR customer_email IS NOT NULL OR customer_id_number IS NOT NULL ORDER BY id LIMIT $2) "
+        " UNION ALL "
+        " (SELECT id FROM tickets WHERE customer_key_version IS NOT NULL "
+        "   AND customer_key_version < $1::int ORDER BY customer_key_version, id LIMIT $2)) "
+        "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"},
+
+    /* One row's customer, sealed anew; the clear columns emptied. */
+    [S_CUSTOMER_STORE] = {"customer_store",
+        "UPDATE tickets SET customer_name = NULL, customer_phone = NULL, customer_email = NULL, "
+        " customer_id_number = NULL, customer_name_sealed = $2, customer_phone_sealed = $3, "
+        " customer_email_sealed = $4, customer_id_number_sealed = $5, "
+        " customer_bank_card_sealed = $6, customer_name_masked = $7, customer_phone_masked = $8, "
+        " customer_email_masked = $9, customer_id_number_masked = $10, "
+        " customer_bank_card_masked = $11, customer_phone_bi = $12, customer_id_number_bi = $13, "
+        " customer_key_version = $14::int WHERE id = $1"},
 };
 
 const struct escp_stmt_table escp_stmts_tickets = {stmts, S__COUNT};
@@ -209,7 +261,8 @@ static const char *tier_name(const char *text)
 /* The column numbers of TICKET_COLS in a result, found by name. */
 struct ticket_cols {
     int id, tier, state, severity, channel, category, subject, description, customer_name,
-        customer_phone, customer_email, customer_id_number, external_ref, assignee_id,
+        customer_phone, customer_email, customer_id_number, customer_bank_card, external_ref,
+        assignee_id,
         assignee_name, root_cause, resolution, sat_result, sat_score, sat_feedback, created_at,
         acknowledged_at, resolved_at, closed_at, ack_due_at, resolve_due_at, callback_due_at,
         breaches, version;
@@ -222,7 +275,8 @@ static int ticket_cols(const PGresult *res, const char *what, struct ticket_cols
                         ESCP_COL(k, severity), ESCP_COL(k, channel), ESCP_COL(k, category),
                         ESCP_COL(k, subject), ESCP_COL(k, description), ESCP_COL(k, customer_name),
                         ESCP_COL(k, customer_phone), ESCP_COL(k, customer_email),
-                        ESCP_COL(k, customer_id_number), ESCP_COL(k, external_ref),
+                        ESCP_COL(k, customer_id_number), ESCP_COL(k, customer_bank_card),
+                        ESCP_COL(k, external_ref),
                         ESCP_COL(k, assignee_id), ESCP_COL(k, assignee_name), ESCP_COL(k, root_cause),
                         ESCP_COL(k, resolution), ESCP_COL(k, sat_result), ESCP_COL(k, sat_score),
                         ESCP_COL(k, sat_feedback), ESCP_COL(k, created_at),
@@ -232,7 +286,8 @@ static int ticket_cols(const PGresult *res, const char *what, struct ticket_cols
                         NULL);
 }
 
-/* Row -> ticket JSON (unmasked; new reference, NULL when out of memory). */
+/* Row -> ticket JSON (the customer as stored masked, the free text as
+ * written; new reference, NULL when out of memory). */
 static json_t *ticket_from_row(const PGresult *res, int row, const struct ticket_cols *k)
 {
 #define V(field) escp_val(res, row, k->field)
@@ -244,13 +299,14 @@ static json_t *ticket_from_row(const PGresult *res, int row, const struct ticket
         satisfaction = json_pack("{s:s, s:o, s:s?}", "result", V(sat_result),
                                  "score", escp_json_int(V(sat_score)), "feedback", V(sat_feedback));
     return json_pack("{s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
-                     " s:{s:s?, s:s?, s:s?, s:s?}, s:s?, s:o?, s:s?, s:s?, s:o?,"
+                     " s:{s:s?, s:s?, s:s?, s:s?, s:s?}, s:s?, s:o?, s:s?, s:s?, s:o?,"
                      " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                      "id", escp_json_int(V(id)), "tier", tier_name(V(tier)), "state", V(state),
                      "severity", V(severity), "channel", V(channel), "category", V(category),
                      "subject", V(subject), "description", V(description),
                      "customer", "name", V(customer_name), "phone", V(customer_phone),
                      "email", V(customer_email), "id_number", V(customer_id_number),
+                     "bank_card", V(customer_bank_card),
                      "external_ref", V(external_ref), "assignee", assignee,
                      "root_cause", V(root_cause), "resolution", V(resolution),
                      "satisfaction", satisfaction,
@@ -293,22 +349,49 @@ static json_t *one_ticket(struct escp_conn *c, int s, int nparams, const char *c
     return t;
 }
 
-json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_ticket *nt,
-                                 int64_t actor_id, int notify_within_ms, bool *replayed,
-                                 esc_time_t *first_due, esc_error_t *err)
+int escp_store_ticket_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err)
 {
-    char actor[24], window[24];
+    int col, rc = -1;
+    PGresult *res = escp_exec(c, &stmts[S_TICKET_NEXT_ID], 0, NULL, err);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 1 &&
+        escp_columns(res, stmts[S_TICKET_NEXT_ID].name, err, "id", &col, NULL) == 0) {
+        *id = strtoll(PQgetvalue(res, 0, col), NULL, 10);
+        rc = 0;
+    }
+    PQclear(res);
+    return rc;
+}
+
+json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_ticket *nt,
+                                 const struct escp_customer_stored *cs, int64_t actor_id,
+                                 int notify_within_ms, bool *replayed, esc_time_t *first_due,
+                                 esc_error_t *err)
+{
+    char actor[24], window[24], idb[24], version[16];
     snprintf(actor, sizeof actor, "%" PRId64, actor_id);
     snprintf(window, sizeof window, "%.3f", notify_within_ms > 0 ? notify_within_ms / 1000.0 : 0.0);
-    const char *v[14] = {nt->severity, nt->channel, nt->category, nt->subject, nt->description,
-                         nt->customer_name, nt->customer_phone, nt->customer_email,
-                         nt->customer_id_number, nt->external_ref, actor, nt->idempotency_key,
-                         nt->idempotency_key ? nt->request_hash : NULL, window};
+    static const struct escp_customer_stored none = {0};
+    if (!cs)
+        cs = &none;
+    snprintf(idb, sizeof idb, "%" PRId64, cs->id);
+    snprintf(version, sizeof version, "%u", cs->key_version);
+    const char *v[24] = {nt->severity, nt->channel, nt->category, nt->subject, nt->description,
+                         cs->sealed[ESCP_CUST_NAME], cs->sealed[ESCP_CUST_PHONE],
+                         cs->sealed[ESCP_CUST_EMAIL], cs->sealed[ESCP_CUST_ID_NUMBER],
+                         nt->external_ref, actor, nt->idempotency_key,
+                         nt->idempotency_key ? nt->request_hash : NULL, window,
+                         cs->id ? idb : NULL, cs->sealed[ESCP_CUST_BANK_CARD],
+                         cs->masked[ESCP_CUST_NAME], cs->masked[ESCP_CUST_PHONE],
+                         cs->masked[ESCP_CUST_EMAIL], cs->masked[ESCP_CUST_ID_NUMBER],
+                         cs->masked[ESCP_CUST_BANK_CARD], cs->phone_bi, cs->id_number_bi,
+                         cs->key_version ? version : NULL};
     json_t *t = NULL;
     int due_col, hash_col;
     *replayed = false;
     *first_due = ESC_TIME_NULL;
-    PGresult *res = escp_exec(c, &stmts[S_TICKET_CREATE], 14, v, err);
+    PGresult *res = escp_exec(c, &stmts[S_TICKET_CREATE], 24, v, err);
     if (!res)
         return NULL;
     if (PQntuples(res) == 1) {
@@ -649,11 +732,13 @@ json_t *escp_store_ticket_list(struct escp_conn *c, const struct escp_list_filte
     snprintf(assignee, sizeof assignee, "%" PRId64, f->assignee);
     snprintf(before, sizeof before, "%" PRId64, f->before_id);
     snprintf(limit, sizeof limit, "%d", f->limit + 1);
-    const char *v[9] = {f->tiers, f->states, f->severities, f->assignee ? assignee : NULL,
-                        f->breached, f->due_before, f->q_pattern,
-                        f->before_id ? before : NULL, limit};
+    const char *v[11] = {f->tiers, f->states, f->severities, f->assignee ? assignee : NULL,
+                         f->breached, f->due_before, f->q_pattern,
+                         f->before_id ? before : NULL, limit,
+                         f->phone_bi[0] ? f->phone_bi : NULL,
+                         f->id_number_bi[0] ? f->id_number_bi : NULL};
     struct ticket_cols k;
-    PGresult *res = escp_exec(c, &stmts[S_TICKET_LIST], 9, v, err);
+    PGresult *res = escp_exec(c, &stmts[S_TICKET_LIST], 11, v, err);
     if (!res)
         return NULL;
     json_t *arr = NULL;
@@ -703,7 +788,8 @@ json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t acto
     snprintf(actor, sizeof actor, "%" PRId64, actor_id);
     const char *v[2] = {idb, actor};
     struct {
-        int customer_name, customer_phone, customer_email, customer_id_number;
+        int customer_name_sealed, customer_phone_sealed, customer_email_sealed,
+            customer_id_number_sealed, customer_bank_card_sealed;
     } col, *k = &col;
     PGresult *res = escp_exec(c, &stmts[S_CUSTOMER_REVEAL], 2, v, err);
     if (!res)
@@ -711,16 +797,111 @@ json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t acto
     json_t *out = NULL;
     if (PQntuples(res) != 1)
         esc_error_set(err, ESC_ERR_NOT_FOUND, NULL, "no such ticket");
-    else if (escp_columns(res, stmts[S_CUSTOMER_REVEAL].name, err, ESCP_COL(k, customer_name),
-                          ESCP_COL(k, customer_phone), ESCP_COL(k, customer_email),
-                          ESCP_COL(k, customer_id_number), NULL) == 0)
-        out = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?}", "ticket_id", (json_int_t)id,
-                        "name", escp_val(res, 0, k->customer_name),
-                        "phone", escp_val(res, 0, k->customer_phone),
-                        "email", escp_val(res, 0, k->customer_email),
-                        "id_number", escp_val(res, 0, k->customer_id_number));
+    else if (escp_columns(res, stmts[S_CUSTOMER_REVEAL].name, err,
+                          ESCP_COL(k, customer_name_sealed), ESCP_COL(k, customer_phone_sealed),
+                          ESCP_COL(k, customer_email_sealed), ESCP_COL(k, customer_id_number_sealed),
+                          ESCP_COL(k, customer_bank_card_sealed), NULL) == 0) {
+        out = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s?}", "ticket_id", (json_int_t)id,
+                        "name", escp_val(res, 0, k->customer_name_sealed),
+                        "phone", escp_val(res, 0, k->customer_phone_sealed),
+                        "email", escp_val(res, 0, k->customer_email_sealed),
+                        "id_number", escp_val(res, 0, k->customer_id_number_sealed),
+                        "bank_card", escp_val(res, 0, k->customer_bank_card_sealed));
+        if (!out)
+            esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+    }
     PQclear(res);
     return out;
+}
+
+static char *dup_val(const PGresult *res, int row, int col)
+{
+    const char *v = escp_val(res, row, col);
+    return v ? strdup(v) : NULL;
+}
+
+void escp_customer_rows_free(struct escp_customer_row *rows, int n)
+{
+    for (int i = 0; rows && i < n; i++) {
+        for (int f = 0; f < ESCP_CUST__COUNT; f++) {
+            free(rows[i].clear[f]);
+            free(rows[i].sealed[f]);
+        }
+    }
+    free(rows);
+}
+
+int escp_store_customer_pending(struct escp_conn *c, unsigned below_version, int batch,
+                                struct escp_customer_row **rows, int *n, esc_error_t *err)
+{
+    char version[16], limit[16];
+    snprintf(version, sizeof version, "%u", below_version);
+    snprintf(limit, sizeof limit, "%d", batch);
+    const char *v[2] = {version, limit};
+    struct {
+        int id, customer_name, customer_phone, customer_email, customer_id_number,
+            customer_name_sealed, customer_phone_sealed, customer_email_sealed,
+            customer_id_number_sealed, customer_bank_card_sealed, customer_key_version;
+    } col, *k = &col;
+    int rc = -1;
+    *rows = NULL;
+    *n = 0;
+    PGresult *res = escp_exec(c, &stmts[S_CUSTOMER_PENDING], 2, v, err);
+    if (!res)
+        return -1;
+    if (escp_columns(res, stmts[S_CUSTOMER_PENDING].name, err, ESCP_COL(k, id),
+                     ESCP_COL(k, customer_name), ESCP_COL(k, customer_phone),
+                     ESCP_COL(k, customer_email), ESCP_COL(k, customer_id_number),
+                     ESCP_COL(k, customer_name_sealed), ESCP_COL(k, customer_phone_sealed),
+                     ESCP_COL(k, customer_email_sealed), ESCP_COL(k, customer_id_number_sealed),
+                     ESCP_COL(k, customer_bank_card_sealed), ESCP_COL(k, customer_key_version),
+                     NULL) != 0)
+        goto out;
+    int count = PQntuples(res);
+    struct escp_customer_row *r = calloc(count ? (size_t)count : 1, sizeof *r);
+    if (!r) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < count; i++) {
+        const int clear[] = {k->customer_name, k->customer_phone, k->customer_email,
+                             k->customer_id_number, -1};
+        const int sealed[] = {k->customer_name_sealed, k->customer_phone_sealed,
+                              k->customer_email_sealed, k->customer_id_number_sealed,
+                              k->customer_bank_card_sealed};
+        r[i].id = strtoll(PQgetvalue(res, i, k->id), NULL, 10);
+        const char *kv = escp_val(res, i, k->customer_key_version);
+        r[i].version = kv ? (unsigned)strtoul(kv, NULL, 10) : 0;
+        for (int f = 0; f < ESCP_CUST__COUNT; f++) {
+            r[i].clear[f] = clear[f] >= 0 ? dup_val(res, i, clear[f]) : NULL;
+            r[i].sealed[f] = dup_val(res, i, sealed[f]);
+        }
+    }
+    *rows = r;
+    *n = count;
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+int escp_store_customer_store(struct escp_conn *c, const struct escp_customer_stored *cs,
+                              esc_error_t *err)
+{
+    char idb[24], version[16];
+    snprintf(idb, sizeof idb, "%" PRId64, cs->id);
+    snprintf(version, sizeof version, "%u", cs->key_version);
+    const char *v[14] = {idb, cs->sealed[ESCP_CUST_NAME], cs->sealed[ESCP_CUST_PHONE],
+                         cs->sealed[ESCP_CUST_EMAIL], cs->sealed[ESCP_CUST_ID_NUMBER],
+                         cs->sealed[ESCP_CUST_BANK_CARD], cs->masked[ESCP_CUST_NAME],
+                         cs->masked[ESCP_CUST_PHONE], cs->masked[ESCP_CUST_EMAIL],
+                         cs->masked[ESCP_CUST_ID_NUMBER], cs->masked[ESCP_CUST_BANK_CARD],
+                         cs->phone_bi, cs->id_number_bi, cs->key_version ? version : NULL};
+    PGresult *res = escp_exec(c, &stmts[S_CUSTOMER_STORE], 14, v, err);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
 }
 
 int escp_store_principal_by_hash(struct escp_conn *c, const char *hash, struct esc_actor *actor,

@@ -29,6 +29,7 @@ void escp_ticket_mask(json_t *ticket)
         mask_field(cust, "phone", esc_mask_phone);
         mask_field(cust, "email", esc_mask_email);
         mask_field(cust, "id_number", esc_mask_id_number);
+        mask_field(cust, "bank_card", esc_mask_bank_card);
     }
     mask_field(ticket, "subject", esc_mask_text);
     mask_field(ticket, "description", esc_mask_text);
@@ -36,8 +37,13 @@ void escp_ticket_mask(json_t *ticket)
 
 json_t *escp_render_ticket(json_t *stored)
 {
-    if (stored)
-        escp_ticket_mask(stored);
+    /* the customer comes from the store already masked: the masked forms
+     * are stored beside the sealed values (migration 006), so only the
+     * free text is masked here */
+    if (stored) {
+        mask_field(stored, "subject", esc_mask_text);
+        mask_field(stored, "description", esc_mask_text);
+    }
     return stored;
 }
 

@@ -105,13 +105,30 @@ void escp_wake_events_wait(struct escp_wake *w, uint64_t gen, int ms)
 json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
                         const struct escp_new_ticket *nt, bool *replayed, esc_error_t *err)
 {
+    const char *const clear[ESCP_CUST__COUNT] = {nt->customer_name, nt->customer_phone,
+                                                 nt->customer_email, nt->customer_id_number,
+                                                 nt->customer_bank_card};
+    struct escp_customer_stored cs = {0};
+    json_t *t = NULL;
+    bool any = false;
+    for (int f = 0; f < ESCP_CUST__COUNT; f++)
+        any = any || clear[f];
     struct escp_conn *c = escp_lease(svc->store, err);
     if (!c)
         return NULL;
+    /* the seals are bound to the ticket's id, so it is drawn first: one
+     * more round trip, only for a ticket with customer data */
+    int64_t id = 0;
+    if (any && (escp_store_ticket_next_id(c, &id, err) != 0 ||
+                escp_customer_seal(svc->keys, id, clear, &cs, err) != 0)) {
+        escp_release(svc->store, c);
+        return NULL;
+    }
     esc_time_t first_due = ESC_TIME_NULL;
-    json_t *t = escp_store_ticket_create(c, nt, actor->id, svc->notify_within_ms, replayed,
-                                         &first_due, err);
+    t = escp_store_ticket_create(c, nt, any ? &cs : NULL, actor->id, svc->notify_within_ms,
+                                 replayed, &first_due, err);
     escp_release(svc->store, c);
+    escp_customer_stored_clear(&cs);
     if (t && !*replayed) {
         escp_wake_tier(svc->wake, ESC_TIER_LINE1);
         escp_wake_events(svc->wake);
@@ -373,9 +390,18 @@ json_t *escp_svc_ticket_get(struct escp_svc *svc, int64_t id, esc_error_t *err)
     return escp_render_ticket(t);
 }
 
-json_t *escp_svc_ticket_list(struct escp_svc *svc, const struct escp_list_filter *f,
+json_t *escp_svc_ticket_list(struct escp_svc *svc, const struct escp_list_filter *filter,
                              esc_error_t *err)
 {
+    /* exact match of the normalised value, through its blind index */
+    struct escp_list_filter fi = *filter, *f = &fi;
+    fi.phone_bi[0] = fi.id_number_bi[0] = '\0';
+    if ((f->customer_phone &&
+         escp_customer_index(svc->keys, "phone", f->customer_phone, fi.phone_bi, err) != 0) ||
+        (f->customer_id_number &&
+         escp_customer_index(svc->keys, "id_number", f->customer_id_number, fi.id_number_bi,
+                             err) != 0))
+        return NULL;
     struct escp_conn *c = escp_lease(svc->store, err);
     if (!c)
         return NULL;
@@ -410,8 +436,24 @@ json_t *escp_svc_customer_reveal(struct escp_svc *svc, int64_t id, const struct 
         return NULL;
     json_t *cust = escp_store_customer_reveal(c, id, actor->id, err);
     escp_release(svc->store, c);
-    if (cust) /* committed a customer_revealed event: wake the event feed */
-        escp_wake_events(svc->wake);
+    if (!cust)
+        return NULL;
+    /* committed a customer_revealed event: wake the event feed */
+    escp_wake_events(svc->wake);
+    static const char *const keys[ESCP_CUST__COUNT] = {"name", "phone", "email", "id_number",
+                                                        "bank_card"};
+    const char *sealed[ESCP_CUST__COUNT];
+    char *clear[ESCP_CUST__COUNT];
+    for (int f = 0; f < ESCP_CUST__COUNT; f++)
+        sealed[f] = json_string_value(json_object_get(cust, keys[f]));
+    if (escp_customer_open(svc->keys, id, sealed, clear, err) != 0) {
+        json_decref(cust);
+        return NULL;
+    }
+    for (int f = 0; f < ESCP_CUST__COUNT; f++) {
+        json_object_set_new(cust, keys[f], clear[f] ? json_string(clear[f]) : json_null());
+        free(clear[f]);
+    }
     return cust;
 }
 

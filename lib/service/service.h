@@ -51,8 +51,37 @@ uint64_t escp_wake_events_gen(struct escp_wake *w);
 void escp_wake_events_wait(struct escp_wake *w, uint64_t gen, int ms);
 
 struct escp_engine;
+/* ---- the customer at rest (customer.c; docs/security.md) ---- */
+struct escp_keyring;
+/* The data key file, loaded (base/datakey.h); NULL with err when refused. */
+struct escp_keyring *escp_keyring_load(const char *path, esc_error_t *err);
+void escp_keyring_free(struct escp_keyring *kr);
+/* The version new values are sealed with. */
+unsigned escp_keyring_version(struct escp_keyring *kr);
+/* Seal, mask and index the customer fields of ticket `id` (clear[f] NULL =
+ * absent) into *cs (free with escp_customer_stored_clear). */
+int escp_customer_seal(struct escp_keyring *kr, int64_t id, const char *const clear[ESCP_CUST__COUNT],
+                       struct escp_customer_stored *cs, esc_error_t *err);
+void escp_customer_stored_clear(struct escp_customer_stored *cs);
+/* Open the sealed fields of ticket `id` into clear[] (malloc'd, NULL where
+ * sealed[f] is NULL).  A version the ring lacks reloads the key file once
+ * (at most once a second) before giving up. */
+int escp_customer_open(struct escp_keyring *kr, int64_t id, const char *const sealed[ESCP_CUST__COUNT],
+                       char *clear[ESCP_CUST__COUNT], esc_error_t *err);
+/* The blind index of a query value: kind "phone" or "id_number";
+ * ESC_ERR_VALIDATION (field customer_phone / customer_id_number) when it
+ * cannot be normalised. */
+int escp_customer_index(struct escp_keyring *kr, const char *kind, const char *value,
+                        char out[65], esc_error_t *err);
+/* Seal, in transactions of `batch` rows, every row still in clear or sealed
+ * with a version below `below` (0: only the clear ones), until none is
+ * left; *total gets the count.  Safe while daemons serve (SKIP LOCKED). */
+int escp_customer_reseal(struct esc_store *store, struct escp_keyring *kr, unsigned below,
+                         int batch, long *total, esc_error_t *err);
+
 struct escp_svc {
     struct esc_store *store;
+    struct escp_keyring *keys; /* the data key; seals on create, opens on reveal */
     struct escp_wake *wake;
     struct escp_engine *engine; /* may be NULL */
     struct escp_webhooks *webhooks; /* the delivery worker; may be NULL */

@@ -1136,6 +1136,19 @@ h_ctx *h_start(const char *name, const char *state_file)
         strcpy(cwd, ".");
     h->log_path = xasprintf("%s/%s.daemon.log", cwd, h->name);
     unlink(h->log_path);
+    /* a data key of this run's own (the daemon refuses to start without
+     * one), in the environment every daemon started from here inherits */
+    h->data_key_file = xasprintf("%s/%s.data.key", cwd, h->name);
+    unlink(h->data_key_file);
+    {
+        char *kargv[] = {h->bin, "data-key", "create", "--data-key-file", h->data_key_file, NULL};
+        char *kout = NULL;
+        int krc = h_run(kargv, &kout);
+        free(kout);
+        if (krc != 0)
+            die("%s data-key create --data-key-file %s exited %d", h->bin, h->data_key_file, krc);
+        setenv("ESCALATED_DATA_KEY_FILE", h->data_key_file, 1);
+    }
 
     char *argv[] = {h->bin, "migrate", "--db", h->conninfo, NULL};
     char *out = NULL;
@@ -1213,6 +1226,9 @@ void h_finish(h_ctx *h)
     free(h->bin);
     free(h->base_url);
     free(h->log_path);
+    if (h->data_key_file)
+        unlink(h->data_key_file);
+    free(h->data_key_file);
     free(h);
     curl_global_cleanup();
     if (st != 0) {

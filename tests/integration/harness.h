@@ -62,6 +62,8 @@ struct h_ctx {
     char *bin;                 /* $ESC_BIN */
     char *base_url;            /* http://127.0.0.1:PORT */
     char *log_path;            /* the daemon's stderr */
+    char *data_key_file;       /* made for this run; also in ESCALATED_DATA_KEY_FILE, which
+                                  the daemons started here inherit */
     int port;
     pid_t pid;                 /* of the running daemon, 0 if none */
     int verbose;

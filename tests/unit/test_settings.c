@@ -20,6 +20,7 @@ static const struct {
     const char *flag, *env, *dflt;
 } pinned[] = {
     {ESCP_SET_DB, "--db", "ESCALATED_DB", NULL},
+    {ESCP_SET_DATA_KEY_FILE, "--data-key-file", "ESCALATED_DATA_KEY_FILE", NULL},
     {ESCP_SET_LISTEN, "--listen", "ESCALATED_LISTEN", "127.0.0.1:8080"},
     {ESCP_SET_POOL_SIZE, "--pool-size", "ESCALATED_POOL_SIZE", "16"},
     {ESCP_SET_MAX_CONNECTIONS, "--max-connections", "ESCALATED_MAX_CONNECTIONS", "4096"},

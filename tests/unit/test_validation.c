@@ -746,9 +746,33 @@ static void test_create_customer(void **state)
         free(local);
     }
 
-    /* id_number 1..64 */
-    create_ok(customer_with("id_number", "9", 64));
+    /* id_number: GB 11643 (issue 8).  It used to be any 1..64 characters;
+     * 64 nines is no identity number now, and 65 is still refused */
+    create_refused(customer_with("id_number", "9", 64), "customer.id_number");
     create_refused(customer_with("id_number", "9", 65), "customer.id_number");
+    create_ok(body("{\"subject\": \"x\", \"customer\": {\"id_number\": \"110101199003071233\"}}"));
+    create_ok(body("{\"subject\": \"x\", \"customer\": {\"id_number\": \"11010519491231002x\"}}"));
+    create_ok(body("{\"subject\": \"x\", \"customer\": {\"id_number\": \"110101900307123\"}}"));
+    /* the wrong check character, a bad birth date, 17 and 16 characters */
+    create_refused(body("{\"subject\": \"x\", \"customer\": {\"id_number\": \"110101199003071234\"}}"),
+                   "customer.id_number");
+    create_refused(body("{\"subject\": \"x\", \"customer\": {\"id_number\": \"110101199013071233\"}}"),
+                   "customer.id_number");
+    create_refused(body("{\"subject\": \"x\", \"customer\": {\"id_number\": \"11010119900307123\"}}"),
+                   "customer.id_number");
+    create_refused(body("{\"subject\": \"x\", \"customer\": {\"id_number\": \"1101019003071230\"}}"),
+                   "customer.id_number");
+    /* bank_card: 12..19 digits, spaces and dashes allowed anywhere */
+    create_ok(body("{\"subject\": \"x\", \"customer\": {\"bank_card\": \"6222 0212 3456 7890 128\"}}"));
+    create_ok(body("{\"subject\": \"x\", \"customer\": {\"bank_card\": \"4111-1111-1111\"}}"));
+    create_refused(body("{\"subject\": \"x\", \"customer\": {\"bank_card\": \"41111111111\"}}"),
+                   "customer.bank_card");
+    create_refused(body("{\"subject\": \"x\", \"customer\": {\"bank_card\": \"41111111111111111111\"}}"),
+                   "customer.bank_card");
+    create_refused(body("{\"subject\": \"x\", \"customer\": {\"bank_card\": \"4111 1111 abcd 1111\"}}"),
+                   "customer.bank_card");
+    create_refused(body("{\"subject\": \"x\", \"customer\": {\"bank_card\": 4111111111111111}}"),
+                   "customer.bank_card");
     create_refused(body("{\"subject\": \"x\", \"customer\": {\"id_number\": 110105}}"),
                    "customer.id_number");
 }
