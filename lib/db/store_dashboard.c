@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/mask.h"
+#include "core/pii.h"
 #include "db/store_internal.h"
 
 enum { S_DASH_OPEN, S_DASH_AT_RISK, S_DASH_BREACH_DAYS, S__COUNT };
@@ -136,7 +137,7 @@ static int load_at_risk(struct escp_conn *c, const struct escp_dash_query *q, js
     for (int i = 0; i < PQntuples(res); i++) {
 #define V(field) PQgetvalue(res, i, k->field)
         /* the subject is free text: masked as in every ordinary response */
-        char *subject = esc_mask_text(V(subject));
+        char *subject = esc_pii_mask_text(V(subject), NULL);
         json_t *assignee = NULL; /* null when nobody holds it */
         if (escp_val(res, i, k->assignee_id))
             assignee = json_pack("{s:I, s:s?}", "id", int_at(res, i, k->assignee_id),

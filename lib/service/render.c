@@ -6,19 +6,36 @@
 #include <stdlib.h>
 
 #include "core/mask.h"
+#include "core/pii.h"
 #include "service/service.h"
 
-/* Replace obj[key] by its masked form when it is a string. */
+/* Replace obj[key] by its masked form when it is a string.  Fails closed:
+ * when masking fails (out of memory) the value becomes null, never the
+ * unmasked text. */
 static void mask_field(json_t *obj, const char *key, char *(*mask)(const char *))
 {
     json_t *v = json_object_get(obj, key);
     if (!json_is_string(v))
         return;
     char *m = mask(json_string_value(v));
-    if (m) {
-        json_object_set_new(obj, key, json_string(m));
-        free(m);
-    }
+    json_object_set_new(obj, key, m ? json_string(m) : json_null());
+    free(m);
+}
+
+/* Free text: every mainland mobile number, identity number, bank card number
+ * and e-mail address in it masked (core/pii.h). */
+static char *mask_free_text(const char *s) { return esc_pii_mask_text(s, NULL); }
+
+/* The free text of a ticket as the API shows it. */
+static void mask_ticket_text(json_t *ticket)
+{
+    static const char *const free_text[] = {"subject", "description", "category", "resolution",
+                                            NULL};
+    for (const char *const *k = free_text; *k; k++)
+        mask_field(ticket, *k, mask_free_text);
+    json_t *sat = json_object_get(ticket, "satisfaction");
+    if (json_is_object(sat))
+        mask_field(sat, "feedback", mask_free_text);
 }
 
 void escp_ticket_mask(json_t *ticket)
@@ -31,8 +48,7 @@ void escp_ticket_mask(json_t *ticket)
         mask_field(cust, "id_number", esc_mask_id_number);
         mask_field(cust, "bank_card", esc_mask_bank_card);
     }
-    mask_field(ticket, "subject", esc_mask_text);
-    mask_field(ticket, "description", esc_mask_text);
+    mask_ticket_text(ticket);
 }
 
 json_t *escp_render_ticket(json_t *stored)
@@ -40,10 +56,8 @@ json_t *escp_render_ticket(json_t *stored)
     /* the customer comes from the store already masked: the masked forms
      * are stored beside the sealed values (migration 006), so only the
      * free text is masked here */
-    if (stored) {
-        mask_field(stored, "subject", esc_mask_text);
-        mask_field(stored, "description", esc_mask_text);
-    }
+    if (stored)
+        mask_ticket_text(stored);
     return stored;
 }
 
@@ -51,11 +65,15 @@ json_t *escp_render_event(json_t *stored)
 {
     /* the free text people type into an action: a customer's bank card
      * number pasted into it is masked as in the ticket's own text */
-    static const char *const free_text[] = {"reason", "body", "resolution", NULL};
+    static const char *const free_text[] = {"reason", "body", "resolution", "feedback", NULL};
     if (!stored)
         return NULL;
     for (const char *const *k = free_text; *k; k++)
-        mask_field(stored, *k, esc_mask_text);
+        mask_field(stored, *k, mask_free_text);
+    json_t *data = json_object_get(stored, "data");
+    if (json_is_object(data))
+        for (const char *const *k = free_text; *k; k++)
+            mask_field(data, *k, mask_free_text);
     return stored;
 }
 

@@ -10,7 +10,7 @@
 static h_ctx *H;
 
 #define CARD "4111111111111111" /* passes the Luhn check */
-#define CARD_MASKED "411111******1111"
+#define CARD_MASKED "4111********1111" /* first 4 and last 4, as the bank_card field */
 
 static int setup(void **state)
 {
