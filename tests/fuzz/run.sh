@@ -25,8 +25,14 @@ for h in $harnesses; do
     targets="$targets fuzz_$h"
 done
 
-cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DESC_FUZZ=ON >/dev/null
+configure() {
+    cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+          -DESC_FUZZ=ON >/dev/null
+}
+configure
+# A build directory made with another compiler (clang, then clang-14) has its
+# cache deleted by that configure, -DESC_FUZZ=ON with it: once more.
+grep -q '^ESC_FUZZ:BOOL=ON' "$build/CMakeCache.txt" || configure
 # shellcheck disable=SC2086 # one word per target
 cmake --build "$build" -j"${FUZZ_JOBS:-2}" --target $targets
 
