@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build escalated and run every test, three times: a RelWithDebInfo build with
 # gcc in build/, an AddressSanitizer + UndefinedBehaviorSanitizer build in
-# build-asan/, and a build with clang-14 in build-clang/.  Every build treats
+# build-asan/, and a build with clang-14 in build-clang/; then run each fuzz
+# harness for FUZZ_SECONDS (default 20) in build-fuzz/.  Every build treats
 # warnings as errors (-DESC_WERROR=ON; a plain cmake build does not), so a new
 # warning from either compiler fails CI.
 # Installs missing Debian packages first (as root, or with sudo).
@@ -12,7 +13,7 @@ cd "$ROOT"
 
 PACKAGES=(build-essential cmake pkg-config postgresql-15 postgresql-client-15 libpq-dev
           libmicrohttpd-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev
-          wrk ca-certificates clang-14
+          wrk ca-certificates clang-14 libclang-rt-14-dev  # libFuzzer, the sanitizer runtimes
           libjs-chart.js chromium chromium-driver fonts-wqy-microhei)  # the dashboard and its browser test
 
 missing=()
@@ -73,9 +74,23 @@ run_suite build-asan -DESC_SANITIZE=ON || status=1
 # clang warns about other things than gcc, and builds the same code differently.
 run_suite build-clang -DCMAKE_C_COMPILER=clang-14 || status=1
 
+# The fuzz harnesses (tests/fuzz/README.md), each for a bounded time, in
+# build-fuzz/ (clang, libFuzzer, ASan + UBSan).  Every build above already
+# replayed their seed corpora; this looks for new inputs.  A crash or a broken
+# invariant fails the run and leaves the input in build-fuzz/artifacts/.
+echo "==== test.sh: fuzzing in build-fuzz ===="
+start=$SECONDS
+if CC=clang-14 FUZZ_SECONDS=${FUZZ_SECONDS:-20} FUZZ_JOBS=$JOBS tests/fuzz/run.sh; then
+    timings+=("build-fuzz: $((SECONDS - start)) s")
+else
+    timings+=("build-fuzz: FAILED")
+    echo "test.sh: a fuzz harness FAILED" >&2
+    status=1
+fi
+
 printf '==== test.sh: %s\n' "${timings[@]}"
 if [[ $status -eq 0 ]]; then
-    echo "==== test.sh: all tests passed (build/, build-asan/ and build-clang/) ===="
+    echo "==== test.sh: all tests passed (build/, build-asan/, build-clang/ and the fuzzers) ===="
 else
     echo "==== test.sh: some tests FAILED ====" >&2
 fi

@@ -18,8 +18,17 @@ int escp_only_keys(json_t *obj, const char *const *allowed, const char *prefix, 
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, key) == 0;
         if (!ok) {
+            /* The field goes back to the client as a JSON string: a long key
+             * is cut at a character boundary (never inside a UTF-8
+             * sequence), and the empty key is shown as "" rather than as no
+             * field at all. */
             char field[64];
-            snprintf(field, sizeof field, "%s%.*s", prefix, 48, key);
+            const char *shown = *key ? key : "\"\"";
+            int n = (int)strlen(shown);
+            if (n > 48)
+                for (n = 48; n > 0 && ((unsigned char)shown[n] & 0xC0) == 0x80; n--)
+                    ;
+            snprintf(field, sizeof field, "%s%.*s", prefix, n, shown);
             esc_error_set(err, ESC_ERR_VALIDATION, field, "unknown field");
             return -1;
         }

@@ -29,6 +29,7 @@
 #include "core/metrics.h"
 #include "http/http.h"
 #include "http/ratelimit.h"
+#include "http/route.h"
 
 #define MAX_BODY (1024 * 1024)
 #define PARAMS_CAP 256 /* room after the path for its parameters */
@@ -72,58 +73,6 @@ int escp_http_in_flight(struct escp_http *h)
     int n = h->in_flight;
     pthread_mutex_unlock(&h->mu);
     return n;
-}
-
-/* "line-1" .. "line-3" */
-static bool tier_segment(const char *s, size_t len)
-{
-    char name[8];
-    if (len >= sizeof name)
-        return false;
-    memcpy(name, s, len);
-    name[len] = '\0';
-    return esc_tier_from_name(name) >= 1;
-}
-
-/* A parameter segment is matched on its raw bytes, so only characters that
- * need no escaping may form one: "1%00", "a%2Fb" or "%31" name nothing. */
-static bool plain_segment(const char *s, size_t len)
-{
-    static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
-    for (size_t i = 0; i < len; i++)
-        if (!s[i] || !strchr(ok, s[i]))
-            return false;
-    return true;
-}
-
-/* Match the raw path against pattern; fills up to 2 parameters.  A pattern
- * segment in braces is a parameter: "{}" matches any plain segment, "{tier}"
- * only a tier name. */
-static int match(const char *pattern, const char *path, const char **params, char *store, size_t cap)
-{
-    int np = 0;
-    size_t used = 0;
-    const char *p = pattern, *s = path;
-    while (*p && *s) {
-        if (*p != '/' || *s != '/')
-            return 0;
-        p++, s++;
-        size_t plen = strcspn(p, "/"), slen = strcspn(s, "/");
-        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
-            if (slen == 0 || np >= 2 || used + slen + 1 > cap || !plain_segment(s, slen))
-                return 0;
-            if (plen == 6 && memcmp(p, "{tier}", 6) == 0 && !tier_segment(s, slen))
-                return 0; /* a queue that does not exist is no route: 404 before any token check */
-            memcpy(store + used, s, slen);
-            store[used + slen] = '\0';
-            params[np++] = store + used;
-            used += slen + 1;
-        } else if (plen != slen || memcmp(p, s, plen) != 0) {
-            return 0;
-        }
-        p += plen, s += slen;
-    }
-    return *p == '\0' && *s == '\0';
 }
 
 /* ?wait=N on a long-poll route: a slot while fewer than max_long_polls wait,
@@ -283,7 +232,7 @@ static int route_and_auth(struct escp_http *s, struct req *q)
 
     for (size_t i = 0; i < s->nroutes && !hit; i++) {
         const struct escp_route *rt = s->routes[i];
-        if (!match(rt->pattern, r->path, params, pstore, sizeof pstore))
+        if (!escp_route_match(rt->pattern, r->path, params, pstore, sizeof pstore))
             continue;
         path_known = 1;
         if (strcmp(rt->method, r->method) == 0 ||
@@ -305,7 +254,7 @@ static int route_and_auth(struct escp_http *s, struct req *q)
         return -1;
     }
     /* re-match to keep the parameters of the route that was hit */
-    match(hit->pattern, r->path, r->params, r->path + strlen(r->path) + 1, PARAMS_CAP);
+    escp_route_match(hit->pattern, r->path, r->params, r->path + strlen(r->path) + 1, PARAMS_CAP);
     r->action = hit->action;
     q->route = hit;
     if (hit->roles == ESCP_PUBLIC)
@@ -333,7 +282,7 @@ static int route_index(const struct escp_http *h, const char *method, const char
     int first = -1;
     for (size_t i = 0; i < h->nroutes; i++) {
         const struct escp_route *rt = h->routes[i];
-        if (!match(rt->pattern, path, params, pstore, sizeof pstore))
+        if (!escp_route_match(rt->pattern, path, params, pstore, sizeof pstore))
             continue;
         if (strcmp(rt->method, method) == 0 ||
             (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0))

@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 
+#include "core/deadline.h"
 #include "core/model.h"
 #include "core/validate.h"
 #include "service/service.h"
@@ -111,6 +112,21 @@ void escp_http_stop(struct escp_http *h);
 /* For GET /metrics: the request counters, and the requests in flight. */
 struct escp_metrics *escp_http_metrics(struct escp_http *h);
 int escp_http_in_flight(struct escp_http *h);
+
+/* ---- query values (request.c) ----
+ * PURE: the value of one query parameter, as text, to what it means; the
+ * request helpers below call these with escp_query's value, and
+ * tests/fuzz/fuzz_query.c calls them with arbitrary text.  Each returns 0
+ * with *out set, or -1 with a validation error naming the parameter in *err
+ * (and *out untouched). */
+/* RFC 3339 (esc_time_parse), an instant in the years 0001..9999 UTC. */
+int escp_parse_time(const char *v, const char *name, esc_time_t *out, esc_error_t *err);
+/* A decimal count 1..max (escp_parse_id's digits). */
+int escp_parse_limit(const char *v, int max, int *limit, esc_error_t *err);
+/* Seconds 0..max_s, decimals allowed, as whole milliseconds. */
+int escp_parse_wait(const char *v, int max_s, int *wait_ms, esc_error_t *err);
+/* `prefix` followed by an id 1..INT64_MAX in hex, as escp_page_next writes it. */
+int escp_parse_cursor(const char *v, char prefix, int64_t *before_id, esc_error_t *err);
 
 /* ---- request helpers (request.c) ----
  * Each that can fail sets r->err (a validation error naming the parameter,

@@ -5,7 +5,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "core/deadline.h"
 #include "core/validate.h"
 #include "http/http.h"
 
@@ -33,6 +35,64 @@ json_t *escp_body_object(struct escp_req *r, bool allow_empty)
     return j;
 }
 
+/* The instants escp_time_pg can write and esc_time_parse read back: years
+ * 0001..9999 in UTC.  An offset can carry a time that is in range locally out
+ * of it ("0001-01-01T00:00:00+01:00"), which PostgreSQL would refuse as year
+ * 0; it is refused here as the client's mistake instead. */
+#define TIME_MIN ((esc_time_t)(esc_days_from_civil(1, 1, 1) * 86400) * ESC_USEC)
+#define TIME_END ((esc_time_t)(esc_days_from_civil(10000, 1, 1) * 86400) * ESC_USEC)
+
+int escp_parse_time(const char *v, const char *name, esc_time_t *out, esc_error_t *err)
+{
+    esc_time_t t;
+    if (esc_time_parse(v, &t) != 0 || t < TIME_MIN || t >= TIME_END) {
+        esc_error_set(err, ESC_ERR_VALIDATION, name, "%s must be an RFC 3339 time", name);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+int escp_parse_limit(const char *v, int max, int *limit, esc_error_t *err)
+{
+    int64_t n = escp_parse_id(v);
+    if (n < 1 || n > max) {
+        esc_error_set(err, ESC_ERR_VALIDATION, "limit", "limit must be 1 to %d", max);
+        return -1;
+    }
+    *limit = (int)n;
+    return 0;
+}
+
+int escp_parse_wait(const char *v, int max_s, int *wait_ms, esc_error_t *err)
+{
+    char *end;
+    double secs = strtod(v, &end);
+    /* the negated range test also refuses NaN */
+    if (end == v || *end || !(secs >= 0 && secs <= max_s)) {
+        esc_error_set(err, ESC_ERR_VALIDATION, "wait", "wait must be 0 to %d seconds", max_s);
+        return -1;
+    }
+    *wait_ms = (int)(secs * 1000);
+    return 0;
+}
+
+int escp_parse_cursor(const char *v, char prefix, int64_t *before_id, esc_error_t *err)
+{
+    /* Only what escp_page_next writes: strtoull alone would also take a
+     * sign, blanks or "0x" ("c-ffffffffffffffff" read as 1). */
+    static const char hex[] = "0123456789abcdefABCDEF";
+    char *end = NULL;
+    unsigned long long n =
+        v[0] == prefix && v[1] && strspn(v + 1, hex) == strlen(v + 1) ? strtoull(v + 1, &end, 16) : 0;
+    if (!n || !end || *end || n > INT64_MAX) {
+        esc_error_set(err, ESC_ERR_VALIDATION, "cursor", "cursor is not one this server gave");
+        return -1;
+    }
+    *before_id = (int64_t)n;
+    return 0;
+}
+
 int escp_time_query(struct escp_req *r, const char *name, char *buf, size_t len, const char **out)
 {
     const char *v = escp_query(r, name);
@@ -40,10 +100,8 @@ int escp_time_query(struct escp_req *r, const char *name, char *buf, size_t len,
     *out = NULL;
     if (!v)
         return 0;
-    if (esc_time_parse(v, &t) != 0) {
-        esc_error_set(&r->err, ESC_ERR_VALIDATION, name, "%s must be an RFC 3339 time", name);
+    if (escp_parse_time(v, name, &t, &r->err) != 0)
         return -1;
-    }
     escp_time_pg(t, buf, len);
     *out = buf;
     return 0;
@@ -52,47 +110,20 @@ int escp_time_query(struct escp_req *r, const char *name, char *buf, size_t len,
 int escp_limit_query(struct escp_req *r, int max, int *limit)
 {
     const char *v = escp_query(r, "limit");
-    if (!v)
-        return 0;
-    int64_t n = escp_parse_id(v);
-    if (n < 1 || n > max) {
-        esc_error_set(&r->err, ESC_ERR_VALIDATION, "limit", "limit must be 1 to %d", max);
-        return -1;
-    }
-    *limit = (int)n;
-    return 0;
+    return v ? escp_parse_limit(v, max, limit, &r->err) : 0;
 }
 
 int escp_wait_query(struct escp_req *r, int max_s, int *wait_ms)
 {
     const char *v = escp_query(r, "wait");
     *wait_ms = 0;
-    if (!v)
-        return 0;
-    char *end;
-    double secs = strtod(v, &end);
-    /* the negated range test also refuses NaN */
-    if (end == v || *end || !(secs >= 0 && secs <= max_s)) {
-        esc_error_set(&r->err, ESC_ERR_VALIDATION, "wait", "wait must be 0 to %d seconds", max_s);
-        return -1;
-    }
-    *wait_ms = (int)(secs * 1000);
-    return 0;
+    return v ? escp_parse_wait(v, max_s, wait_ms, &r->err) : 0;
 }
 
 int escp_cursor_query(struct escp_req *r, char prefix, int64_t *before_id)
 {
     const char *v = escp_query(r, "cursor");
-    if (!v)
-        return 0;
-    char *end = NULL;
-    unsigned long long n = v[0] == prefix && v[1] ? strtoull(v + 1, &end, 16) : 0;
-    if (!n || !end || *end || n > INT64_MAX) {
-        esc_error_set(&r->err, ESC_ERR_VALIDATION, "cursor", "cursor is not one this server gave");
-        return -1;
-    }
-    *before_id = (int64_t)n;
-    return 0;
+    return v ? escp_parse_cursor(v, prefix, before_id, &r->err) : 0;
 }
 
 json_t *escp_page_next(json_t *items, int limit, char prefix)

@@ -940,6 +940,90 @@ static void test_action_without_route(void **state)
     EXPECT_ERR(rc, err, ESC_ERR_NOT_FOUND, "");
 }
 
+/* ------------------------------------------------- found by tests/fuzz */
+
+/* fuzz_body (corpus/body/regress_empty_unknown_key): the empty key was
+ * refused with an empty field, which the error response leaves out. */
+static void test_regress_empty_unknown_key(void **state)
+{
+    (void)state;
+    static const char *const allowed[] = {"name", NULL};
+    esc_error_t err;
+    json_t *o = body("{\"\": 1}");
+    esc_error_clear(&err);
+    EXPECT_ERR(escp_only_keys(o, allowed, "", &err), err, ESC_ERR_VALIDATION, "\"\"");
+    esc_error_clear(&err);
+    EXPECT_ERR(escp_only_keys(o, allowed, "customer.", &err), err, ESC_ERR_VALIDATION, "customer.\"\"");
+    json_decref(o);
+}
+
+/* corpus/body/regress_long_multibyte_key: a long key was cut after 48
+ * bytes, inside a character, and the field was no longer UTF-8. */
+static void test_regress_long_multibyte_key(void **state)
+{
+    (void)state;
+    static const char *const allowed[] = {"name", NULL};
+    esc_error_t err;
+    char *key = repeat("\xe4\xb8\x80", 20); /* 60 bytes; 48 is in the middle of the 17th */
+    json_t *o = json_pack("{s:i}", key, 1);
+    char *want = repeat("\xe4\xb8\x80", 16);
+    esc_error_clear(&err);
+    EXPECT_ERR(escp_only_keys(o, allowed, "", &err), err, ESC_ERR_VALIDATION, want);
+    json_decref(o);
+    free(want);
+    free(key);
+}
+
+/* fuzz_query (corpus/query/regress_cursor_with_sign): strtoull took a sign,
+ * blanks and "0x", so "c-ffffffffffffffff" was the cursor of id 1. */
+static void test_regress_cursor_syntax(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"c+f", "c-ffffffffffffffff", "c 1f", "c0x1f", "c\t1", "c1f ", "c",
+                                      "b1f", "c0", "c8000000000000000"};
+    for (size_t i = 0; i < COUNT(bad); i++) {
+        esc_error_t err;
+        int64_t id = 77;
+        esc_error_clear(&err);
+        EXPECT_ERR(escp_parse_cursor(bad[i], 'c', &id, &err), err, ESC_ERR_VALIDATION, "cursor");
+        assert_int_equal(id, 77);
+    }
+    esc_error_t err;
+    int64_t id = 0;
+    esc_error_clear(&err);
+    assert_int_equal(escp_parse_cursor("c1F", 'c', &id, &err), 0);
+    assert_int_equal(id, 31);
+    assert_int_equal(escp_parse_cursor("c7fffffffffffffff", 'c', &id, &err), 0);
+    assert_int_equal(id, INT64_MAX);
+}
+
+/* corpus/query/regress_time_*: an offset could move an instant out of the
+ * years 0001..9999, which escp_time_pg then wrote as year 0 or 10000 for
+ * PostgreSQL. */
+static void test_regress_time_years(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-00:01",
+                                      "9999-12-31 23:30:00-01"};
+    for (size_t i = 0; i < COUNT(bad); i++) {
+        esc_error_t err;
+        esc_time_t t = 5;
+        esc_error_clear(&err);
+        EXPECT_ERR(escp_parse_time(bad[i], "from", &t, &err), err, ESC_ERR_VALIDATION, "from");
+        assert_int_equal(t, 5);
+    }
+    esc_error_t err;
+    esc_time_t t;
+    char pg[48];
+    esc_error_clear(&err);
+    assert_int_equal(escp_parse_time("0001-01-01T00:00:00-01:00", "from", &t, &err), 0);
+    escp_time_pg(t, pg, sizeof pg);
+    assert_string_equal(pg, "0001-01-01T01:00:00.000000Z");
+    assert_int_equal(escp_parse_time("9999-12-31T23:59:59.999999Z", "from", &t, &err), 0);
+    escp_time_pg(t, pg, sizeof pg);
+    assert_string_equal(pg, "9999-12-31T23:59:59.999999Z");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -963,6 +1047,10 @@ int main(void)
         cmocka_unit_test(test_action_close),
         cmocka_unit_test(test_action_comment),
         cmocka_unit_test(test_action_without_route),
+        cmocka_unit_test(test_regress_empty_unknown_key),
+        cmocka_unit_test(test_regress_long_multibyte_key),
+        cmocka_unit_test(test_regress_cursor_syntax),
+        cmocka_unit_test(test_regress_time_years),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
