@@ -146,14 +146,22 @@ const char *esc_netaddr_class_name(enum esc_netaddr_class c)
     return "reserved";
 }
 
-bool esc_netaddr_host_forbidden(const char *host)
+bool esc_netaddr_allowed(enum esc_netaddr_class c, bool allow_private)
+{
+    if (c == ESC_NETADDR_PUBLIC)
+        return true;
+    return allow_private &&
+           (c == ESC_NETADDR_LOOPBACK || c == ESC_NETADDR_PRIVATE || c == ESC_NETADDR_SHARED);
+}
+
+bool esc_netaddr_host_forbidden(const char *host, bool allow_private)
 {
     /* names that cloud providers answer with their metadata service, which
      * hands out credentials to whoever asks from inside */
     static const char *const names[] = {
         "metadata.google.internal", "metadata.goog", "metadata", "instance-data",
         "instance-data.ec2.internal", "metadata.azure.internal", "metadata.platformequinix.com",
-        "localhost", NULL,
+        NULL,
     };
     if (!host)
         return true;
@@ -163,6 +171,9 @@ bool esc_netaddr_host_forbidden(const char *host)
     for (int i = 0; names[i]; i++)
         if (strlen(names[i]) == n && strncasecmp(host, names[i], n) == 0)
             return true;
-    /* *.localhost (RFC 6761 6.3) */
-    return n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0;
+    if (allow_private)
+        return false;
+    /* localhost and *.localhost (RFC 6761 6.3) */
+    return (n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+           (n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0);
 }

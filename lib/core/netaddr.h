@@ -43,10 +43,17 @@ int esc_netaddr_classify_text(const char *text, enum esc_netaddr_class *out);
 /* "loopback", "private", ... for messages. */
 const char *esc_netaddr_class_name(enum esc_netaddr_class c);
 
+/* May a webhook be sent to an address of class c?  Only PUBLIC, unless
+ * allow_private (--webhook-allow-private-network), which adds LOOPBACK,
+ * PRIVATE and SHARED: the networks a private deployment's receivers live on.
+ * LINK_LOCAL (where cloud metadata services answer), UNSPECIFIED, MULTICAST,
+ * DOCUMENTATION and RESERVED are refused either way. */
+bool esc_netaddr_allowed(enum esc_netaddr_class c, bool allow_private);
+
 /* True for a host name refused whatever it resolves to: cloud metadata
- * services (metadata.google.internal, metadata, instance-data, ...) and
- * "localhost" with its subdomains (RFC 6761).  Case and one trailing dot are
- * ignored. */
-bool esc_netaddr_host_forbidden(const char *host);
+ * services (metadata.google.internal, metadata, instance-data, ...) always,
+ * and "localhost" with its subdomains (RFC 6761) unless allow_private.  Case
+ * and one trailing dot are ignored. */
+bool esc_netaddr_host_forbidden(const char *host, bool allow_private);
 
 #endif

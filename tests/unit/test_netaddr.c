@@ -113,12 +113,36 @@ static void metadata_and_localhost_names_are_refused_by_name(void **state)
     const char *yes[] = {"example.com", "metadata.example.com", "mylocalhost", "localhost.example.com",
                          "google.internal", "hooks.slack.com", NULL};
     for (int i = 0; no[i]; i++)
-        if (!esc_netaddr_host_forbidden(no[i]))
+        if (!esc_netaddr_host_forbidden(no[i], false))
             fail_msg("%s should be refused", no[i]);
     for (int i = 0; yes[i]; i++)
-        if (esc_netaddr_host_forbidden(yes[i]))
+        if (esc_netaddr_host_forbidden(yes[i], false) || esc_netaddr_host_forbidden(yes[i], true))
             fail_msg("%s should be allowed", yes[i]);
-    assert_true(esc_netaddr_host_forbidden(NULL));
+    assert_true(esc_netaddr_host_forbidden(NULL, true));
+    /* a private network may use localhost, never the metadata service */
+    assert_false(esc_netaddr_host_forbidden("localhost", true));
+    assert_false(esc_netaddr_host_forbidden("api.localhost.", true));
+    assert_true(esc_netaddr_host_forbidden("metadata.google.internal", true));
+    assert_true(esc_netaddr_host_forbidden("Instance-Data.", true));
+}
+
+static void the_private_network_setting_opens_only_private_networks(void **state)
+{
+    (void)state;
+    static const struct {
+        enum esc_netaddr_class c;
+        bool off, on;
+    } want[] = {
+        {PUB, true, true},     {LO, false, true},     {PRIV, false, true},  {SHARED, false, true},
+        {LL, false, false},    {UNSPEC, false, false}, {MCAST, false, false}, {DOC, false, false},
+        {RES, false, false},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        if (esc_netaddr_allowed(want[i].c, false) != want[i].off ||
+            esc_netaddr_allowed(want[i].c, true) != want[i].on)
+            fail_msg("%s: allowed off/on should be %d/%d", esc_netaddr_class_name(want[i].c),
+                     want[i].off, want[i].on);
+    }
 }
 
 int main(void)
@@ -128,6 +152,7 @@ int main(void)
         cmocka_unit_test(text_that_is_not_an_address_is_refused),
         cmocka_unit_test(socket_addresses_are_classified_like_their_text),
         cmocka_unit_test(metadata_and_localhost_names_are_refused_by_name),
+        cmocka_unit_test(the_private_network_setting_opens_only_private_networks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
