@@ -64,6 +64,8 @@ static int cmd_serve(int n, const char **extra)
     cfg.webhook_backoff_cap_ms = int_setting(ESCP_SET_WEBHOOK_BACKOFF_CAP_MS);
     cfg.webhook_timeout_ms = int_setting(ESCP_SET_WEBHOOK_TIMEOUT_MS);
     cfg.no_webhooks = strcasecmp(setting(ESCP_SET_WEBHOOK_WORKER), "off") == 0;
+    cfg.webhook_allow_private_network =
+        strcasecmp(setting(ESCP_SET_WEBHOOK_ALLOW_PRIVATE_NETWORK), "on") == 0;
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;

@@ -130,6 +130,14 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
         .help = "on: this daemon delivers webhooks; off: it leaves that to the other daemons of "
                 "the database",
     },
+    [ESCP_SET_WEBHOOK_ALLOW_PRIVATE_NETWORK] = {
+        .flag = "--webhook-allow-private-network", .env = "ESCALATED_WEBHOOK_ALLOW_PRIVATE_NETWORK",
+        .type = ESCP_SETTING_CHOICE, .scope = ESCP_SCOPE_SERVE, .dflt = "off", .choices = on_off,
+        .help = "on: webhooks may also be sent to loopback, private (10/8, 172.16/12, "
+                "192.168/16, fc00::/7) and carrier-grade NAT addresses; off: to public addresses "
+                "only. Link-local addresses and cloud metadata services are refused either way",
+        .doc = "See [security.md](security.md#webhook-destinations).",
+    },
 };
 
 int escp_settings_take_flags(struct escp_settings *s, int argc, char **argv, const char **rest,
