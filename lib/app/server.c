@@ -115,7 +115,9 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
                                   .timeout_s = cfg->idle_timeout_s,
                                   .auth_fail_limit = cfg->auth_fail_limit,
                                   .auth_fail_window_s = cfg->auth_fail_window_s,
-                                  .shutdown_grace_s = cfg->shutdown_grace_s};
+                                  .shutdown_grace_s = cfg->shutdown_grace_s,
+                                  .tls_cert_pem = cfg->tls_cert_pem,
+                                  .tls_key_pem = cfg->tls_key_pem};
     s->http = escp_http_start(&hc, escp_route_tables, &s->svc, err);
     if (!s->http)
         goto fail;

@@ -35,6 +35,8 @@ static const struct {
     {ESCP_SET_WEBHOOK_WORKER, "--webhook-worker", "ESCALATED_WEBHOOK_WORKER", "on"},
     {ESCP_SET_WEBHOOK_ALLOW_PRIVATE_NETWORK, "--webhook-allow-private-network",
      "ESCALATED_WEBHOOK_ALLOW_PRIVATE_NETWORK", "off"},
+    {ESCP_SET_TLS_CERT, "--tls-cert", "ESCALATED_TLS_CERT", NULL},
+    {ESCP_SET_TLS_KEY, "--tls-key", "ESCALATED_TLS_KEY", NULL},
     {ESCP_SET_MAX_CONNECTIONS_PER_IP, "--max-connections-per-ip", "ESCALATED_MAX_CONNECTIONS_PER_IP", "64"},
     {ESCP_SET_HTTP_THREADS, "--http-threads", "ESCALATED_HTTP_THREADS", NULL},
     {ESCP_SET_MAX_LONG_POLLS, "--max-long-polls", "ESCALATED_MAX_LONG_POLLS", "16"},
