@@ -2,6 +2,10 @@
  * Everything else lives in lib/. */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +83,34 @@ out:
     return buf;
 }
 
+/* Do cert (PEM, the server certificate first) and key (PEM) make a pair?
+ * Checked here, before libmicrohttpd sees them, so that the message says
+ * which file is wrong and why (GnuTLS's own would come later, in the log). */
+static int tls_pair_ok(const char *cert_pem, const char *cert_path, const char *key_pem,
+                       const char *key_path)
+{
+    int ok = 0;
+    BIO *cb = BIO_new_mem_buf(cert_pem, -1), *kb = BIO_new_mem_buf(key_pem, -1);
+    X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    if (!x)
+        fprintf(stderr, "escalated: --tls-cert %s: not a PEM certificate\n", cert_path);
+    else if (!k)
+        fprintf(stderr, "escalated: --tls-key %s: not a PEM private key without a passphrase\n",
+                key_path);
+    else if (X509_check_private_key(x, k) != 1)
+        fprintf(stderr, "escalated: --tls-key %s is not the key of the certificate in --tls-cert %s\n",
+                key_path, cert_path);
+    else
+        ok = 1;
+    ERR_clear_error();
+    EVP_PKEY_free(k);
+    X509_free(x);
+    BIO_free(kb);
+    BIO_free(cb);
+    return ok;
+}
+
 static void free_secret(char *s)
 {
     if (s)
@@ -129,8 +161,10 @@ static int cmd_serve(int n, const char **extra)
         return 2;
     }
     if (cert_path && (!(cert = read_pem(cert_path, "--tls-cert", 0)) ||
-                      !(key = read_pem(key_path, "--tls-key", 1)))) {
+                      !(key = read_pem(key_path, "--tls-key", 1)) ||
+                      !tls_pair_ok(cert, cert_path, key, key_path))) {
         free(cert);
+        free_secret(key);
         return 2;
     }
     cfg.tls_cert_pem = cert;

@@ -62,7 +62,7 @@ static int teardown(void **state)
 {
     (void)state;
     const char *names[] = {"server.crt", "server.key", "other.crt", "other.key", "junk.crt",
-                           "open.key", NULL};
+                           "open.key", "cert-as.key", NULL};
     for (int i = 0; names[i]; i++)
         unlink(path(names[i]));
     rmdir(dir);
@@ -183,6 +183,9 @@ static void a_certificate_or_key_that_cannot_be_used_refuses_the_start(void **st
     char *const cp[] = {"cp", (char *)path("server.key"), (char *)path("open.key"), NULL};
     assert_int_equal(h_run(cp, NULL), 0);
     assert_int_equal(chmod(path("open.key"), 0644), 0);
+    char *const cp2[] = {"cp", (char *)path("server.crt"), (char *)path("cert-as.key"), NULL};
+    assert_int_equal(h_run(cp2, NULL), 0);
+    assert_int_equal(chmod(path("cert-as.key"), 0600), 0);
     struct {
         const char *label, *cert, *key;
     } bad[] = {
@@ -193,7 +196,7 @@ static void a_certificate_or_key_that_cannot_be_used_refuses_the_start(void **st
         {"a key that every user may read", path("server.crt"), path("open.key")},
         {"the key of another certificate", path("server.crt"), path("other.key")},
         {"a certificate that is not PEM", path("junk.crt"), path("server.key")},
-        {"a certificate given as the key", path("server.crt"), path("server.crt")},
+        {"a certificate given as the key", path("server.crt"), path("cert-as.key")},
     };
     int failures = 0;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
