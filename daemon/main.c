@@ -1,11 +1,17 @@
 /* escalated — the executable: argv, environment, signals, start and stop.
  * Everything else lives in lib/. */
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/datakey.h"
@@ -35,6 +41,85 @@ static void usage(FILE *f)
 
 static const char *setting(enum escp_setting_id id) { return settings.v[id].text; }
 static int int_setting(enum escp_setting_id id) { return (int)settings.v[id].num; }
+
+#define PEM_MAX (1 << 20) /* a certificate chain is a few KiB */
+
+/* The whole of a PEM file, NUL-terminated (malloc'd), or NULL after a
+ * message on stderr.  A private key (is_key) must not be readable or
+ * writable by every user: a key others can read is no longer private, and
+ * refusing it is what PostgreSQL and OpenSSH do for theirs. */
+static char *read_pem(const char *path, const char *flag, int is_key)
+{
+    char *buf = NULL;
+    struct stat st;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "escalated: %s %s: %s\n", flag, path, strerror(errno));
+        goto out;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > PEM_MAX) {
+        fprintf(stderr, "escalated: %s %s: not a regular file of 1 byte to 1 MiB\n", flag, path);
+        goto out;
+    }
+    if (is_key && (st.st_mode & (S_IROTH | S_IWOTH))) {
+        fprintf(stderr, "escalated: %s %s: every user may read or write this private key; "
+                        "chmod 600 (or 640, group ssl-cert) and start again\n", flag, path);
+        goto out;
+    }
+    if (!(buf = malloc((size_t)st.st_size + 1)))
+        goto out;
+    while (len < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+        if (n <= 0) {
+            fprintf(stderr, "escalated: %s %s: %s\n", flag, path, n < 0 ? strerror(errno) : "file shrank");
+            free(buf);
+            buf = NULL;
+            goto out;
+        }
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+out:
+    if (fd >= 0)
+        close(fd);
+    return buf;
+}
+
+/* Do cert (PEM, the server certificate first) and key (PEM) make a pair?
+ * Checked here, before libmicrohttpd sees them, so that the message says
+ * which file is wrong and why (GnuTLS's own would come later, in the log). */
+static int tls_pair_ok(const char *cert_pem, const char *cert_path, const char *key_pem,
+                       const char *key_path)
+{
+    int ok = 0;
+    BIO *cb = BIO_new_mem_buf(cert_pem, -1), *kb = BIO_new_mem_buf(key_pem, -1);
+    X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    if (!x)
+        fprintf(stderr, "escalated: --tls-cert %s: not a PEM certificate\n", cert_path);
+    else if (!k)
+        fprintf(stderr, "escalated: --tls-key %s: not a PEM private key without a passphrase\n",
+                key_path);
+    else if (X509_check_private_key(x, k) != 1)
+        fprintf(stderr, "escalated: --tls-key %s is not the key of the certificate in --tls-cert %s\n",
+                key_path, cert_path);
+    else
+        ok = 1;
+    ERR_clear_error();
+    EVP_PKEY_free(k);
+    X509_free(x);
+    BIO_free(kb);
+    BIO_free(cb);
+    return ok;
+}
+
+static void free_secret(char *s)
+{
+    if (s)
+        memset(s, 0, strlen(s));
+    free(s);
+}
 
 static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig) { stop_signal = sig; }
@@ -80,6 +165,26 @@ static int cmd_serve(int n, const char **extra)
     cfg.webhook_backoff_cap_ms = int_setting(ESCP_SET_WEBHOOK_BACKOFF_CAP_MS);
     cfg.webhook_timeout_ms = int_setting(ESCP_SET_WEBHOOK_TIMEOUT_MS);
     cfg.no_webhooks = strcasecmp(setting(ESCP_SET_WEBHOOK_WORKER), "off") == 0;
+    cfg.webhook_allow_private_network =
+        strcasecmp(setting(ESCP_SET_WEBHOOK_ALLOW_PRIVATE_NETWORK), "on") == 0;
+
+    const char *cert_path = setting(ESCP_SET_TLS_CERT), *key_path = setting(ESCP_SET_TLS_KEY);
+    char *cert = NULL, *key = NULL;
+    if (!cert_path != !key_path) {
+        fprintf(stderr, "escalated: --tls-cert and --tls-key go together: give both for HTTPS, "
+                        "or neither for plain HTTP\n");
+        return 2;
+    }
+    if (cert_path && (!(cert = read_pem(cert_path, "--tls-cert", 0)) ||
+                      !(key = read_pem(key_path, "--tls-key", 1)) ||
+                      !tls_pair_ok(cert, cert_path, key, key_path))) {
+        free(cert);
+        free_secret(key);
+        return 2;
+    }
+    cfg.tls_cert_pem = cert;
+    cfg.tls_key_pem = key;
+    int rc = 0;
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -90,23 +195,28 @@ static int cmd_serve(int n, const char **extra)
 
     if (esc_server_global_init() != 0) {
         log_error("cannot start: libcurl failed to initialise");
-        return 1;
+        rc = 1;
+        goto out;
     }
     esc_error_t err = {0};
     struct esc_server *srv = esc_server_start(&cfg, &err);
     if (!srv) {
         log_error("cannot start: %s", err.message);
-        /* a key file that is refused is the operator's to fix, as a missing one */
-        return strcmp(err.field, "data_key_file") == 0 ? 2 : 1;
+        /* a refused key file, certificate or TLS key is a setting to fix */
+        rc = strcmp(err.field, "data_key_file") == 0 || strncmp(err.field, "tls", 3) == 0 ? 2 : 1;
+        goto out;
     }
-    log_info("escalated %s listening on %s:%d (pool %d)", ESC_VERSION, host, esc_server_port(srv),
-             cfg.pool_size);
+    log_info("escalated %s listening on %s://%s:%d (pool %d)", ESC_VERSION, cert ? "https" : "http",
+             host, esc_server_port(srv), cfg.pool_size);
     while (!stop_signal)
         pause();
     log_info("signal %d: finishing requests in flight", (int)stop_signal);
     esc_server_stop(srv);
     log_info("stopped");
-    return 0;
+out:
+    free(cert);
+    free_secret(key);
+    return rc;
 }
 
 static int cmd_migrate(int n, const char **extra)

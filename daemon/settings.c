@@ -138,6 +138,28 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
         .help = "on: this daemon delivers webhooks; off: it leaves that to the other daemons of "
                 "the database",
     },
+    [ESCP_SET_WEBHOOK_ALLOW_PRIVATE_NETWORK] = {
+        .flag = "--webhook-allow-private-network", .env = "ESCALATED_WEBHOOK_ALLOW_PRIVATE_NETWORK",
+        .type = ESCP_SETTING_CHOICE, .scope = ESCP_SCOPE_SERVE, .dflt = "off", .choices = on_off,
+        .help = "on: webhooks may also be sent to loopback, private (10/8, 172.16/12, "
+                "192.168/16, fc00::/7) and carrier-grade NAT addresses; off: to public addresses "
+                "only. Link-local addresses and cloud metadata services are refused either way",
+        .doc = "See [security.md](security.md#webhook-destinations).",
+    },
+    [ESCP_SET_TLS_CERT] = {
+        .flag = "--tls-cert", .env = "ESCALATED_TLS_CERT", .type = ESCP_SETTING_TEXT,
+        .scope = ESCP_SCOPE_SERVE, .unset = "plain HTTP",
+        .help = "PEM file with the server certificate (and its chain): serve HTTPS, TLS 1.2 and "
+                "1.3 only; the key file must be given too",
+        .doc = "See [HTTPS](#https).",
+    },
+    [ESCP_SET_TLS_KEY] = {
+        .flag = "--tls-key", .env = "ESCALATED_TLS_KEY", .type = ESCP_SETTING_TEXT,
+        .scope = ESCP_SCOPE_SERVE, .unset = "plain HTTP",
+        .help = "PEM file with the certificate's private key; refused when every user may read "
+                "it; needs --tls-cert",
+        .doc = "See [HTTPS](#https).",
+    },
 };
 
 int escp_settings_take_flags(struct escp_settings *s, int argc, char **argv, const char **rest,

@@ -13,7 +13,7 @@ cd "$ROOT"
 
 PACKAGES=(build-essential cmake pkg-config postgresql-15 postgresql-client-15 libpq-dev
           libmicrohttpd-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev
-          wrk ca-certificates clang-14 libclang-rt-14-dev  # libFuzzer, the sanitizer runtimes
+          wrk ca-certificates clang-14 libclang-rt-14-dev openssl  # libFuzzer and sanitizer runtimes; openssl: test_tls makes its certificate
           libjs-chart.js chromium chromium-driver fonts-wqy-microhei)  # the dashboard and its browser test
 
 missing=()

@@ -89,6 +89,7 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
             esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
         goto fail;
     }
+    s->svc.webhook_allow_private = cfg->webhook_allow_private_network != 0;
     esc_store_set_statement_timeout(s->svc.store, cfg->statement_timeout_ms > 0
                                                       ? cfg->statement_timeout_ms
                                                       : DEFAULT_STATEMENT_TIMEOUT_MS);
@@ -124,7 +125,9 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
         struct escp_webhook_config wc = {.max_attempts = cfg->webhook_max_attempts,
                                          .backoff_base_ms = cfg->webhook_backoff_ms,
                                          .backoff_cap_ms = cfg->webhook_backoff_cap_ms,
-                                         .timeout_ms = cfg->webhook_timeout_ms};
+                                         .timeout_ms = cfg->webhook_timeout_ms,
+                                         .allow_private_network =
+                                             cfg->webhook_allow_private_network != 0};
         s->svc.webhooks = escp_webhooks_start(cfg->db, &wc, err);
         if (!s->svc.webhooks)
             goto fail;
@@ -143,7 +146,9 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
                                   .timeout_s = cfg->idle_timeout_s,
                                   .auth_fail_limit = cfg->auth_fail_limit,
                                   .auth_fail_window_s = cfg->auth_fail_window_s,
-                                  .shutdown_grace_s = cfg->shutdown_grace_s};
+                                  .shutdown_grace_s = cfg->shutdown_grace_s,
+                                  .tls_cert_pem = cfg->tls_cert_pem,
+                                  .tls_key_pem = cfg->tls_key_pem};
     s->http = escp_http_start(&hc, escp_route_tables, &s->svc, err);
     if (!s->http)
         goto fail;

@@ -40,6 +40,10 @@ struct esc_server_config {
     int webhook_backoff_ms;      /* back-off after the first failed attempt (default 30,000) */
     int webhook_backoff_cap_ms;  /* the longest back-off (default 3,600,000) */
     int webhook_timeout_ms;      /* one attempt, connect included (default 5,000) */
+    const char *tls_cert_pem;    /* both set: serve HTTPS with this certificate (chain) */
+    const char *tls_key_pem;     /* and key, PEM text, borrowed until esc_server_stop */
+    int webhook_allow_private_network; /* 1: webhooks may also aim at loopback, private and
+                                          shared addresses (docs/security.md#webhook-destinations) */
 };
 
 struct esc_server;

@@ -695,6 +695,25 @@ struct escp_http *escp_http_start(const struct escp_http_config *cfg,
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* HTTPS through libmicrohttpd's GnuTLS: TLS 1.2 and 1.3 only (1.0 and
+     * 1.1 are deprecated by RFC 8996), GnuTLS's NORMAL ciphers otherwise. */
+    bool tls = cfg->tls_cert_pem && cfg->tls_key_pem;
+    struct MHD_OptionItem tls_options[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (tls) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            freeaddrinfo(ai);
+            esc_error_set(err, ESC_ERR_VALIDATION, "tls-cert",
+                          "this libmicrohttpd was built without TLS: serve plain HTTP behind a "
+                          "reverse proxy instead (docs/operations.md#https)");
+            goto fail;
+        }
+        flags |= MHD_USE_TLS;
+    }
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_SOCK_ADDR, ai->ai_addr,
@@ -705,8 +724,17 @@ struct escp_http *escp_http_start(const struct escp_http_config *cfg,
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.per_ip_connections,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.timeout_s,
                               MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                              MHD_OPTION_ARRAY, tls ? tls_options : tls_options + 3,
                               MHD_OPTION_END);
     freeaddrinfo(ai);
+    if (!s->mhd && tls) {
+        /* libmicrohttpd has logged GnuTLS's reason (mhd_log) */
+        esc_error_set(err, ESC_ERR_VALIDATION, "tls-cert",
+                      "cannot serve HTTPS on %s:%d: the certificate or key is not valid PEM, or "
+                      "they do not belong together, or the port is taken (see the log above)",
+                      cfg->listen_host ? cfg->listen_host : "*", cfg->listen_port);
+        goto fail;
+    }
     if (!s->mhd) {
         esc_error_set(err, ESC_ERR_UNAVAILABLE, "listen", "cannot listen on %s:%d",
                       cfg->listen_host ? cfg->listen_host : "*", cfg->listen_port);
@@ -714,9 +742,9 @@ struct escp_http *escp_http_start(const struct escp_http_config *cfg,
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : cfg->listen_port;
-    log_info("http: %d threads, %d long polls at once, %d connections (%d per address), "
+    log_info("http: %s, %d threads, %d long polls at once, %d connections (%d per address), "
              "idle connections closed after %d s",
-             s->cfg.threads, s->cfg.max_long_polls, s->cfg.max_connections,
+             tls ? "HTTPS (TLS 1.2+)" : "plain HTTP", s->cfg.threads, s->cfg.max_long_polls, s->cfg.max_connections,
              s->cfg.per_ip_connections, s->cfg.timeout_s);
     return s;
 fail:

@@ -99,6 +99,8 @@ struct escp_http_config {
     int auth_fail_limit;
     int auth_fail_window_s;
     int shutdown_grace_s;    /* how long a stop waits for requests in flight (default 30) */
+    const char *tls_cert_pem; /* both set: serve HTTPS (TLS 1.2 and 1.3) with this certificate */
+    const char *tls_key_pem;  /* (chain) and key, PEM text; borrowed until escp_http_stop */
 };
 /* Serve the routes of `tables` (NULL-terminated; matched in order) with the
  * use cases of svc (borrowed; must outlive the server). */

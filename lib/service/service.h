@@ -86,6 +86,7 @@ struct escp_svc {
     struct escp_engine *engine; /* may be NULL */
     struct escp_webhooks *webhooks; /* the delivery worker; may be NULL */
     int notify_within_ms; /* pg_notify a new timer due sooner than this (0 = never) */
+    bool webhook_allow_private; /* webhooks may also aim at loopback and private networks */
 };
 
 /* ---- tickets (service.c) ----

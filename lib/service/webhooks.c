@@ -92,6 +92,9 @@ json_t *escp_svc_webhook_create(struct escp_svc *svc, const struct esc_actor *ac
 {
     char *made = NULL;
     json_t *stored = NULL, *w = NULL;
+    /* before a connection is leased: resolving the host may take a while */
+    if (escp_webhook_destination_check(url, svc->webhook_allow_private, err) != 0)
+        goto out;
     if (!secret) {
         if (!(made = escp_webhook_secret_new(err)))
             goto out;

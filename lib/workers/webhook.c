@@ -24,6 +24,7 @@
  */
 #include <curl/curl.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,13 +35,15 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "core/netaddr.h"
 #include "core/webhook_sign.h"
 #include "workers/workers.h"
 #include "db/db.h"
 
 #define BATCH 16          /* deliveries claimed and sent at once */
 #define ROUTE_BATCH 500   /* notifications routed per statement */
-#define MAX_RESPONSE 512  /* bytes of a failed answer kept for last_error */
+/* The reason kept for an attempt refused by the destination rules. */
+#define NOT_ALLOWED "destination address not allowed"
 
 struct escp_webhooks {
     char *conninfo;
@@ -113,6 +116,103 @@ out:
     return rc;
 }
 
+/* The host of a parsed URL, without IPv6 brackets and zone: malloc'd, or NULL. */
+static char *url_host(CURLU *u)
+{
+    char *h = NULL, *out = NULL;
+    if (curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK || !h)
+        return NULL;
+    const char *p = h;
+    size_t n = strlen(h);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        p++;
+        n -= 2;
+    }
+    size_t zone = strcspn(p, "%");
+    if (zone < n)
+        n = zone;
+    if ((out = malloc(n + 1))) {
+        memcpy(out, p, n);
+        out[n] = '\0';
+    }
+    curl_free(h);
+    return out;
+}
+
+int escp_webhook_destination_check(const char *url, bool allow_private, esc_error_t *err)
+{
+    int rc = -1, gai;
+    char *user = NULL, *host = NULL;
+    struct addrinfo *res = NULL, hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    enum esc_netaddr_class c;
+    CURLU *u = curl_url();
+    if (!u) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+        return -1;
+    }
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+        !(host = url_host(u))) {
+        esc_error_set(err, ESC_ERR_VALIDATION, "url", "url must be an absolute http:// or https:// URL");
+        goto out;
+    }
+    /* credentials in a URL end up in logs and in GET /v1/webhooks; the
+     * receiver authenticates us by the signature instead */
+    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK || strchr(url, '@')) {
+        esc_error_set(err, ESC_ERR_VALIDATION, "url",
+                      "url must not contain a user name or password (user:password@)");
+        goto out;
+    }
+    if (esc_netaddr_host_forbidden(host, allow_private)) {
+        esc_error_set(err, ESC_ERR_VALIDATION, "url",
+                      "url host is not allowed: webhooks cannot be sent to a cloud metadata service "
+                      "or to localhost");
+        goto out;
+    }
+    if (esc_netaddr_classify_text(host, &c) == 0) {
+        if (!esc_netaddr_allowed(c, allow_private))
+            esc_error_set(err, ESC_ERR_VALIDATION, "url",
+                          "url address is %s, and webhooks may only be sent to public addresses%s",
+                          esc_netaddr_class_name(c),
+                          allow_private ? " or private networks" : "");
+        else
+            rc = 0;
+        goto out;
+    }
+    gai = getaddrinfo(host, NULL, &hints, &res);
+    if (gai != 0) {
+        if (allow_private) {
+            /* internal names may resolve only where the worker runs; the
+             * worker checks each address again when it connects */
+            rc = 0;
+        } else if (gai == EAI_AGAIN) {
+            esc_error_set(err, ESC_ERR_UNAVAILABLE, "url", "the url host cannot be resolved now; try again");
+        } else {
+            esc_error_set(err, ESC_ERR_VALIDATION, "url",
+                          "url host does not resolve, so it cannot be checked to be public");
+        }
+        goto out;
+    }
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        c = esc_netaddr_classify(ai->ai_addr);
+        if (!esc_netaddr_allowed(c, allow_private)) {
+            /* every address, not only the first: the worker may be given any of them */
+            esc_error_set(err, ESC_ERR_VALIDATION, "url",
+                          "url host resolves to a %s address, and webhooks may only be sent to "
+                          "public addresses%s", esc_netaddr_class_name(c),
+                          allow_private ? " or private networks" : "");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (res)
+        freeaddrinfo(res);
+    curl_free(user);
+    free(host);
+    curl_url_cleanup(u);
+    return rc;
+}
+
 char *escp_webhook_secret_new(esc_error_t *err)
 {
     char *tok = escp_token_new(err); /* "esc_" + 43 base64url characters */
@@ -137,22 +237,72 @@ struct attempt {
     CURL *easy;
     struct curl_slist *headers;
     char *body;
-    char resp[MAX_RESPONSE + 1];
-    size_t resp_len;
     char errbuf[CURL_ERROR_SIZE];
     CURLcode result;
     int done;
+    int refused;       /* the destination rules refused a host or address */
+    bool allow_private;
 };
 
+/* The answer's body is read and dropped: a receiver's text (or whatever an
+ * address that is not a receiver answers) is never stored or shown. */
 static size_t on_response(char *ptr, size_t size, size_t nmemb, void *arg)
 {
+    (void)ptr;
+    (void)arg;
+    return size * nmemb;
+}
+
+/* libcurl calls this for each address it is about to connect to, after its
+ * own resolution: the address checked is the address connected to, so a name
+ * that resolves to a public address at registration and to an inside one
+ * now (DNS rebinding) is refused here.  No proxy is used (CURLOPT_PROXY ""),
+ * so this is the receiver's address. */
+static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
     struct attempt *a = arg;
-    size_t n = size * nmemb, room = MAX_RESPONSE - a->resp_len;
-    size_t take = n < room ? n : room;
-    memcpy(a->resp + a->resp_len, ptr, take);
-    a->resp_len += take;
-    a->resp[a->resp_len] = '\0';
-    return n; /* read and drop the rest */
+    if (purpose != CURLSOCKTYPE_IPCXN)
+        return CURL_SOCKET_BAD;
+    enum esc_netaddr_class c = esc_netaddr_classify(&addr->addr);
+    if (!esc_netaddr_allowed(c, a->allow_private)) {
+        a->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+/* A short reason for a failed transfer, kept in last_error.  libcurl's own
+ * text can name addresses and internals; it goes to the log only. */
+static const char *failure_reason(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timeout";
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return "host not found";
+    case CURLE_COULDNT_CONNECT:
+        return "connection refused";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_USE_SSL_FAILED:
+        return "TLS error";
+    case CURLE_GOT_NOTHING:
+        return "empty reply";
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+        return "connection broken";
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return "not an HTTP reply";
+    default:
+        return "transfer failed";
+    }
 }
 
 /* The request body: the notification, as receivers see it (docs/webhooks.md). */
@@ -180,9 +330,28 @@ static int add_header(struct attempt *a, const char *fmt, const char *value)
     return 0;
 }
 
+/* The URL's host is refused by name (a metadata service, localhost)? */
+static int host_refused(const char *url, bool allow_private)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+    int refused = 1; /* a URL that does not parse is not sent either */
+    if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+        (host = url_host(u)))
+        refused = esc_netaddr_host_forbidden(host, allow_private);
+    free(host);
+    curl_url_cleanup(u);
+    return refused;
+}
+
 static int attempt_setup(struct escp_webhooks *w, struct attempt *a)
 {
     const struct escp_delivery *d = a->d;
+    a->allow_private = w->cfg.allow_private_network;
+    if (host_refused(d->url, a->allow_private)) {
+        a->refused = 1;
+        return -1;
+    }
     char sig[ESC_WEBHOOK_SIGNATURE_LEN + 1], ts[24], n[16];
     if (!(a->body = body_of(d)) || !(a->easy = curl_easy_init()))
         return -1;
@@ -202,7 +371,10 @@ static int attempt_setup(struct escp_webhooks *w, struct attempt *a)
     CURL *e = a->easy;
     curl_easy_setopt(e, CURLOPT_URL, d->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect could point inside */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");          /* nor http_proxy from the environment */
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_checked);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, a);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, a->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(a->body));
@@ -232,7 +404,7 @@ static void attempt_record(struct escp_webhooks *w, struct escp_conn *c, struct 
     esc_error_t err = {0};
     long status = 0;
     bool recorded = false, final = false;
-    char error[MAX_RESPONSE * 4 + 64];
+    char error[64];
 
     if (a->done && a->result == CURLE_OK)
         curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -248,15 +420,23 @@ static void attempt_record(struct escp_webhooks *w, struct escp_conn *c, struct 
             log_warn("webhooks: delivery %s was taken over or cancelled before its success was recorded", d->id);
         return;
     }
-    if (!a->done)
+    /* Only the status or a short reason is kept (docs/webhooks.md): never
+     * the answer's body or headers, which an address that is not a receiver
+     * could fill with whatever it serves. */
+    if (a->refused) {
+        snprintf(error, sizeof error, NOT_ALLOWED);
+        log_warn("webhooks: delivery %s to webhook %" PRId64 " refused: its destination is not a "
+                 "public address (docs/security.md#webhook-destinations)", d->id, d->webhook_id);
+    } else if (!a->done) {
         snprintf(error, sizeof error, "the attempt could not be started");
-    else if (a->result != CURLE_OK) {
+    } else if (a->result != CURLE_OK) {
+        char detail[CURL_ERROR_SIZE * 4];
         const char *why = a->errbuf[0] ? a->errbuf : curl_easy_strerror(a->result);
-        printable(why, strlen(why), error, sizeof error);
+        printable(why, strlen(why), detail, sizeof detail);
+        snprintf(error, sizeof error, "%s", failure_reason(a->result));
+        log_info("webhooks: delivery %s: %s", d->id, detail);
     } else {
-        char snippet[MAX_RESPONSE * 4 + 1];
-        printable(a->resp, a->resp_len, snippet, sizeof snippet);
-        snprintf(error, sizeof error, "HTTP %ld%s%s", status, snippet[0] ? ": " : "", snippet);
+        snprintf(error, sizeof error, "HTTP %ld", status);
     }
     double delay = esc_webhook_backoff(d->attempts, w->cfg.backoff_base_ms / 1000.0,
                                        w->cfg.backoff_cap_ms / 1000.0, uniform01());
@@ -288,7 +468,8 @@ static void send_batch(struct escp_webhooks *w, struct escp_conn *c, struct escp
     for (int i = 0; i < n; i++) {
         a[i].d = &d[i];
         if (attempt_setup(w, &a[i]) != 0 || curl_multi_add_handle(multi, a[i].easy) != CURLM_OK) {
-            log_error("webhooks: cannot prepare delivery %s", d[i].id);
+            if (!a[i].refused)
+                log_error("webhooks: cannot prepare delivery %s", d[i].id);
             curl_easy_cleanup(a[i].easy);
             a[i].easy = NULL;
         }

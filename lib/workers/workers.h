@@ -40,6 +40,7 @@ struct escp_webhook_config {
     int backoff_cap_ms;  /* 3,600,000 */
     int timeout_ms;      /* 5,000 per attempt (connect at most 2,000 of it) */
     int max_sleep_ms;    /* 1,000: the longest it sleeps without looking */
+    bool allow_private_network; /* also loopback, private and shared addresses (netaddr.h) */
 };
 struct escp_webhooks;
 struct escp_webhooks *escp_webhooks_start(const char *conninfo, const struct escp_webhook_config *cfg,
@@ -50,6 +51,13 @@ void escp_webhooks_stop(struct escp_webhooks *w);
 void escp_webhooks_poke(struct escp_webhooks *w);
 /* 0 when url is an absolute http or https URL with a host (libcurl's parser). */
 int escp_webhook_url_check(const char *url, esc_error_t *err);
+/* 0 when a webhook may be registered for url (already through
+ * escp_webhook_url_check): no user:password@, a host not refused by name, and
+ * every address it resolves to allowed (esc_netaddr_allowed); else -1 with
+ * ESC_ERR_VALIDATION on field "url", or ESC_ERR_UNAVAILABLE when the resolver
+ * fails for now.  With allow_private a name that does not resolve passes:
+ * the worker checks the addresses again at every connect. */
+int escp_webhook_destination_check(const char *url, bool allow_private, esc_error_t *err);
 /* Process-wide set-up of libcurl: once, before any thread starts. 0 or -1. */
 int escp_webhooks_global_init(void);
 /* "whsec_" + 43 base64url characters (256 random bits); malloc'd. */

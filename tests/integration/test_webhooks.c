@@ -327,6 +327,8 @@ static int setup(void **state)
     setenv("ESCALATED_WEBHOOK_BACKOFF_CAP_MS", "2000", 1);
     setenv("ESCALATED_WEBHOOK_MAX_ATTEMPTS", "4", 1);
     setenv("ESCALATED_WEBHOOK_TIMEOUT_MS", "1000", 1);
+    /* the receiver listens on loopback; test_webhook_destinations runs with it off */
+    setenv("ESCALATED_WEBHOOK_ALLOW_PRIVATE_NETWORK", "on", 1);
     H = h_start("test_webhooks", NULL);
     rx_start();
     return 0;
@@ -772,7 +774,8 @@ static void a_failing_receiver_gets_retries_at_growing_intervals_under_one_deliv
     /* the last failure stays visible */
     assert_non_null(h_str(n, "deliveries.0.last_error"));
     assert_non_null(strstr(h_str(n, "deliveries.0.last_error"), "HTTP 500"));
-    assert_non_null(strstr(h_str(n, "deliveries.0.last_error"), "receiver says no"));
+    /* the status only: the receiver's text is never kept */
+    assert_null(strstr(h_str(n, "deliveries.0.last_error"), "receiver says no"));
     const char *ids[4];
     assert_int_equal(webhook_events(t, ids, 4), 1);
     assert_string_equal(ids[0], rec[0].delivery);
