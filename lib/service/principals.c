@@ -3,6 +3,7 @@
  * with its audit record; and the command line's entry points (keys.h), which
  * run the same use cases on a pool of one connection. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,15 @@
 
 static const char *via_of(const struct esc_actor *actor) { return actor ? "http" : "cli"; }
 static int64_t actor_id_of(const struct esc_actor *actor) { return actor ? actor->id : 0; }
+
+/* "principal 3" or "the command line", for the log. */
+static const char *by(const struct esc_actor *actor, char buf[40])
+{
+    if (!actor)
+        return "the command line";
+    snprintf(buf, 40, "principal %" PRId64, actor->id);
+    return buf;
+}
 
 static void token_free(char *token)
 {
@@ -49,9 +59,9 @@ json_t *escp_svc_principal_create(struct escp_svc *svc, const struct esc_actor *
     escp_release(svc->store, c);
     if (!(p = with_token(p, token, err)))
         goto out;
-    log_info("principal %" JSON_INTEGER_FORMAT " (%s) created via %s by principal %" PRId64,
-             json_integer_value(json_object_get(p, "id")), esc_role_name(pn->role), via_of(actor),
-             actor_id_of(actor));
+    char who[40];
+    log_info("principal %" JSON_INTEGER_FORMAT " (%s) created by %s",
+             json_integer_value(json_object_get(p, "id")), esc_role_name(pn->role), by(actor, who));
 out:
     token_free(token);
     return p;
@@ -135,8 +145,8 @@ json_t *escp_svc_principal_revoke(struct escp_svc *svc, const struct esc_actor *
         out = NULL;
         goto out;
     }
-    log_info("principal %" PRId64 " revoked via %s by principal %" PRId64, id, via_of(actor),
-             actor_id_of(actor));
+    char who[40];
+    log_info("principal %" PRId64 " revoked by %s", id, by(actor, who));
 out:
     escp_release(svc->store, c); /* rolls back what was not committed */
     json_decref(p);
@@ -189,8 +199,8 @@ json_t *escp_svc_principal_rotate(struct escp_svc *svc, const struct esc_actor *
         out = NULL;
         goto out;
     }
-    log_info("principal %" PRId64 " rotated via %s by principal %" PRId64, id, via_of(actor),
-             actor_id_of(actor));
+    char who[40];
+    log_info("principal %" PRId64 " rotated by %s", id, by(actor, who));
 out:
     escp_release(svc->store, c);
     token_free(token);
