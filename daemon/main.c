@@ -19,6 +19,7 @@
 #include "core/model.h"
 #include "app/server.h"
 #include "db/store.h"
+#include "service/keys.h"
 #include "daemon/settings.h"
 
 /* Every setting's value, read from the table in settings.c by main(). */
@@ -31,7 +32,8 @@ static void usage(FILE *f)
             "usage:\n"
             "  escalated serve   [--db CONNINFO] [--listen HOST:PORT] [options]\n"
             "  escalated migrate [--db CONNINFO]\n"
-            "  escalated keys create --name NAME --role ROLE [--tier N] [--db CONNINFO]\n"
+            "  escalated keys create --name NAME --role ROLE [--tier N] [--expires-at TIME]\n"
+            "  escalated keys list | keys revoke ID [--reason TEXT]   [--db CONNINFO]\n"
             "  escalated data-key create --data-key-file FILE\n"
             "  escalated data-key rotate --data-key-file FILE [--db CONNINFO]\n"
             "  escalated --help | --version\n\n"
@@ -235,18 +237,20 @@ static int cmd_migrate(int n, const char **extra)
     return 0;
 }
 
-static int cmd_keys(int n, const char **extra)
+#define KEYS_USAGE                                                                          \
+    "usage: escalated keys create --name NAME --role ROLE [--tier N] [--expires-at TIME]\n"  \
+    "       escalated keys list\n"                                                           \
+    "       escalated keys revoke ID [--reason TEXT]\n"
+
+static int keys_create(int n, const char **extra)
 {
-    const char *name = NULL, *role = NULL, *tier = NULL;
-    if (n < 1 || strcmp(extra[0], "create") != 0) {
-        fprintf(stderr, "usage: escalated keys create --name NAME --role ROLE [--tier N]\n");
-        return 2;
-    }
+    const char *name = NULL, *role = NULL, *tier = NULL, *expires = NULL;
     for (int i = 1; i < n; i++) {
-        const char **dst = strcmp(extra[i], "--name") == 0   ? &name
-                           : strcmp(extra[i], "--role") == 0 ? &role
-                           : strcmp(extra[i], "--tier") == 0 ? &tier
-                                                             : NULL;
+        const char **dst = strcmp(extra[i], "--name") == 0         ? &name
+                           : strcmp(extra[i], "--role") == 0       ? &role
+                           : strcmp(extra[i], "--tier") == 0       ? &tier
+                           : strcmp(extra[i], "--expires-at") == 0 ? &expires
+                                                                   : NULL;
         if (!dst || i + 1 >= n) {
             fprintf(stderr, "escalated keys create: unknown or incomplete argument '%s'\n", extra[i]);
             return 2;
@@ -268,10 +272,11 @@ static int cmd_keys(int n, const char **extra)
         return 2;
     }
     esc_error_t err = {0};
-    char *token = esc_store_key_create(setting(ESCP_SET_DB), name, (enum esc_role)r, (enum esc_tier)t, NULL, &err);
+    char *token = esc_keys_create(setting(ESCP_SET_DB), name, (enum esc_role)r, (enum esc_tier)t,
+                                  expires, NULL, &err);
     if (!token) {
         fprintf(stderr, "escalated keys create: %s\n", err.message);
-        return 1;
+        return err.code == ESC_ERR_VALIDATION ? 2 : 1;
     }
     printf("%s\n", token);
     free(token);
@@ -309,6 +314,81 @@ static int cmd_data_key(int n, const char **extra)
     }
     log_info("data key version %u added; %ld rows sealed with it", version, rows);
     return 0;
+}
+
+/* A time of a principal as the table shows it: the date and the minute. */
+static const char *when(json_t *p, const char *key, char buf[24])
+{
+    const char *v = json_string_value(json_object_get(p, key));
+    if (!v)
+        return "-";
+    snprintf(buf, 24, "%.10s %.5s", v, strlen(v) > 11 ? v + 11 : "");
+    return buf;
+}
+
+static int keys_list(int n, const char **extra)
+{
+    if (n > 1) {
+        fprintf(stderr, "escalated keys list: unknown argument '%s'\n", extra[1]);
+        return 2;
+    }
+    esc_error_t err = {0};
+    json_t *all = esc_keys_list(setting(ESCP_SET_DB), &err);
+    if (!all) {
+        fprintf(stderr, "escalated keys list: %s\n", err.message);
+        return 1;
+    }
+    size_t i;
+    json_t *p;
+    char c[24], e[24], r[24];
+    printf("%-6s %-24s %-9s %-6s %-16s %-16s %-16s\n", "ID", "NAME", "ROLE", "TIER", "CREATED",
+           "EXPIRES", "REVOKED");
+    json_array_foreach(all, i, p) {
+        const char *tier = json_string_value(json_object_get(p, "tier"));
+        printf("%-6" JSON_INTEGER_FORMAT " %-24s %-9s %-6s %-16s %-16s %-16s\n",
+               json_integer_value(json_object_get(p, "id")),
+               json_string_value(json_object_get(p, "name")),
+               json_string_value(json_object_get(p, "role")), tier ? tier : "-",
+               when(p, "created_at", c), when(p, "expires_at", e), when(p, "revoked_at", r));
+    }
+    json_decref(all);
+    return 0;
+}
+
+static int keys_revoke(int n, const char **extra)
+{
+    const char *reason = NULL;
+    char *end = NULL;
+    long long id = n >= 2 ? strtoll(extra[1], &end, 10) : 0;
+    if (n >= 4 && strcmp(extra[2], "--reason") == 0)
+        reason = extra[3];
+    if (id <= 0 || !end || *end || (n != 2 && !(n == 4 && reason))) {
+        fprintf(stderr, KEYS_USAGE);
+        return 2;
+    }
+    esc_error_t err = {0};
+    json_t *p = esc_keys_revoke(setting(ESCP_SET_DB), (int64_t)id, reason, &err);
+    if (!p) {
+        fprintf(stderr, "escalated keys revoke: %s\n", err.message);
+        return 1;
+    }
+    char at[24];
+    printf("principal %lld (%s) revoked at %s\n", id, json_string_value(json_object_get(p, "name")),
+           when(p, "revoked_at", at));
+    json_decref(p);
+    return 0;
+}
+
+static int cmd_keys(int n, const char **extra)
+{
+    if (n >= 1 && strcmp(extra[0], "create") == 0)
+        return keys_create(n, extra);
+    if (n >= 1 && strcmp(extra[0], "list") == 0)
+        return keys_list(n, extra);
+    if (n >= 1 && strcmp(extra[0], "revoke") == 0)
+        return keys_revoke(n, extra);
+    fprintf(stderr, KEYS_USAGE);
+    return 2;
 }
 
 int main(int argc, char **argv)

@@ -14,5 +14,6 @@ extern const struct escp_route escp_routes_events[];
 extern const struct escp_route escp_routes_metrics[];
 extern const struct escp_route escp_routes_webhooks[];
 extern const struct escp_route escp_routes_dashboard[];
+extern const struct escp_route escp_routes_principals[];
 
 #endif

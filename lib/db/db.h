@@ -46,9 +46,52 @@ void escp_pool_usage(struct esc_store *store, int *leased, int *size);
 
 #define ESC_TIME_NULL INT64_MIN
 
-/* ---- principals and tokens (store_tickets.c) ---- */
+/* ---- principals and tokens (store_principals.c; docs/api.md "Principals") ----
+ * Principals answer as JSON objects {"id", "name", "role", "tier", "created_at",
+ * "expires_at", "revoked_at", "status"} (new references), never with their
+ * token hash.  actor_id 0 = the command line; via "http" or "cli" is
+ * recorded in the audit record each change writes in the same statement. */
+/* The active principal of a token hash (not revoked, not expired by the
+ * database's clock); -1 with ESC_ERR_UNAUTHENTICATED otherwise. */
 int escp_store_principal_by_hash(struct escp_conn *c, const char *hash, struct esc_actor *actor,
                                  esc_error_t *err);
+struct escp_principal_new {
+    const char *name;
+    enum esc_role role;
+    enum esc_tier tier;     /* ESC_TIER_NONE unless role is agent */
+    const char *expires_at; /* timestamptz text, or NULL for none */
+};
+/* ESC_ERR_VALIDATION (field expires_at) when expires_at is not in the future. */
+json_t *escp_store_principal_create(struct escp_conn *c, const struct escp_principal_new *pn,
+                                    const char *hash, int64_t actor_id, const char *via,
+                                    esc_error_t *err);
+struct escp_principal_filter {
+    const char *role, *status; /* NULL = any */
+    int64_t before_id;         /* cursor: ids below this; 0 = start */
+    int limit;
+};
+/* Array, newest first, at most limit + 1 (the extra one tells there is a next page). */
+json_t *escp_store_principal_list(struct escp_conn *c, const struct escp_principal_filter *f,
+                                  esc_error_t *err);
+json_t *escp_store_principal_get(struct escp_conn *c, int64_t id, esc_error_t *err);
+/* Inside the caller's transaction: serialise with every other principal
+ * change, then the principal under a row lock, with the count of active
+ * admins besides it and the database clock (timestamptz text).  NOT_FOUND. */
+json_t *escp_store_principal_for_change(struct escp_conn *c, int64_t id, int64_t *other_admins,
+                                        char db_now[48], esc_error_t *err);
+/* Revoke with its audit record (reason may be NULL); ESC_ERR_CONFLICT
+ * when it is revoked already. */
+json_t *escp_store_principal_revoke(struct escp_conn *c, int64_t id, int64_t actor_id,
+                                    const char *via, const char *reason, esc_error_t *err);
+/* Replace the token hash (and, when set_expiry, expires_at: NULL = none),
+ * with its audit record; ESC_ERR_CONFLICT when revoked. */
+json_t *escp_store_principal_rotate(struct escp_conn *c, int64_t id, const char *hash,
+                                    bool set_expiry, const char *expires_at, int64_t actor_id,
+                                    const char *via, esc_error_t *err);
+/* The audit records of a principal, oldest first: an array of {"id", "at",
+ * "action", "via", "actor" ({"id", "name", "role"} or null), "detail"};
+ * NULL with ESC_ERR_NOT_FOUND for an unknown principal. */
+json_t *escp_store_principal_audit(struct escp_conn *c, int64_t id, esc_error_t *err);
 
 /* ---- tickets (store_tickets.c) ---- */
 /* Create in one statement (ticket + created event + timers, and a pg_notify

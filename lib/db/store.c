@@ -18,7 +18,7 @@
 /* Every store file's table of statements: X(f) is escp_stmts_<f>, defined
  * in the file whose functions run them (store_<f>.c; "pool" is this file's).
  * A new store file adds one entry here. */
-#define STMT_TABLES(X) X(pool) X(tickets) X(sla) X(reports) X(events) X(metrics) X(webhooks) X(dashboard)
+#define STMT_TABLES(X) X(pool) X(tickets) X(sla) X(reports) X(events) X(metrics) X(webhooks) X(dashboard) X(principals)
 #define DECLARE_TABLE(f) extern const struct escp_stmt_table escp_stmts_##f;
 STMT_TABLES(DECLARE_TABLE)
 #define LIST_TABLE(f) &escp_stmts_##f,
@@ -591,36 +591,4 @@ out:
     PQclear(res);
     escp_release(s, c);
     return rc;
-}
-
-char *esc_store_key_create(const char *conninfo, const char *name, enum esc_role role,
-                           enum esc_tier tier, int64_t *id_out, esc_error_t *err)
-{
-    char *token = NULL;
-    PGresult *res = NULL;
-    PGconn *pg = connect_db(conninfo, 0, err);
-    if (!pg)
-        return NULL;
-    token = escp_token_new(err);
-    if (!token)
-        goto out;
-    char hash[65], tierbuf[4];
-    escp_token_hash(token, hash);
-    snprintf(tierbuf, sizeof tierbuf, "%d", (int)tier);
-    const char *v[4] = {name, esc_role_name(role), role == ESC_ROLE_AGENT ? tierbuf : NULL, hash};
-    res = exec_params(pg, "INSERT INTO principals (name, role, tier, token_hash) "
-                          "VALUES ($1, $2, $3::smallint, $4) RETURNING id", 4, v);
-    int id_col;
-    if (ok_result(pg, res, "key create", err) ||
-        escp_columns(res, "key create", err, "id", &id_col, NULL) != 0) {
-        free(token);
-        token = NULL;
-        goto out;
-    }
-    if (id_out)
-        *id_out = strtoll(PQgetvalue(res, 0, id_col), NULL, 10);
-out:
-    PQclear(res);
-    PQfinish(pg);
-    return token;
 }

@@ -1,5 +1,5 @@
 /* escalated — the PostgreSQL store: a pool of connections with every
- * statement prepared on each, migrations, and principals.
+ * statement prepared on each, and migrations.  (Principals: service/keys.h.)
  *
  * A store never fails to be created because the database is down: connections
  * are made (and remade) when leased, and a lease that cannot connect fails with
@@ -32,10 +32,5 @@ int esc_store_migrate(const char *conninfo, int *applied, esc_error_t *err);
 /* 0 when the database answers and every embedded migration is applied;
  * -1 with ESC_ERR_UNAVAILABLE otherwise (message says which). */
 int esc_store_ready(struct esc_store *store, esc_error_t *err);
-
-/* Create a principal and return its new token (malloc'd; shown once, only its
- * SHA-256 is stored).  tier is ESC_TIER_NONE unless role is agent. */
-char *esc_store_key_create(const char *conninfo, const char *name, enum esc_role role,
-                           enum esc_tier tier, int64_t *id_out, esc_error_t *err);
 
 #endif

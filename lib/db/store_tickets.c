@@ -1,5 +1,5 @@
-/* store_tickets.c — tickets, their history, the claim queue and lists, and
- * principals by token: the statements and the functions that run them. */
+/* store_tickets.c — tickets, their history, the claim queue and lists:
+ * the statements and the functions that run them. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +27,6 @@
  * out below are the model's (core/model.h), which the pool checks against
  * the schema's CHECK constraints (store.c, "vocabulary"). */
 enum {
-    S_PRINCIPAL_BY_HASH,
     S_TICKET_CREATE,
     S_TICKET_BY_IDEMPOTENCY,
     S_TICKET_GET,
@@ -47,10 +46,6 @@ enum {
 };
 
 static const struct escp_stmt stmts[S__COUNT] = {
-    [S_PRINCIPAL_BY_HASH] = {"principal_by_hash",
-        "SELECT id, name, role, tier FROM principals "
-        "WHERE token_hash = $1 AND revoked_at IS NULL"},
-
     /* One round trip: the ticket, its `created` event and its three timers
      * (the kinds a create starts, each due at its column's time).  $15 is
      * the id drawn beforehand when there is customer data to seal (the
@@ -902,33 +897,4 @@ int escp_store_customer_store(struct escp_conn *c, const struct escp_customer_st
         return -1;
     PQclear(res);
     return 0;
-}
-
-int escp_store_principal_by_hash(struct escp_conn *c, const char *hash, struct esc_actor *actor,
-                                 esc_error_t *err)
-{
-    const char *v[1] = {hash};
-    struct {
-        int id, name, role, tier;
-    } col, *k = &col;
-    PGresult *res = escp_exec(c, &stmts[S_PRINCIPAL_BY_HASH], 1, v, err);
-    if (!res)
-        return -1;
-    int rc = -1;
-    if (PQntuples(res) == 1) {
-        if (escp_columns(res, stmts[S_PRINCIPAL_BY_HASH].name, err, ESCP_COL(k, id),
-                         ESCP_COL(k, name), ESCP_COL(k, role), ESCP_COL(k, tier), NULL) != 0)
-            goto out;
-        memset(actor, 0, sizeof *actor);
-        actor->id = strtoll(PQgetvalue(res, 0, k->id), NULL, 10);
-        snprintf(actor->name, sizeof actor->name, "%s", PQgetvalue(res, 0, k->name));
-        actor->role = (enum esc_role)esc_role_from_name(PQgetvalue(res, 0, k->role));
-        actor->tier = (enum esc_tier)(PQgetisnull(res, 0, k->tier) ? 0 : atoi(PQgetvalue(res, 0, k->tier)));
-        rc = (int)actor->role >= 0 ? 0 : -1;
-    }
-    if (rc != 0)
-        esc_error_set(err, ESC_ERR_UNAUTHENTICATED, NULL, "unknown or revoked token");
-out:
-    PQclear(res);
-    return rc;
 }

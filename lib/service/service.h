@@ -13,10 +13,37 @@
 #include "db/db.h"
 
 /* ---- authentication (auth.c) ---- */
-/* Look up a token (cached for a few seconds). 0 and *actor filled; -1 with
- * ESC_ERR_UNAUTHENTICATED or ESC_ERR_UNAVAILABLE. */
+/* Look up a token in the database, on every call (no cache: a revoked or
+ * expired token is refused by the next request on every daemon).  0 and
+ * *actor filled; -1 with ESC_ERR_UNAUTHENTICATED or ESC_ERR_UNAVAILABLE. */
 int escp_authenticate(struct esc_store *store, const char *token, struct esc_actor *actor,
                       esc_error_t *err);
+
+/* ---- principals (principals.c; docs/api.md "Principals") ----
+ * actor NULL = the command line (service/keys.h).  Each change and its audit
+ * record commit together.  Principals answer as the store builds them
+ * (db.h), never with a token hash; the create and rotate answers add
+ * "token", the one time it is shown.  New references, or NULL with err. */
+struct escp_svc;
+json_t *escp_svc_principal_create(struct escp_svc *svc, const struct esc_actor *actor,
+                                  const struct escp_principal_new *pn, esc_error_t *err);
+json_t *escp_svc_principal_list(struct escp_svc *svc, const struct escp_principal_filter *f,
+                                esc_error_t *err);
+json_t *escp_svc_principal_get(struct escp_svc *svc, int64_t id, esc_error_t *err);
+/* {"items": [...]}: the principal's audit records, oldest first. */
+json_t *escp_svc_principal_audit(struct escp_svc *svc, int64_t id, esc_error_t *err);
+/* Revoked at once: the next request with its token, on any daemon, gets
+ * 401.  Revoking a revoked principal answers it as it is (no new record).
+ * ESC_ERR_CONFLICT for the caller's own principal, or the last active
+ * admin; ESC_ERR_NOT_FOUND. */
+json_t *escp_svc_principal_revoke(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                                  const char *reason, esc_error_t *err);
+/* A new token; the old one is refused from the commit on.  set_expiry:
+ * expires_at becomes `expires` (ESC_TIME_NULL = none); else it stays.  The
+ * expiry must be in the future by the database's clock (ESC_ERR_VALIDATION,
+ * field expires_at); ESC_ERR_CONFLICT when revoked; ESC_ERR_NOT_FOUND. */
+json_t *escp_svc_principal_rotate(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                                  bool set_expiry, esc_time_t expires, esc_error_t *err);
 
 /* ---- outgoing JSON (render.c) ---- */
 /* Replace the customer fields and free text of a ticket JSON with their masked forms, in place. */

@@ -1,5 +1,6 @@
 /* test_api_roles.c — who may call a route is decided before what they sent:
- * for every route of api_tickets.c, api_sla.c and api_events.c that needs a
+ * for every route of api_tickets.c, api_sla.c, api_events.c and
+ * api_principals.c that needs a
  * token, a request that is malformed (bad query and, where there is one, a
  * bad body) gets 401 without a token and 403 from each role that may not use
  * the route, never 400.  The same request from a role that may use the route
@@ -78,6 +79,15 @@ static const struct role_case cases[] = {
     {"PUT", "/v1/calendar", "/v1/calendar?bogus=1", "{\"timezone\": ", "admin", {"frontdesk", "agent1"}},
     {"GET", "/v1/events", "/v1/events?after=x&limit=0&wait=99", NULL, "manager",
      {"frontdesk", "agent1", "agent2", "agent3"}},
+    /* principals: admins only */
+    {"POST", "/v1/principals", "/v1/principals?bogus=1", "{broken", "admin", {"frontdesk", "manager", "agent1"}},
+    {"GET", "/v1/principals", "/v1/principals?limit=0", NULL, "admin", {"manager", "agent2"}},
+    {"GET", "/v1/principals/{}", "/v1/principals/%lld?bogus=1", NULL, "admin", {"manager", "frontdesk"}},
+    {"GET", "/v1/principals/{}/audit", "/v1/principals/%lld/audit?bogus=1", NULL, "admin", {"manager"}},
+    {"POST", "/v1/principals/{}/revoke", "/v1/principals/%lld/revoke?bogus=1", "{broken", "admin",
+     {"manager", "agent3"}},
+    {"POST", "/v1/principals/{}/rotate", "/v1/principals/%lld/rotate?bogus=1", "{broken", "admin",
+     {"manager", "frontdesk"}},
 };
 #define NCASES (sizeof cases / sizeof *cases)
 
@@ -106,13 +116,13 @@ static const char *events_now(void)
     return h_sql_value(H, "SELECT count(*) || '/' || (SELECT count(*) FROM tickets) FROM events");
 }
 
-/* Every route of the three files that needs a token has a case, and every
+/* Every route of the four files that needs a token has a case, and every
  * case is a route. */
 static void every_route_has_a_case(void **state)
 {
     (void)state;
     const struct escp_route *const tables[] = {escp_routes_tickets, escp_routes_sla,
-                                               escp_routes_events, NULL};
+                                               escp_routes_events, escp_routes_principals, NULL};
     int missing = 0;
     size_t routes = 0;
     for (const struct escp_route *const *t = tables; *t; t++) {
