@@ -566,19 +566,32 @@ static void wait_for(struct escp_http *s, struct req *q)
         MHD_resume_connection(r->conn);
 }
 
-/* The wake listener (escp_wake_listen): resume the waiters of `slot` (-1: all). */
+/* The wake listener (escp_wake_listen).  A queue's generation moves once
+ * per ticket that enters it, so one claimer is resumed, the one that has
+ * waited longest (the list is newest first): resuming them all would have
+ * every one look for the one ticket.  A claimer that finds it gone waits
+ * again, and what a resumed claimer leaves (it failed) the others find at
+ * their next re-check.  Feed readers all want the new events: all are
+ * resumed, and all of every slot on a stop (-1). */
 static void on_wake(void *cls, int slot)
 {
     struct escp_http *s = cls;
-    struct req *chain = NULL;
+    struct req *chain = NULL, *oldest = NULL;
     pthread_mutex_lock(&s->mu);
     for (struct req *q = s->waiters, *next; q; q = next) {
         next = q->next;
-        if (slot < 0 || q->r.poll.slot == slot) {
+        if (slot < 0 || (slot == ESC_TIER_NONE && q->r.poll.slot == slot)) {
             waiter_unlink(s, q);
             q->rnext = chain;
             chain = q;
+        } else if (q->r.poll.slot == slot) {
+            oldest = q;
         }
+    }
+    if (oldest) {
+        waiter_unlink(s, oldest);
+        oldest->rnext = chain;
+        chain = oldest;
     }
     pthread_mutex_unlock(&s->mu);
     resume_chain(chain);
