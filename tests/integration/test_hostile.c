@@ -7,8 +7,9 @@
  * bytes; only so many long polls wait at once.
  *
  * The daemon runs with its defaults (10 s idle timeout, 64 connections per
- * address, 20 failed tokens a minute, 16 long polls).  The many connections
- * come from many loopback addresses (127.0.1.x), as from many clients. */
+ * address, 20 failed tokens a minute; the long-poll cap test restarts it
+ * with 16).  The many connections come from many loopback addresses
+ * (127.0.1.x), as from many clients. */
 #include "harness.h"
 
 #include <errno.h>
