@@ -109,10 +109,10 @@ static pthread_t threads[CLAIMERS + READERS];
 
 static void start_polls(int claimers, int readers, int wait_s)
 {
-    const char *claim = h_fmt(H, "/v1/queues/line-1/claim?wait=%d", wait_s);
-    char *claim_path = strdup(claim);
+    static char claim_path[64], feed_path[96]; /* the threads' until they are joined */
+    snprintf(claim_path, sizeof claim_path, "/v1/queues/line-1/claim?wait=%d", wait_s);
     json_int_t after = last_event();
-    char *feed_path = strdup(h_fmt(H, "/v1/events?after=%lld&wait=%d", (long long)after, wait_s));
+    snprintf(feed_path, sizeof feed_path, "/v1/events?after=%lld&wait=%d", (long long)after, wait_s);
     for (int i = 0; i < claimers + readers; i++) {
         polls[i] = (struct poll){.claim = i < claimers,
                                  .path = i < claimers ? claim_path : feed_path,
