@@ -53,15 +53,15 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
     },
     [ESCP_SET_HTTP_THREADS] = {
         .flag = "--http-threads", .env = "ESCALATED_HTTP_THREADS", .type = ESCP_SETTING_INT,
-        .scope = ESCP_SCOPE_SERVE, .unset = "the pool size plus the long-poll limit", .min = 2,
+        .scope = ESCP_SCOPE_SERVE, .unset = "the pool size", .min = 2,
         .max = 1024,
         .help = "threads that answer HTTP requests; each answers one request at a time",
     },
     [ESCP_SET_MAX_LONG_POLLS] = {
         .flag = "--max-long-polls", .env = "ESCALATED_MAX_LONG_POLLS", .type = ESCP_SETTING_INT,
-        .scope = ESCP_SCOPE_SERVE, .dflt = "16", .min = 1, .max = 1023,
-        .help = "requests with ?wait=N that may wait at once; more are answered at once, as with "
-                "wait=0",
+        .scope = ESCP_SCOPE_SERVE, .dflt = "10000", .min = 1, .max = 1000000,
+        .help = "requests with ?wait=N that may wait at once (a waiting request holds a "
+                "connection but no thread); more are answered at once, as with wait=0",
     },
     [ESCP_SET_IDLE_TIMEOUT] = {
         .flag = "--idle-timeout", .env = "ESCALATED_IDLE_TIMEOUT", .type = ESCP_SETTING_INT,

@@ -36,9 +36,13 @@ static void escp_api_events(struct escp_req *r)
         escp_wait_query(r, FEED_WAIT_MAX_S, &wait_ms) != 0)
         return;
     struct escp_feed_page page;
-    json_t *items = escp_svc_events(r->svc, after, limit, wait_ms, r->stopping, &page, err);
+    json_t *items = escp_svc_events(r->svc, after, limit, &r->poll, &page, err);
     if (!items)
         return;
+    if (json_array_size(items) == 0 && escp_long_poll(r, wait_ms)) {
+        json_decref(items);
+        return;
+    }
     r->status = 200;
     r->json = json_pack("{s:o,s:I,s:b}", "items", items, "next_after", (json_int_t)page.next.id,
                         "has_more", page.has_more);

@@ -214,10 +214,10 @@ static void escp_api_claim(struct escp_req *r)
     int wait_ms;
     if (escp_wait_query(r, CLAIM_WAIT_MAX_S, &wait_ms) != 0)
         return;
-    json_t *t = escp_svc_claim(r->svc, &r->actor, tier, wait_ms, r->stopping, &r->err);
+    json_t *t = escp_svc_claim(r->svc, &r->actor, tier, &r->poll, &r->err);
     if (t)
         reply_ticket(r, 200, t);
-    else
+    else if (r->err.code != ESC_OK || !escp_long_poll(r, wait_ms))
         r->status = 204;
 }
 

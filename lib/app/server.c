@@ -22,7 +22,6 @@ static const struct escp_route *const escp_route_tables[] = {
 };
 
 #define DEFAULT_POOL_SIZE 16
-#define DEFAULT_LONG_POLLS 16
 #define DEFAULT_STATEMENT_TIMEOUT_MS 30000
 #define RESEAL_BATCH 500
 
@@ -133,10 +132,10 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
         if (!s->svc.webhooks)
             goto fail;
     }
-    /* A thread per transaction the pool can run, and one per long poll:
-     * long polls cannot take the threads the transactions need. */
-    int long_polls = cfg->max_long_polls > 0 ? cfg->max_long_polls : DEFAULT_LONG_POLLS;
-    int threads = cfg->http_threads > 0 ? cfg->http_threads : pool + long_polls;
+    /* A thread per transaction the pool can run: a waiting long poll is
+     * suspended and holds none (http.c). */
+    int long_polls = cfg->max_long_polls > 0 ? cfg->max_long_polls : ESCP_HTTP_MAX_LONG_POLLS;
+    int threads = cfg->http_threads > 0 ? cfg->http_threads : pool;
     int want = cfg->max_connections > 0 ? cfg->max_connections : ESCP_HTTP_MAX_CONNECTIONS;
     struct escp_http_config hc = {.listen_host = cfg->listen_host,
                                   .listen_port = cfg->listen_port,

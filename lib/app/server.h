@@ -19,9 +19,9 @@ struct esc_server_config {
     int max_connections;     /* HTTP connections at once (default 4096; lowered to fit
                                 RLIMIT_NOFILE, whose soft limit is raised to the hard one) */
     int per_ip_connections;  /* HTTP connections at once from one client address (default 64) */
-    int http_threads;        /* HTTP threads (default pool_size + max_long_polls) */
-    int max_long_polls;      /* ?wait=N requests waiting at once, each on a thread; more are
-                                answered at once, as with wait=0 (default 16) */
+    int http_threads;        /* HTTP threads (default pool_size) */
+    int max_long_polls;      /* ?wait=N requests waiting at once (suspended: on no thread); more
+                                are answered at once, as with wait=0 (default 10,000) */
     int idle_timeout_s;      /* an HTTP connection idle (or sending this slowly) is closed
                                 (default 10) */
     int auth_fail_limit;     /* failed tokens from one address within auth_fail_window_s ... */

@@ -10,9 +10,15 @@
  * the route is found on the raw bytes of the path, the token is checked and
  * the role compared with the route's mask, and a request that fails is
  * answered there and then, its body never buffered.  Failed tokens are
- * counted per address (ratelimit.h).  Long polls (?wait=N) block a pool
- * thread while they wait, so only `max_long_polls` may wait at once; the
- * others are answered as if they had asked for wait=0. */
+ * counted per address (ratelimit.h).
+ *
+ * Long polls (?wait=N) hold no thread while they wait: a handler that found
+ * nothing asks to wait (escp_long_poll), and the request is suspended
+ * (MHD_suspend_connection) and put on the list of waiters with what it waits
+ * for: a wake generation (escp_wake), the next re-check, its deadline.  The
+ * wake listener (on_wake) and one timer thread resume it; libmicrohttpd then
+ * calls the handler again, which looks again.  At most `max_long_polls` wait
+ * at once, a safety bound; the others are answered as with wait=0. */
 #include <arpa/inet.h>
 #include <math.h>
 #include <netdb.h>
@@ -48,6 +54,12 @@ struct escp_http {
     pthread_cond_t idle;
     int in_flight;  /* requests between their headers and their completion */
     int long_polls; /* requests holding a long-poll slot */
+    /* suspended requests (see escp_long_poll in http.h for who owns them),
+     * and the thread that resumes them when their time comes */
+    struct req *waiters;
+    pthread_cond_t timer_cv;
+    pthread_t timer;
+    bool timer_quit;
 };
 
 /* The request as this file sees it: the part the handlers get, then the
@@ -61,6 +73,12 @@ struct req {
     bool answer_now;    /* an error to send before any body is read */
     enum { WAIT_UNSEEN, WAIT_SLOT, WAIT_CAPPED, WAIT_NONE } wait;
     int retry_after;    /* seconds, for 429 */
+    /* long polls: set by escp_long_poll; the rest under s->mu while listed */
+    bool suspend;       /* the handler asked to wait */
+    double deadline;    /* monotonic; 0 until the first escp_long_poll */
+    double due;         /* resume by then: the next re-check or the deadline */
+    struct req *prev, *next; /* on s->waiters */
+    struct req *rnext;  /* on a list of those being resumed, off s->waiters */
 };
 
 static struct req *req_of(struct escp_req *r) { return (struct req *)((char *)r - offsetof(struct req, r)); }
@@ -431,6 +449,137 @@ static enum MHD_Result respond(struct escp_http *s, struct req *q)
     return ret;
 }
 
+/* ---- long polls that hold no thread ---- */
+
+bool escp_long_poll(struct escp_req *r, int wait_ms)
+{
+    struct req *q = req_of(r);
+    if (q->deadline == 0)
+        q->deadline = r->started + wait_ms / 1000.0;
+    /* under a millisecond left is no wait: it would only cost another look */
+    if (*r->stopping || escp_mono_now() >= q->deadline - 0.001)
+        return false;
+    q->suspend = true;
+    return true;
+}
+
+static void waiter_unlink(struct escp_http *s, struct req *q)
+{
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        s->waiters = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    q->prev = q->next = NULL;
+}
+
+/* Resume the requests of a chain made off the list (after s->mu is given
+ * back: libmicrohttpd takes locks of its own).  Each may be completed and
+ * freed as soon as it is resumed, so its link is read first. */
+static void resume_chain(struct req *chain)
+{
+    while (chain) {
+        struct req *q = chain;
+        chain = q->rnext;
+        q->rnext = NULL;
+        MHD_resume_connection(q->r.conn);
+    }
+}
+
+/* Suspend q until r->poll's slot moves, its re-check, or its deadline.  The
+ * connection is suspended before it is listed, so that nobody can resume it
+ * before that; a wake-up that came since the look, or a stop, resumes it at
+ * once (the handler then looks again, or answers). */
+static void wait_for(struct escp_http *s, struct req *q)
+{
+    struct escp_req *r = &q->r;
+    double now = escp_mono_now();
+    double due = now + r->poll.recheck_ms / 1000.0;
+    q->due = due < q->deadline ? due : q->deadline;
+    MHD_suspend_connection(r->conn);
+    pthread_mutex_lock(&s->mu);
+    /* read under s->mu: a bump after this read finds q listed (on_wake takes s->mu) */
+    bool moved = escp_wake_gen(s->svc->wake, (enum esc_tier)r->poll.slot) != r->poll.gen;
+    bool listed = !s->stopping && !moved;
+    if (listed) {
+        q->next = s->waiters;
+        if (q->next)
+            q->next->prev = q;
+        q->prev = NULL;
+        s->waiters = q;
+        pthread_cond_signal(&s->timer_cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!listed)
+        MHD_resume_connection(r->conn);
+}
+
+/* The wake listener (escp_wake_listen).  A queue's generation moves once
+ * per ticket that enters it, so one claimer is resumed, the one that has
+ * waited longest (the list is newest first): resuming them all would have
+ * every one look for the one ticket.  A claimer that finds it gone waits
+ * again, and what a resumed claimer leaves (it failed) the others find at
+ * their next re-check.  Feed readers all want the new events: all are
+ * resumed, and all of every slot on a stop (-1). */
+static void on_wake(void *cls, int slot)
+{
+    struct escp_http *s = cls;
+    struct req *chain = NULL, *oldest = NULL;
+    pthread_mutex_lock(&s->mu);
+    for (struct req *q = s->waiters, *next; q; q = next) {
+        next = q->next;
+        if (slot < 0 || (slot == ESC_TIER_NONE && q->r.poll.slot == slot)) {
+            waiter_unlink(s, q);
+            q->rnext = chain;
+            chain = q;
+        } else if (q->r.poll.slot == slot) {
+            oldest = q;
+        }
+    }
+    if (oldest) {
+        waiter_unlink(s, oldest);
+        oldest->rnext = chain;
+        chain = oldest;
+    }
+    pthread_mutex_unlock(&s->mu);
+    resume_chain(chain);
+}
+
+/* The timer thread: resumes each waiter at its `due` time, for the re-check
+ * of other daemons' commits and for its deadline (libmicrohttpd times out
+ * no suspended connection).  A client that went away is noticed then, when
+ * the answer cannot be sent. */
+static void *timer_main(void *arg)
+{
+    struct escp_http *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->timer_quit) {
+        double now = escp_mono_now(), next = now + 60;
+        struct req *chain = NULL;
+        for (struct req *q = s->waiters, *n; q; q = n) {
+            n = q->next;
+            if (q->due <= now) {
+                waiter_unlink(s, q);
+                q->rnext = chain;
+                chain = q;
+            } else if (q->due < next) {
+                next = q->due;
+            }
+        }
+        if (chain) {
+            pthread_mutex_unlock(&s->mu);
+            resume_chain(chain);
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
+        struct timespec until = escp_mono_after(next - now);
+        pthread_cond_timedwait(&s->timer_cv, &s->mu, &until);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
 /* The first call, with the headers complete and no byte of the body read:
  * everything that can be judged now is.  A request with a body that fails
  * is answered at once, which also makes libmicrohttpd skip the body and
@@ -513,6 +662,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             esc_error_set(&r->err, ESC_ERR_UNSUPPORTED_MEDIA, NULL, "the body must be application/json");
         else
             q->route->handler(r);
+        if (q->suspend && r->err.code == ESC_OK) {
+            q->suspend = false;
+            wait_for(s, q);
+            return MHD_YES; /* answered when a later call finds something, or the wait ends */
+        }
+        q->suspend = false;
         long_poll_release(q);
     }
     return respond(s, q);
@@ -622,6 +777,7 @@ static void http_free(struct escp_http *h)
     free(h->routes);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->idle);
+    pthread_cond_destroy(&h->timer_cv);
     free(h);
 }
 
@@ -630,9 +786,7 @@ static void config_defaults(struct escp_http_config *c)
     if (c->threads <= 0)
         c->threads = ESCP_HTTP_THREADS;
     if (c->max_long_polls <= 0)
-        c->max_long_polls = c->threads / 2 > 0 ? c->threads / 2 : 1;
-    if (c->max_long_polls >= c->threads) /* one thread at least stays for the rest */
-        c->max_long_polls = c->threads > 1 ? c->threads - 1 : 0;
+        c->max_long_polls = ESCP_HTTP_MAX_LONG_POLLS;
     if (c->max_connections <= 0)
         c->max_connections = ESCP_HTTP_MAX_CONNECTIONS;
     if (c->per_ip_connections <= 0)
@@ -662,6 +816,7 @@ struct escp_http *escp_http_start(const struct escp_http_config *cfg,
     s->svc = svc;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
+    escp_cond_init_mono(&s->timer_cv);
     size_t n = 0;
     for (const struct escp_route *const *t = tables; *t; t++)
         for (const struct escp_route *rt = *t; rt->method; rt++)
@@ -691,8 +846,10 @@ struct escp_http *escp_http_start(const struct escp_http_config *cfg,
         goto fail;
     }
     /* A pool of threads, each with its own epoll set: connections cost no
-     * thread while they idle.  ITC lets MHD_quiesce_daemon reach the pool. */
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+     * thread while they idle.  ITC lets MHD_quiesce_daemon reach the pool,
+     * and a resumed long poll wake its thread. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* HTTPS through libmicrohttpd's GnuTLS: TLS 1.2 and 1.3 only (1.0 and
@@ -742,7 +899,13 @@ struct escp_http *escp_http_start(const struct escp_http_config *cfg,
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : cfg->listen_port;
-    log_info("http: %s, %d threads, %d long polls at once, %d connections (%d per address), "
+    if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "cannot start the long-poll timer thread");
+        MHD_stop_daemon(s->mhd);
+        goto fail;
+    }
+    escp_wake_listen(s->svc->wake, on_wake, s);
+    log_info("http: %s, %d threads, %d long polls waiting at once (on no thread), %d connections (%d per address), "
              "idle connections closed after %d s",
              tls ? "HTTPS (TLS 1.2+)" : "plain HTTP", s->cfg.threads, s->cfg.max_long_polls, s->cfg.max_connections,
              s->cfg.per_ip_connections, s->cfg.timeout_s);
@@ -758,7 +921,11 @@ void escp_http_stop(struct escp_http *s)
 {
     if (!s)
         return;
+    /* set under s->mu: wait_for lists no request after this, and the
+     * wake-up resumes every one listed, to be answered as the wait were over */
+    pthread_mutex_lock(&s->mu);
     s->stopping = 1;
+    pthread_mutex_unlock(&s->mu);
     escp_wake_all(s->svc->wake);
     MHD_socket fd = MHD_quiesce_daemon(s->mhd); /* no new connections */
     if (fd != MHD_INVALID_SOCKET)
@@ -772,7 +939,11 @@ void escp_http_stop(struct escp_http *s)
             break;
     if (s->in_flight > 0)
         log_warn("stopping with %d requests still in flight", s->in_flight);
+    s->timer_quit = true;
+    pthread_cond_signal(&s->timer_cv);
     pthread_mutex_unlock(&s->mu);
+    pthread_join(s->timer, NULL);
+    escp_wake_listen(s->svc->wake, NULL, NULL);
     MHD_stop_daemon(s->mhd);
     http_free(s);
 }

@@ -27,6 +27,7 @@ struct escp_req {
     int action;              /* enum esc_action for action routes */
     struct esc_actor actor;
     volatile int *stopping;
+    struct escp_poll poll;   /* a long poll's state between its looks (escp_long_poll) */
     /* the response */
     int status;
     json_t *json;            /* owned */
@@ -44,10 +45,26 @@ struct escp_req {
 
 /* Query parameter or header (NULL when absent); borrowed from libmicrohttpd.
  * r must be a request the server made.  A positive `wait` takes one of the
- * server's long-poll slots for the rest of the handler, or reads "0" when
+ * server's long-poll slots until the request is answered, or reads "0" when
  * all are taken (escp_http_config.max_long_polls). */
 const char *escp_query(struct escp_req *r, const char *name);
 const char *escp_header(struct escp_req *r, const char *name);
+/* For a long-poll handler whose look (a use case filling r->poll) found
+ * nothing: true when the request is to wait, and the handler then returns
+ * without an answer.  The server suspends the request, which then holds no
+ * thread, and calls the handler again from the start when r->poll's slot
+ * moves, its recheck_ms pass, or the wait ends; the handler looks again and
+ * answers, or waits again.  false when the wait is over (wait_ms since the
+ * headers came, or the server is stopping): answer "nothing".
+ *
+ * Ownership (http.c): a suspended request is on the server's list of
+ * waiters, and libmicrohttpd neither calls its handler nor completes it
+ * while it is suspended.  Whoever takes it off the list, under the server's
+ * lock (a wake-up, the deadline thread, the stop), resumes it exactly once
+ * and does not touch it afterwards: from then on it is libmicrohttpd's, and
+ * may be completed and freed at once.  No request is on the list when
+ * MHD_stop_daemon runs. */
+bool escp_long_poll(struct escp_req *r, int wait_ms);
 /* 0 when every query parameter is one of `allowed` (NULL-terminated); else a
  * validation error naming the first unknown one. */
 int escp_query_only(struct escp_req *r, const char *const *allowed);
@@ -80,6 +97,7 @@ struct escp_route {
  * connections with epoll (docs/security.md, "Slow and hostile clients").
  * Every number left 0 takes the default below. */
 #define ESCP_HTTP_THREADS 32             /* pool threads */
+#define ESCP_HTTP_MAX_LONG_POLLS 10000  /* long polls waiting at once (a safety bound) */
 #define ESCP_HTTP_MAX_CONNECTIONS 4096   /* connections at once, all clients */
 #define ESCP_HTTP_PER_IP_CONNECTIONS 64  /* connections at once from one address */
 #define ESCP_HTTP_TIMEOUT_S 10           /* an idle connection is closed after this */
@@ -90,9 +108,9 @@ struct escp_http_config {
     const char *listen_host; /* NULL or "" = every address */
     int listen_port;         /* 0 = any free port */
     int threads;             /* libmicrohttpd's pool; a thread serves one request at a time */
-    int max_long_polls;      /* requests that may wait (?wait=N) at once, each holding a thread;
-                                more are answered as with wait=0 (default threads / 2, and
-                                always fewer than threads) */
+    int max_long_polls;      /* requests that may wait (?wait=N) at once; they hold no thread
+                                while they wait; more are answered as with wait=0 (default
+                                ESCP_HTTP_MAX_LONG_POLLS) */
     int max_connections;     /* the caller keeps it within RLIMIT_NOFILE */
     int per_ip_connections;
     int timeout_s;           /* idle (or slowly sent) connections */
@@ -108,8 +126,8 @@ struct escp_http *escp_http_start(const struct escp_http_config *cfg,
                                   const struct escp_route *const *tables, struct escp_svc *svc,
                                   esc_error_t *err);
 int escp_http_port(const struct escp_http *h);
-/* Stop accepting, wake long-polls, wait for requests in flight (up to the
- * grace period), then stop.  NULL-safe. */
+/* Stop accepting, answer the long polls (each gets its empty answer), wait
+ * for requests in flight (up to the grace period), then stop.  NULL-safe. */
 void escp_http_stop(struct escp_http *h);
 /* For GET /metrics: the request counters, and the requests in flight. */
 struct escp_metrics *escp_http_metrics(struct escp_http *h);

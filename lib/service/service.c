@@ -15,12 +15,16 @@
 #include "service/service.h"
 #include "workers/workers.h"
 
-/* ---- in-process wake-ups for long-polling claims ---- */
+/* ---- in-process wake-ups for long polls ---- */
 
 struct escp_wake {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     uint64_t gen[4];
+    /* the listener, with a lock of its own: it is called after mu is given
+     * back, so that it may read generations while holding its own locks */
+    pthread_mutex_t lmu;
+    escp_wake_fn fn;
+    void *cls;
 };
 
 struct escp_wake *escp_wake_new(void)
@@ -29,7 +33,7 @@ struct escp_wake *escp_wake_new(void)
     if (!w)
         return NULL;
     pthread_mutex_init(&w->mu, NULL);
-    escp_cond_init_mono(&w->cv);
+    pthread_mutex_init(&w->lmu, NULL);
     return w;
 }
 
@@ -38,29 +42,42 @@ void escp_wake_free(struct escp_wake *w)
     if (!w)
         return;
     pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->lmu);
     free(w);
+}
+
+void escp_wake_listen(struct escp_wake *w, escp_wake_fn fn, void *cls)
+{
+    pthread_mutex_lock(&w->lmu);
+    w->fn = fn;
+    w->cls = cls;
+    pthread_mutex_unlock(&w->lmu);
+}
+
+/* Bump slot `slot` (-1: all), then tell the listener. */
+static void bump(struct escp_wake *w, int slot)
+{
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < 4; i++)
+        if (slot < 0 || slot == i)
+            w->gen[i]++;
+    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_lock(&w->lmu);
+    if (w->fn)
+        w->fn(w->cls, slot);
+    pthread_mutex_unlock(&w->lmu);
 }
 
 void escp_wake_tier(struct escp_wake *w, enum esc_tier tier)
 {
-    if (!w || tier < 1 || tier > 3)
-        return;
-    pthread_mutex_lock(&w->mu);
-    w->gen[tier]++;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    if (w && tier >= 1 && tier <= 3)
+        bump(w, (int)tier);
 }
 
 void escp_wake_all(struct escp_wake *w)
 {
-    if (!w)
-        return;
-    pthread_mutex_lock(&w->mu);
-    for (int i = 0; i < 4; i++)
-        w->gen[i]++;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    if (w)
+        bump(w, -1);
 }
 
 uint64_t escp_wake_gen(struct escp_wake *w, enum esc_tier tier)
@@ -71,33 +88,12 @@ uint64_t escp_wake_gen(struct escp_wake *w, enum esc_tier tier)
     return g;
 }
 
-void escp_wake_wait(struct escp_wake *w, enum esc_tier tier, uint64_t gen, int ms)
-{
-    struct timespec until = escp_mono_after(ms / 1000.0);
-    pthread_mutex_lock(&w->mu);
-    while (w->gen[tier] == gen)
-        if (pthread_cond_timedwait(&w->cv, &w->mu, &until) != 0)
-            break;
-    pthread_mutex_unlock(&w->mu);
-}
-
 /* The event feed's generation lives in slot ESC_TIER_NONE (no queue has it),
  * so escp_wake_all (shutdown) wakes feed waiters too. */
 void escp_wake_events(struct escp_wake *w)
 {
-    if (!w)
-        return;
-    pthread_mutex_lock(&w->mu);
-    w->gen[ESC_TIER_NONE]++;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-uint64_t escp_wake_events_gen(struct escp_wake *w) { return escp_wake_gen(w, ESC_TIER_NONE); }
-
-void escp_wake_events_wait(struct escp_wake *w, uint64_t gen, int ms)
-{
-    escp_wake_wait(w, ESC_TIER_NONE, gen, ms);
+    if (w)
+        bump(w, ESC_TIER_NONE);
 }
 
 /* ---- create ---- */
@@ -356,26 +352,20 @@ out:
 /* ---- claim ---- */
 
 json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum esc_tier tier,
-                       int wait_ms, volatile int *stopping, esc_error_t *err)
+                       struct escp_poll *poll, esc_error_t *err)
 {
-    const double start = escp_mono_now();
-    for (;;) {
-        uint64_t gen = escp_wake_gen(svc->wake, tier);
-        struct escp_conn *c = escp_lease(svc->store, err);
-        if (!c)
-            return NULL;
-        json_t *t = escp_store_claim(c, tier, actor->id, err);
-        escp_release(svc->store, c);
-        if (t)
-            escp_wake_events(svc->wake);
-        if (t || err->code != ESC_OK)
-            return escp_render_ticket(t);
-        long left = wait_ms - (long)((escp_mono_now() - start) * 1000.0);
-        if (left <= 0 || (stopping && *stopping))
-            return NULL;
-        /* woken at once by this daemon's own commits; every 500 ms for other daemons' */
-        escp_wake_wait(svc->wake, tier, gen, left < 500 ? (int)left : 500);
-    }
+    /* the generation is read before the look, so that a ticket committed
+     * during it moves it, and the caller does not wait past that ticket */
+    *poll = (struct escp_poll){.slot = (int)tier, .gen = escp_wake_gen(svc->wake, tier),
+                               .recheck_ms = 500}; /* other daemons' tickets */
+    struct escp_conn *c = escp_lease(svc->store, err);
+    if (!c)
+        return NULL;
+    json_t *t = escp_store_claim(c, tier, actor->id, err);
+    escp_release(svc->store, c);
+    if (t)
+        escp_wake_events(svc->wake);
+    return t ? escp_render_ticket(t) : NULL;
 }
 
 /* ---- reads, and the customer reveal ---- */

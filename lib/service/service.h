@@ -62,20 +62,38 @@ int escp_render_each(json_t *items, json_t *(*render)(json_t *stored), esc_error
 
 /* ---- the use cases (service.c): load -> decide (pure) -> persist ---- */
 
-/* Wakes long-polling claims of this process when a ticket enters a queue. */
+/* Wakes long-polling claims of this process when a ticket enters a queue,
+ * and feed readers when events are committed.  Each queue and the feed has a
+ * generation ("slot": a tier, or ESC_TIER_NONE for the feed) that every such
+ * commit bumps. */
 struct escp_wake;
 struct escp_wake *escp_wake_new(void);
 void escp_wake_free(struct escp_wake *w);
 void escp_wake_tier(struct escp_wake *w, enum esc_tier tier);
 void escp_wake_all(struct escp_wake *w); /* shutdown */
 uint64_t escp_wake_gen(struct escp_wake *w, enum esc_tier tier);
-/* Wait until the tier's generation differs from `gen` or `ms` pass. */
-void escp_wake_wait(struct escp_wake *w, enum esc_tier tier, uint64_t gen, int ms);
-/* The same for the event feed (GET /v1/events): bumped after every commit of
- * this process that recorded events; escp_wake_all wakes these waiters too. */
+/* The feed's (GET /v1/events): bumped after every commit of this process
+ * that recorded events; escp_wake_all bumps it too. */
 void escp_wake_events(struct escp_wake *w);
-uint64_t escp_wake_events_gen(struct escp_wake *w);
-void escp_wake_events_wait(struct escp_wake *w, uint64_t gen, int ms);
+/* The one listener (http/, which resumes the requests that wait): called
+ * after each bump, on the thread that bumped, with the slot, or -1 for
+ * escp_wake_all.  It runs under a lock of its own that no bump holds, so it
+ * may take locks of its own, but must not bump a generation.  fn NULL
+ * removes it; once that returns, the old listener is not running. */
+typedef void (*escp_wake_fn)(void *cls, int slot);
+void escp_wake_listen(struct escp_wake *w, escp_wake_fn fn, void *cls);
+
+/* A long poll that found nothing: what to wait for before looking again.
+ * The caller waits (http/ suspends the request, holding no thread) until
+ * slot's generation moves past `gen`, or `recheck_ms` pass (commits of other
+ * daemons bump nothing here), or its own deadline; then calls the use case
+ * again with the same struct.  Zero it before the first look. */
+struct escp_poll {
+    int slot;       /* a tier, or ESC_TIER_NONE for the feed */
+    uint64_t gen;   /* read before the look */
+    int recheck_ms;
+    int pending_ms; /* the feed's back-off while events are held back (0: none yet) */
+};
 
 struct escp_engine;
 /* ---- the customer at rest (customer.c; docs/security.md) ---- */
@@ -163,14 +181,16 @@ json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
 json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
                      enum esc_action action, const struct escp_action_args *args,
                      esc_error_t *err);
-/* Claim; waits up to wait_ms for a ticket. NULL with err->code == ESC_OK: queue empty. */
+/* One look at the queue: claim its oldest ticket.  NULL with err->code ==
+ * ESC_OK when it is empty; *poll then says what to wait for. */
 json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum esc_tier tier,
-                       int wait_ms, volatile int *stopping, esc_error_t *err);
-/* The event feed (service_events.c): up to `limit` events after event
- * `after` (0 = the start); waits up to wait_ms for one without holding a
- * database connection.  An empty array when none came (new reference). */
-json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, int wait_ms,
-                        volatile int *stopping, struct escp_feed_page *page, esc_error_t *err);
+                       struct escp_poll *poll, esc_error_t *err);
+/* One look at the event feed (service_events.c): up to `limit` events after
+ * event `after` (0 = the start), holding a database connection for that
+ * look only.  An empty array when none are there yet, *poll then saying what
+ * to wait for (new reference). */
+json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, struct escp_poll *poll,
+                        struct escp_feed_page *page, esc_error_t *err);
 
 /* ---- reports, dashboard, metrics, webhooks (reports.c, dashboard.c,
  * metrics.c, webhooks.c): the use cases of the routes that only read, or

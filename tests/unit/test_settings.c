@@ -40,7 +40,7 @@ static const struct {
     {ESCP_SET_TLS_KEY, "--tls-key", "ESCALATED_TLS_KEY", NULL},
     {ESCP_SET_MAX_CONNECTIONS_PER_IP, "--max-connections-per-ip", "ESCALATED_MAX_CONNECTIONS_PER_IP", "64"},
     {ESCP_SET_HTTP_THREADS, "--http-threads", "ESCALATED_HTTP_THREADS", NULL},
-    {ESCP_SET_MAX_LONG_POLLS, "--max-long-polls", "ESCALATED_MAX_LONG_POLLS", "16"},
+    {ESCP_SET_MAX_LONG_POLLS, "--max-long-polls", "ESCALATED_MAX_LONG_POLLS", "10000"},
     {ESCP_SET_IDLE_TIMEOUT, "--idle-timeout", "ESCALATED_IDLE_TIMEOUT", "10"},
     {ESCP_SET_AUTH_FAIL_LIMIT, "--auth-fail-limit", "ESCALATED_AUTH_FAIL_LIMIT", "20"},
     {ESCP_SET_AUTH_FAIL_WINDOW, "--auth-fail-window", "ESCALATED_AUTH_FAIL_WINDOW", "60"},
