@@ -106,6 +106,8 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
 /* Draw the id of a ticket about to be created (its customer's seals are
  * bound to it; cs->id of escp_store_ticket_create). */
 int escp_store_ticket_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);
+/* The same for an event (nextval of events_id_seq). */
+int escp_store_event_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);
 /* The ticket as JSON (unmasked; new reference), or NULL with ESC_ERR_NOT_FOUND. */
 json_t *escp_store_ticket_get(struct escp_conn *c, int64_t id, esc_error_t *err);
 /* SELECT ... FOR UPDATE inside the caller's transaction; fills *t with the
@@ -148,7 +150,11 @@ json_t *escp_store_ticket_list(struct escp_conn *c, const struct escp_list_filte
 json_t *escp_store_ticket_events(struct escp_conn *c, int64_t id, esc_error_t *err);
 /* The customer record as sealed ({"ticket_id", "name", "phone", "email",
  * "id_number", "bank_card"}, each a sealed value or null; the service opens
- * them), and a customer_revealed event, in one statement.  NULL + NOT_FOUND. */
+ * them), and a customer_revealed event, in one statement.  NULL + NOT_FOUND.
+ * Also the stored (masked) "subject", "description", "category" with
+ * "pii_sealed" (the ticket's sealed findings or null) and "event_pii": an
+ * array of {"id", "pii_sealed", "reason", "body", "resolution", "feedback"}
+ * of the events whose texts had findings (migration 008). */
 json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t actor_id, esc_error_t *err);
 
 /* ---- sealing rows at rest (store_tickets.c) ---- */

@@ -1,0 +1,24 @@
+-- 008_free_text_pii: personal data in free text stored masked, the originals
+-- sealed beside it (docs/security.md "Personal data in free text"), and
+-- trigram indexes so that `q` stays an index search on a million tickets.
+--
+-- The daemon scans subject, description, category (tickets) and reason,
+-- body, resolution and satisfaction feedback (events; the ticket's own
+-- resolution and sat_feedback columns carry the same masked text) for
+-- phones, identity numbers, bank cards and e-mail addresses before it
+-- writes them.  The columns themselves hold the MASKED text, so every
+-- reader (reports, CSV, dashboard, `q`, logs) only sees masked text;
+-- pii_sealed holds what was found (one esc1:v<N>: value of a JSON document,
+-- bound to "tickets.pii:<id>" or "events.pii:<id>"), NULL when nothing was.
+-- The key never reaches the database, so rows written before this
+-- migration keep their clear text (docs/security.md says what that means).
+ALTER TABLE tickets ADD COLUMN pii_sealed text;
+ALTER TABLE events ADD COLUMN pii_sealed text;
+
+-- `q` is "subject ILIKE $q OR description ILIKE $q": one trigram index per
+-- column lets the planner OR two bitmap index scans instead of reading every
+-- row.  pg_trgm is a trusted contrib extension (postgresql-15 ships it), so
+-- the database owner may create it.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX tickets_subject_trgm ON tickets USING gin (subject gin_trgm_ops);
+CREATE INDEX tickets_description_trgm ON tickets USING gin (description gin_trgm_ops);
