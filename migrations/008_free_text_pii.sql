@@ -15,6 +15,15 @@
 ALTER TABLE tickets ADD COLUMN pii_sealed text;
 ALTER TABLE events ADD COLUMN pii_sealed text;
 
+-- text_scanned: the ticket's texts went through the scanner.  Rows from
+-- before 008 (and rows a daemon of the release before writes during an
+-- upgrade) are false, and `escalated serve` scans, masks and seals them in
+-- batches at start; this daemon's creates write true.  Adding a column with
+-- a constant default rewrites nothing; the partial index is empty once
+-- every row is scanned, so the start-up check then costs nothing.
+ALTER TABLE tickets ADD COLUMN text_scanned boolean NOT NULL DEFAULT false;
+CREATE INDEX tickets_text_unscanned ON tickets (id) WHERE NOT text_scanned;
+
 -- `q` is "subject ILIKE $q OR description ILIKE $q": one trigram index per
 -- column lets the planner OR two bitmap index scans instead of reading every
 -- row.  pg_trgm is a trusted contrib extension (postgresql-15 ships it), so

@@ -174,6 +174,22 @@ int escp_store_customer_pending(struct escp_conn *c, unsigned below_version, int
 /* Write one row's customer as sealed in cs (cs->id), emptying its clear columns. */
 int escp_store_customer_store(struct escp_conn *c, const struct escp_customer_stored *cs,
                               esc_error_t *err);
+/* Tickets whose texts were never scanned (migration 008): the subject,
+ * description, category, resolution and sat_feedback of each, NULL where
+ * the column is. */
+enum { ESCP_TEXT__COUNT = 5 };
+struct escp_text_row {
+    int64_t id;
+    char *text[ESCP_TEXT__COUNT];
+};
+void escp_text_rows_free(struct escp_text_row *rows, int n);
+/* Up to `batch` of them, locked (FOR UPDATE SKIP LOCKED, inside a
+ * transaction).  *rows: malloc'd array of *n. */
+int escp_store_text_pending(struct escp_conn *c, int batch, struct escp_text_row **rows, int *n,
+                            esc_error_t *err);
+/* Write one row's texts as masked, its findings (or NULL) and mark it scanned. */
+int escp_store_text_store(struct escp_conn *c, int64_t id, const char *const text[ESCP_TEXT__COUNT],
+                          const char *pii_sealed, esc_error_t *err);
 
 /* ---- the SLA engine's statements (store_sla.c) ---- */
 /* Fire up to `batch` due timers; *fired gets the count, *max_late_s the

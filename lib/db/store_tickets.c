@@ -41,6 +41,8 @@ enum {
     S_CUSTOMER_REVEAL,
     S_TICKET_NEXT_ID,
     S_EVENT_NEXT_ID,
+    S_TEXT_PENDING,
+    S_TEXT_STORE,
     S_CUSTOMER_PENDING,
     S_CUSTOMER_STORE,
     S__COUNT
@@ -62,13 +64,13 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "  resolve_due_at, warn_due_at, customer_bank_card_sealed, customer_name_masked, "
         "  customer_phone_masked, customer_email_masked, customer_id_number_masked, "
         "  customer_bank_card_masked, customer_phone_bi, customer_id_number_bi, "
-        "  customer_key_version, pii_sealed) "
+        "  customer_key_version, pii_sealed, text_scanned) "
         " SELECT coalesce($15::bigint, nextval('tickets_id_seq')), 1, 'awaiting_ack', "
         "  $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
         "  now() + make_interval(secs => p.ack_seconds), now(), "
         "  now() + make_interval(secs => p.resolve_seconds), "
         "  now() + make_interval(secs => p.resolve_seconds * p.warn_ratio), "
-        "  $16, $17, $18, $19, $20, $21, $22, $23, $24::int, $25 FROM p "
+        "  $16, $17, $18, $19, $20, $21, $22, $23, $24::int, $25, true FROM p "
         " ON CONFLICT (created_by, idempotency_key) DO NOTHING RETURNING *), "
         "e AS (INSERT INTO events (ticket_id, type, actor_id, to_tier, to_state) "
         " SELECT id, 'created', $11, 1, 'awaiting_ack' FROM t RETURNING ticket_id), "
@@ -197,12 +199,12 @@ static const struct escp_stmt stmts[S__COUNT] = {
     [S_CUSTOMER_REVEAL] = {"customer_reveal",
         "WITH t AS (SELECT id, customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
         "  customer_id_number_sealed, customer_bank_card_sealed, subject, description, category, "
-        "  pii_sealed FROM tickets WHERE id = $1), "
+        "  resolution, sat_feedback, pii_sealed FROM tickets WHERE id = $1), "
         "e AS (INSERT INTO events (ticket_id, type, actor_id) "
         " SELECT id, 'customer_revealed', $2 FROM t) "
         "SELECT id, customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
         " customer_id_number_sealed, customer_bank_card_sealed, subject, description, category, "
-        " pii_sealed, "
+        " resolution, sat_feedback AS feedback, pii_sealed, "
         /* the events whose texts had findings, with their stored (masked) texts */
         " (SELECT json_agg(json_build_object('id', x.id, 'pii_sealed', x.pii_sealed, "
         "   'reason', x.reason, 'body', x.body, 'resolution', x.data->>'resolution', "
@@ -231,6 +233,17 @@ static const struct escp_stmt stmts[S__COUNT] = {
         " (SELECT id FROM tickets WHERE customer_key_version IS NOT NULL "
         "   AND customer_key_version < $1::int ORDER BY customer_key_version, id LIMIT $2)) "
         "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"},
+
+    /* A batch of tickets whose texts were never scanned (from before
+     * migration 008, or from a daemon of the release before): the partial
+     * index tickets_text_unscanned. */
+    [S_TEXT_PENDING] = {"text_pending",
+        "SELECT id, subject, description, category, resolution, sat_feedback FROM tickets "
+        "WHERE NOT text_scanned ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"},
+    /* One row's texts, masked, and their findings sealed. */
+    [S_TEXT_STORE] = {"text_store",
+        "UPDATE tickets SET subject = $2, description = $3, category = $4, resolution = $5, "
+        " sat_feedback = $6, pii_sealed = $7, text_scanned = true WHERE id = $1"},
 
     /* One row's customer, sealed anew; the clear columns emptied. */
     [S_CUSTOMER_STORE] = {"customer_store",
@@ -814,7 +827,7 @@ json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t acto
     struct {
         int customer_name_sealed, customer_phone_sealed, customer_email_sealed,
             customer_id_number_sealed, customer_bank_card_sealed, subject, description, category,
-            pii_sealed, event_pii;
+            resolution, feedback, pii_sealed, event_pii;
     } col, *k = &col;
     PGresult *res = escp_exec(c, &stmts[S_CUSTOMER_REVEAL], 2, v, err);
     if (!res)
@@ -826,11 +839,13 @@ json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t acto
                           ESCP_COL(k, customer_name_sealed), ESCP_COL(k, customer_phone_sealed),
                           ESCP_COL(k, customer_email_sealed), ESCP_COL(k, customer_id_number_sealed),
                           ESCP_COL(k, customer_bank_card_sealed), ESCP_COL(k, subject),
-                          ESCP_COL(k, description), ESCP_COL(k, category), ESCP_COL(k, pii_sealed),
+                          ESCP_COL(k, description), ESCP_COL(k, category), ESCP_COL(k, resolution),
+                          ESCP_COL(k, feedback), ESCP_COL(k, pii_sealed),
                           ESCP_COL(k, event_pii), NULL) == 0) {
         const char *ep = escp_val(res, 0, k->event_pii);
         json_t *events = ep ? json_loads(ep, 0, NULL) : json_array();
-        out = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o?}",
+        out = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, "
+                        "s:o?}",
                         "ticket_id", (json_int_t)id,
                         "name", escp_val(res, 0, k->customer_name_sealed),
                         "phone", escp_val(res, 0, k->customer_phone_sealed),
@@ -840,6 +855,8 @@ json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t acto
                         "subject", escp_val(res, 0, k->subject),
                         "description", escp_val(res, 0, k->description),
                         "category", escp_val(res, 0, k->category),
+                        "resolution", escp_val(res, 0, k->resolution),
+                        "feedback", escp_val(res, 0, k->feedback),
                         "pii_sealed", escp_val(res, 0, k->pii_sealed), "event_pii", events);
         if (!out)
             esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
@@ -932,6 +949,75 @@ int escp_store_customer_store(struct escp_conn *c, const struct escp_customer_st
                          cs->masked[ESCP_CUST_ID_NUMBER], cs->masked[ESCP_CUST_BANK_CARD],
                          cs->phone_bi, cs->id_number_bi, cs->key_version ? version : NULL};
     PGresult *res = escp_exec(c, &stmts[S_CUSTOMER_STORE], 14, v, err);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* ---- texts from before migration 008 ---- */
+
+void escp_text_rows_free(struct escp_text_row *rows, int n)
+{
+    for (int i = 0; rows && i < n; i++)
+        for (int f = 0; f < ESCP_TEXT__COUNT; f++)
+            free(rows[i].text[f]);
+    free(rows);
+}
+
+int escp_store_text_pending(struct escp_conn *c, int batch, struct escp_text_row **rows, int *n,
+                            esc_error_t *err)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", batch);
+    const char *v[1] = {lim};
+    struct {
+        int id, subject, description, category, resolution, sat_feedback;
+    } col, *k = &col;
+    int rc = -1;
+    *rows = NULL;
+    *n = 0;
+    PGresult *res = escp_exec(c, &stmts[S_TEXT_PENDING], 1, v, err);
+    if (!res)
+        return -1;
+    if (escp_columns(res, stmts[S_TEXT_PENDING].name, err, ESCP_COL(k, id), ESCP_COL(k, subject),
+                     ESCP_COL(k, description), ESCP_COL(k, category), ESCP_COL(k, resolution),
+                     ESCP_COL(k, sat_feedback), NULL) != 0)
+        goto out;
+    int count = PQntuples(res);
+    struct escp_text_row *r = calloc(count ? (size_t)count : 1, sizeof *r);
+    if (!r) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+        goto out;
+    }
+    const int cols[ESCP_TEXT__COUNT] = {k->subject, k->description, k->category, k->resolution,
+                                        k->sat_feedback};
+    for (int i = 0; i < count; i++) {
+        r[i].id = strtoll(PQgetvalue(res, i, k->id), NULL, 10);
+        for (int f = 0; f < ESCP_TEXT__COUNT; f++) {
+            const char *val = escp_val(res, i, cols[f]);
+            if (val && !(r[i].text[f] = strdup(val))) {
+                escp_text_rows_free(r, count);
+                esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+                goto out;
+            }
+        }
+    }
+    *rows = r;
+    *n = count;
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+int escp_store_text_store(struct escp_conn *c, int64_t id, const char *const text[ESCP_TEXT__COUNT],
+                          const char *pii_sealed, esc_error_t *err)
+{
+    char idb[24];
+    snprintf(idb, sizeof idb, "%" PRId64, id);
+    const char *v[7] = {idb, text[0], text[1], text[2], text[3], text[4], pii_sealed};
+    PGresult *res = escp_exec(c, &stmts[S_TEXT_STORE], 7, v, err);
     if (!res)
         return -1;
     PQclear(res);

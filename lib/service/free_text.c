@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "core/pii.h"
 #include "service/service.h"
 
@@ -200,4 +201,68 @@ char *escp_free_text_restore(const char *masked, json_t *findings, esc_error_t *
     used += len - prev;
     out[used] = '\0';
     return out;
+}
+
+/* ---- rows from before migration 008 ---- */
+
+static const char *const old_names[ESCP_TEXT__COUNT] = {"subject", "description", "category",
+                                                        "resolution", "feedback"};
+
+/* One batch in one transaction; *done gets the rows scanned. */
+static int scan_batch(struct esc_store *store, struct escp_keyring *kr, int batch, int *done,
+                      esc_error_t *err)
+{
+    struct escp_text_row *rows = NULL;
+    int n = 0, rc = -1;
+    *done = 0;
+    struct escp_conn *c = escp_lease(store, err);
+    if (!c)
+        return -1;
+    if (escp_begin(c, err) != 0)
+        goto out;
+    if (escp_store_text_pending(c, batch, &rows, &n, err) != 0)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        struct escp_free_text ft[ESCP_TEXT__COUNT];
+        const char *stored[ESCP_TEXT__COUNT];
+        json_t *doc = NULL;
+        char *sealed = NULL;
+        for (int f = 0; f < ESCP_TEXT__COUNT; f++)
+            ft[f] = (struct escp_free_text){old_names[f], rows[i].text[f], NULL};
+        if (escp_free_text_mask(ft, ESCP_TEXT__COUNT, &doc, err) != 0)
+            goto out;
+        for (int f = 0; f < ESCP_TEXT__COUNT; f++)
+            stored[f] = escp_free_text_stored(&ft[f]);
+        int s = doc && !(sealed = escp_free_text_seal(kr, "tickets", rows[i].id, doc, err)) ? -1 : 0;
+        if (s == 0)
+            s = escp_store_text_store(c, rows[i].id, stored, sealed, err);
+        escp_free_text_clear(ft, ESCP_TEXT__COUNT);
+        json_decref(doc);
+        free(sealed);
+        if (s != 0)
+            goto out;
+    }
+    if (escp_commit(c, err) != 0)
+        goto out;
+    *done = n;
+    rc = 0;
+out:
+    escp_release(store, c); /* rolls back what did not commit */
+    escp_text_rows_free(rows, n);
+    return rc;
+}
+
+int escp_free_text_scan_old(struct esc_store *store, struct escp_keyring *kr, int batch,
+                            long *total, esc_error_t *err)
+{
+    *total = 0;
+    for (;;) {
+        int done;
+        if (scan_batch(store, kr, batch, &done, err) != 0)
+            return -1;
+        if (done == 0)
+            return 0;
+        *total += done;
+        log_info("free text: %ld tickets from before migration 008 scanned so far", *total);
+    }
 }

@@ -490,6 +490,7 @@ static int reveal_free_text(struct escp_svc *svc, int64_t id, json_t *cust, esc_
 {
     static const char *const ticket_texts[] = {"subject", "description", "category", NULL};
     static const char *const event_texts[] = {"reason", "body", "resolution", "feedback", NULL};
+    static const char *const late_texts[] = {"resolution", "feedback", NULL};
     int rc = -1;
     json_t *doc = NULL, *ft = json_object(), *evs = json_array();
     const char *sealed = json_string_value(json_object_get(cust, "pii_sealed"));
@@ -503,6 +504,14 @@ static int reveal_free_text(struct escp_svc *svc, int64_t id, json_t *cust, esc_
         goto out;
     if (!json_object_get(ft, "category"))
         json_object_set_new(ft, "category", json_null());
+    /* a ticket scanned after it was written (from before migration 008)
+     * has its resolution's and feedback's findings here too; a newer one
+     * has them with its resolved and closed events */
+    for (const char *const *n = late_texts; *n; n++) {
+        const char *one[2] = {*n, NULL};
+        if (doc && json_object_get(doc, *n) && restore_texts(cust, doc, one, ft, err) != 0)
+            goto out;
+    }
     size_t i;
     json_t *ev;
     json_array_foreach(json_object_get(cust, "event_pii"), i, ev) {
@@ -530,6 +539,8 @@ out:
     json_decref(doc);
     json_decref(ft);
     json_decref(evs);
+    for (const char *const *n = event_texts; *n; n++)
+        json_object_del(cust, *n);
     for (const char *const *n = ticket_texts; *n; n++)
         json_object_del(cust, *n);
     json_object_del(cust, "pii_sealed");

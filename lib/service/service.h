@@ -159,6 +159,14 @@ json_t *escp_free_text_open(struct escp_keyring *kr, const char *table, int64_t 
 /* The original of a stored (masked) text with its findings (doc[name]);
  * a copy of masked when there are none; NULL with err when they do not fit. */
 char *escp_free_text_restore(const char *masked, json_t *findings, esc_error_t *err);
+/* Scan, mask and seal, in transactions of `batch` rows, every ticket whose
+ * texts were never scanned (from before migration 008): subject,
+ * description, category, and the resolution and feedback columns (their
+ * findings under "resolution" and "feedback" in the ticket's document).
+ * Their events are left as they are (append-only; docs/security.md).
+ * *total gets the count.  Safe while daemons serve (SKIP LOCKED). */
+int escp_free_text_scan_old(struct esc_store *store, struct escp_keyring *kr, int batch,
+                            long *total, esc_error_t *err);
 
 struct escp_svc {
     struct esc_store *store;

@@ -211,6 +211,31 @@ static void q_searches_the_masked_text_only(void **state)
                                  "AND indexdef LIKE '%%gin_trgm_ops%%'"), 2);
 }
 
+static void a_ticket_from_before_008_is_masked_and_sealed_when_the_daemon_starts(void **state)
+{
+    (void)state;
+    json_int_t id = h_new_ticket(H, "old row", NULL, NULL);
+    h_daemon_stop_ok(H);
+    /* what a row written before migration 008 holds: clear text, not scanned */
+    const char *err = NULL;
+    if (h_sql_exec(H, h_fmt(H, "UPDATE tickets SET subject = '%s', description = '%s', "
+                               "resolution = '%s', text_scanned = false WHERE id = %lld",
+                            SUBJECT, DESCRIPTION, RESOLUTION, (long long)id), &err) != 0)
+        fail_msg("%s", err);
+    h_daemon_start(H);
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM tickets WHERE NOT text_scanned"), 0);
+    assert_string_equal(h_sql_value(H, "SELECT subject FROM tickets WHERE id = %lld", (long long)id),
+                        WORD "，客户手机" PHONE_MASKED);
+    assert_string_equal(h_sql_value(H, "SELECT resolution FROM tickets WHERE id = %lld", (long long)id),
+                        "已退款到卡 " CARD_MASKED);
+    assert_nowhere_in_clear();
+    h_resp *r = h_req(H, "GET", h_fmt(H, "/v1/tickets/%lld/customer", (long long)id), H->k.manager, NULL);
+    h_expect_status(r, 200);
+    h_assert_str(r->json, "free_text.subject", SUBJECT);
+    h_assert_str(r->json, "free_text.description", DESCRIPTION);
+    h_assert_str(r->json, "free_text.resolution", RESOLUTION);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -234,6 +259,7 @@ int main(void)
         cmocka_unit_test(nothing_is_stored_in_clear_and_every_output_is_masked),
         cmocka_unit_test(the_recorded_reveal_gives_the_original_text),
         cmocka_unit_test(q_searches_the_masked_text_only),
+        cmocka_unit_test(a_ticket_from_before_008_is_masked_and_sealed_when_the_daemon_starts),
     };
     return h_run_group_tests(tests, setup, teardown);
 }
