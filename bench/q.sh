@@ -8,8 +8,8 @@
 # realistic free text (bench/q-load.sql), starts the daemon and times, Q_RUNS
 # times each through HTTP (curl, as an agent, limit 50):
 #   a rare word (1 ticket in 10,000), a common word (1 in 16), an English
-#   phrase, digits of a masked number (matches nothing: the stored text is
-#   masked), and an order number (one ticket);
+#   phrase, a phone number (matches nothing: the stored text has it masked),
+#   and an order number (one ticket);
 # first with the indexes, then after DROP INDEX (the daemon's prepared plans
 # are invalidated by it), then with them again (CREATE INDEX), so the two
 # sides are measured in one run.  Prints min / median / max wall seconds and
@@ -96,9 +96,9 @@ BASE=http://127.0.0.1:$PORT
 
 RARE="罕见词500000"
 ORDER=$(psql -qtAX -d qbench -c "SELECT substring(subject from '订单号([0-9]+)') FROM tickets WHERE subject LIKE '%订单号%' ORDER BY id LIMIT 1 OFFSET 1000")
-WORDS=("$RARE" "光猫" "keeps rebooting" "1234" "$ORDER")
+WORDS=("$RARE" "光猫" "keeps rebooting" "13812345678" "$ORDER")
 LABELS=("rare word (1 in 10,000)" "common word (1 in 16)" "English phrase (1 in 16)"
-        "digits of masked numbers (none)" "an order number (1 ticket)")
+        "a phone number (stored masked: none)" "an order number (1 ticket)")
 
 urlenc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }
 plan() {
