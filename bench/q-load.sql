@@ -16,7 +16,7 @@ SELECT 1 + i % 3, 'closed', CASE WHEN i % 20 = 0 THEN 'major' ELSE 'normal' END,
               'Cannot log in to the app', '营业厅服务态度差', '套餐变更未生效', 'WiFi slow at night',
               '退款未到账', 'Invoice shows wrong amount', '信号差 通话中断', 'SIM card not recognised',
               '上门安装迟到', 'Refund request for order', '积分兑换失败', 'Line noise on landline'])[1 + i % 16]
-       || CASE WHEN i % 7 = 0 THEN ' 订单号' || (100000000 + (i * 7919) % 900000000)::text ELSE '' END
+       || CASE WHEN i % 7 = 0 THEN ' 订单号' || (100000000 + (i::bigint * 7919) % 900000000)::text ELSE '' END
        || CASE WHEN i % 11 = 0 THEN '，联系 1' || (30 + i % 60)::text || '****' || lpad((i % 10000)::text, 4, '0') ELSE '' END
        || CASE WHEN i % 10000 = 0 THEN ' 罕见词' || i::text ELSE '' END,
        (ARRAY['客户反映自昨晚起无法上网，已重启光猫无效。',
