@@ -116,6 +116,13 @@ static void nothing_is_stored_in_clear_and_every_output_is_masked(void **state)
     assert_string_equal(h_sql_value(H, "SELECT body FROM events WHERE ticket_id = %lld AND "
                                        "type = 'commented'", (long long)id),
                         "客户又来电 " PHONE_MASKED "，邮箱 " EMAIL_MASKED);
+    /* a category at the API's limit of 64 characters that grows when masked */
+    json_t *t = h_create_ticket(H, H->k.frontdesk,
+                                json_pack("{s:s, s:s}", "subject", "邮箱", "category",
+                                          "ab@x.cn ab@x.cn ab@x.cn ab@x.cn ab@x.cn ab@x.cn ab@x.cn ab@x.cn"));
+    h_assert_str(t, "category", "a***@x.cn a***@x.cn a***@x.cn a***@x.cn a***@x.cn a***@x.cn "
+                                "a***@x.cn a***@x.cn");
+    json_decref(t);
     /* no finding: stored as it is, nothing sealed */
     json_int_t plain = h_new_ticket(H, "路由器重启后正常 2024", NULL, NULL);
     assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM tickets WHERE id = %lld AND "
