@@ -118,12 +118,12 @@ measure() {
     n=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["items"]))' "$BUILD/last-body")
     local sorted
     sorted=$(printf '%s\n' "${times[@]}" | sort -g)
-    printf '%-34s %8.4f %8.4f %8.4f %6s  %s\n' "$label" "$(head -n 1 <<<"$sorted")" \
+    printf '%-38s %8.4f %8.4f %8.4f %6s  %s\n' "$label" "$(head -n 1 <<<"$sorted")" \
         "$(sed -n "$(((RUNS + 1) / 2))p" <<<"$sorted")" "$(tail -n 1 <<<"$sorted")" "$n" "$(plan "$word")"
 }
 round() {
     echo "-- $1"
-    printf '%-34s %8s %8s %8s %6s  %s\n' "q" "min s" "median s" "max s" "items" "plan"
+    printf '%-38s %8s %8s %8s %6s  %s\n' "q" "min s" "median s" "max s" "items" "plan"
     for i in "${!WORDS[@]}"; do measure "${LABELS[$i]}" "${WORDS[$i]}"; done
 }
 
