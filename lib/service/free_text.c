@@ -95,11 +95,16 @@ int escp_free_text_mask(struct escp_free_text *f, size_t n, json_t **doc, esc_er
         json_t *arr = NULL;
         if (!f[i].text)
             continue;
-        if (mask_text(&f[i], &arr, err) != 0)
+        if (mask_text(&f[i], &arr, err) != 0) {
+            json_decref(arr);
             goto fail;
+        }
         if (!arr)
             continue;
+        /* json_object_set_new steals arr even when it fails */
         if ((!*doc && !(*doc = json_object())) || json_object_set_new(*doc, f[i].name, arr) != 0) {
+            if (!*doc)
+                json_decref(arr);
             esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
             goto fail;
         }
