@@ -5,7 +5,9 @@
 -- daemon's notify window (its --engine-max-sleep, in seconds, as it binds it).
 -- The daemon binds $10 (external_ref), $12 (idempotency key) and $13
 -- (request hash) as SQL NULL; pgbench cannot bind a NULL to a variable, so
--- those three are NULL literals here, marked with the parameter they stand for.
+-- those three are NULL literals here, marked with the parameter they stand for;
+-- so is $25, the sealed free-text findings (migration 008), NULL for a
+-- subject without personal data.
 -- The customer is bound sealed, masked and blind-indexed (migration 006):
 -- run.sh passes values of the lengths the daemon's have (sealing is the
 -- daemon's CPU, not the database's).  $15, the id the daemon draws before it
@@ -23,13 +25,13 @@ t AS (INSERT INTO tickets (id, tier, state, severity, channel, category, subject
   resolve_due_at, warn_due_at, customer_bank_card_sealed, customer_name_masked, 
   customer_phone_masked, customer_email_masked, customer_id_number_masked, 
   customer_bank_card_masked, customer_phone_bi, customer_id_number_bi, 
-  customer_key_version) 
+  customer_key_version, pii_sealed, text_scanned) 
  SELECT coalesce(NULL/*$15*/::bigint, nextval('tickets_id_seq')), 1, 'awaiting_ack', 
   :severity, :channel, :category, :subject, :description, :cust_name, :cust_phone, :cust_email, :cust_id, NULL/*$10*/, :created_by, NULL/*$12*/, NULL/*$13*/, 
   now() + make_interval(secs => p.ack_seconds), now(), 
   now() + make_interval(secs => p.resolve_seconds), 
   now() + make_interval(secs => p.resolve_seconds * p.warn_ratio), 
-  :cust_card, :m_name, :m_phone, :m_email, :m_id, :m_card, :bi_phone, :bi_id, :key_version::int FROM p 
+  :cust_card, :m_name, :m_phone, :m_email, :m_id, :m_card, :bi_phone, :bi_id, :key_version::int, NULL/*$25*/, true FROM p 
  ON CONFLICT (created_by, idempotency_key) DO NOTHING RETURNING *), 
 e AS (INSERT INTO events (ticket_id, type, actor_id, to_tier, to_state) 
  SELECT id, 'created', :created_by, 1, 'awaiting_ack' FROM t RETURNING ticket_id), 

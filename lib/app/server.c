@@ -111,6 +111,20 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
     }
     if (sealed > 0)
         log_info("customer data: sealed %ld rows that were still in clear", sealed);
+    /* the same for free text written before migration 008: masked, its
+     * findings sealed, before anything is answered */
+    long scanned = 0;
+    esc_error_t terr = {0};
+    if (escp_free_text_scan_old(s->svc.store, s->svc.keys, RESEAL_BATCH, &scanned, &terr) != 0) {
+        if (terr.code != ESC_ERR_UNAVAILABLE) {
+            esc_error_set(err, terr.code, terr.field, "%s", terr.message);
+            goto fail;
+        }
+        log_warn("free text: tickets from before migration 008 not scanned (%s); the next start "
+                 "scans them", terr.message);
+    }
+    if (scanned > 0)
+        log_info("free text: scanned %ld tickets from before migration 008", scanned);
     /* announce deadlines that other daemons' engines may sleep past (every
      * daemon of a database should run with the same max sleep) */
     s->svc.notify_within_ms = cfg->engine_max_sleep_ms > 0 ? cfg->engine_max_sleep_ms

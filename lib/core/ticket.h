@@ -24,6 +24,7 @@ struct escp_new_ticket {
     const char *external_ref;
     const char *idempotency_key; /* NULL when none */
     char request_hash[65];
+    const char *pii_sealed; /* the sealed free-text findings (migration 008), or NULL */
 };
 
 /* The customer fields as they are stored (migration 006): each sealed with
@@ -77,6 +78,8 @@ struct escp_event {
     int from_tier, to_tier; /* 0 = absent */
     const char *from_state, *to_state, *reason, *body;
     json_t *data; /* borrowed; extra fields merged into the event's JSON, may be NULL */
+    int64_t id;   /* drawn beforehand (its findings are sealed bound to it), 0 = the sequence's */
+    const char *pii_sealed; /* the sealed free-text findings (migration 008), or NULL */
 };
 
 /* by timer kind: enum escp_timer (core/model.h) */

@@ -106,6 +106,8 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
 /* Draw the id of a ticket about to be created (its customer's seals are
  * bound to it; cs->id of escp_store_ticket_create). */
 int escp_store_ticket_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);
+/* The same for an event (nextval of events_id_seq). */
+int escp_store_event_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);
 /* The ticket as JSON (unmasked; new reference), or NULL with ESC_ERR_NOT_FOUND. */
 json_t *escp_store_ticket_get(struct escp_conn *c, int64_t id, esc_error_t *err);
 /* SELECT ... FOR UPDATE inside the caller's transaction; fills *t with the
@@ -148,7 +150,11 @@ json_t *escp_store_ticket_list(struct escp_conn *c, const struct escp_list_filte
 json_t *escp_store_ticket_events(struct escp_conn *c, int64_t id, esc_error_t *err);
 /* The customer record as sealed ({"ticket_id", "name", "phone", "email",
  * "id_number", "bank_card"}, each a sealed value or null; the service opens
- * them), and a customer_revealed event, in one statement.  NULL + NOT_FOUND. */
+ * them), and a customer_revealed event, in one statement.  NULL + NOT_FOUND.
+ * Also the stored (masked) "subject", "description", "category" with
+ * "pii_sealed" (the ticket's sealed findings or null) and "event_pii": an
+ * array of {"id", "pii_sealed", "reason", "body", "resolution", "feedback"}
+ * of the events whose texts had findings (migration 008). */
 json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t actor_id, esc_error_t *err);
 
 /* ---- sealing rows at rest (store_tickets.c) ---- */
@@ -168,6 +174,22 @@ int escp_store_customer_pending(struct escp_conn *c, unsigned below_version, int
 /* Write one row's customer as sealed in cs (cs->id), emptying its clear columns. */
 int escp_store_customer_store(struct escp_conn *c, const struct escp_customer_stored *cs,
                               esc_error_t *err);
+/* Tickets whose texts were never scanned (migration 008): the subject,
+ * description, category, resolution and sat_feedback of each, NULL where
+ * the column is. */
+enum { ESCP_TEXT__COUNT = 5 };
+struct escp_text_row {
+    int64_t id;
+    char *text[ESCP_TEXT__COUNT];
+};
+void escp_text_rows_free(struct escp_text_row *rows, int n);
+/* Up to `batch` of them, locked (FOR UPDATE SKIP LOCKED, inside a
+ * transaction).  *rows: malloc'd array of *n. */
+int escp_store_text_pending(struct escp_conn *c, int batch, struct escp_text_row **rows, int *n,
+                            esc_error_t *err);
+/* Write one row's texts as masked, its findings (or NULL) and mark it scanned. */
+int escp_store_text_store(struct escp_conn *c, int64_t id, const char *const text[ESCP_TEXT__COUNT],
+                          const char *pii_sealed, esc_error_t *err);
 
 /* ---- the SLA engine's statements (store_sla.c) ---- */
 /* Fire up to `batch` due timers; *fired gets the count, *max_late_s the

@@ -40,6 +40,9 @@ enum {
     S_TICKET_EXISTS,
     S_CUSTOMER_REVEAL,
     S_TICKET_NEXT_ID,
+    S_EVENT_NEXT_ID,
+    S_TEXT_PENDING,
+    S_TEXT_STORE,
     S_CUSTOMER_PENDING,
     S_CUSTOMER_STORE,
     S__COUNT
@@ -50,7 +53,8 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * (the kinds a create starts, each due at its column's time).  $15 is
      * the id drawn beforehand when there is customer data to seal (the
      * seals are bound to it), else NULL; $6..$9, $16..$24 the stored
-     * customer (escp_customer_stored). */
+     * customer (escp_customer_stored); $25 the sealed free-text findings
+     * (migration 008), subject/description/category being masked already. */
     [S_TICKET_CREATE] = {"ticket_create",
         "WITH p AS (SELECT ack_seconds, resolve_seconds, warn_ratio FROM policies WHERE severity = $1), "
         "t AS (INSERT INTO tickets (id, tier, state, severity, channel, category, subject, "
@@ -60,13 +64,13 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "  resolve_due_at, warn_due_at, customer_bank_card_sealed, customer_name_masked, "
         "  customer_phone_masked, customer_email_masked, customer_id_number_masked, "
         "  customer_bank_card_masked, customer_phone_bi, customer_id_number_bi, "
-        "  customer_key_version) "
+        "  customer_key_version, pii_sealed, text_scanned) "
         " SELECT coalesce($15::bigint, nextval('tickets_id_seq')), 1, 'awaiting_ack', "
         "  $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
         "  now() + make_interval(secs => p.ack_seconds), now(), "
         "  now() + make_interval(secs => p.resolve_seconds), "
         "  now() + make_interval(secs => p.resolve_seconds * p.warn_ratio), "
-        "  $16, $17, $18, $19, $20, $21, $22, $23, $24::int FROM p "
+        "  $16, $17, $18, $19, $20, $21, $22, $23, $24::int, $25, true FROM p "
         " ON CONFLICT (created_by, idempotency_key) DO NOTHING RETURNING *), "
         "e AS (INSERT INTO events (ticket_id, type, actor_id, to_tier, to_state) "
         " SELECT id, 'created', $11, 1, 'awaiting_ack' FROM t RETURNING ticket_id), "
@@ -112,7 +116,8 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "WHERE t.id = $1 FOR UPDATE OF t"},
 
     /* Write the decided state back, append the event, apply the timer ops
-     * ($39 the kinds stopped, $40/$41 the kinds set and their due times). */
+     * ($39 the kinds stopped, $40/$41 the kinds set and their due times;
+     * $42 the event's id when drawn first for its sealed findings $43). */
     [S_TICKET_APPLY] = {"ticket_apply",
         "WITH u AS (UPDATE tickets SET tier = $2, state = $3, assignee_id = $4, "
         "  tier1_assignee_id = $5, tier2_assignee_id = $6, tier3_assignee_id = $7, "
@@ -128,9 +133,10 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "  warn_left_us = $27, paused_total_us = $28, resolve_fired = $29, warn_fired = $30, "
         "  version = version + 1, updated_at = now() "
         " WHERE id = $1 RETURNING *), "
-        "e AS (INSERT INTO events (ticket_id, type, actor_id, from_tier, to_tier, from_state, "
-        "  to_state, reason, data) "
-        " SELECT id, $31, $32, $33, $34, $35, $36, $37, $38::jsonb FROM u), "
+        "e AS (INSERT INTO events (id, ticket_id, type, actor_id, from_tier, to_tier, from_state, "
+        "  to_state, reason, data, pii_sealed) "
+        " SELECT coalesce($42::bigint, nextval('events_id_seq')), id, $31, $32, $33, $34, $35, "
+        "  $36, $37, $38::jsonb, $43 FROM u), "
         "d AS (DELETE FROM timers WHERE ticket_id = $1 AND kind = ANY ($39::text[])), "
         "i AS (INSERT INTO timers (ticket_id, kind, due_at) "
         " SELECT $1, x.k, x.d FROM unnest($40::text[], $41::timestamptz[]) AS x(k, d) "
@@ -138,8 +144,9 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "SELECT " TICKET_COLS " FROM u t LEFT JOIN principals a ON a.id = t.assignee_id"},
 
     [S_EVENT_ADD] = {"event_add",
-        "WITH e AS (INSERT INTO events (ticket_id, type, actor_id, reason, body, data) "
-        " VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING *) "
+        "WITH e AS (INSERT INTO events (id, ticket_id, type, actor_id, reason, body, data, pii_sealed) "
+        " VALUES (coalesce($7::bigint, nextval('events_id_seq')), $1, $2, $3, $4, $5, $6::jsonb, "
+        "  $8) RETURNING *) "
         "SELECT e.id, e.type, e.at, e.actor_id, p.name AS actor_name, p.role AS actor_role, "
         " e.from_tier, e.to_tier, e.from_state, e.to_state, e.reason, e.body, e.data "
         "FROM e LEFT JOIN principals p ON p.id = e.actor_id"},
@@ -191,15 +198,25 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * reveal, together. */
     [S_CUSTOMER_REVEAL] = {"customer_reveal",
         "WITH t AS (SELECT id, customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
-        "  customer_id_number_sealed, customer_bank_card_sealed FROM tickets WHERE id = $1), "
+        "  customer_id_number_sealed, customer_bank_card_sealed, subject, description, category, "
+        "  resolution, sat_feedback, pii_sealed FROM tickets WHERE id = $1), "
         "e AS (INSERT INTO events (ticket_id, type, actor_id) "
         " SELECT id, 'customer_revealed', $2 FROM t) "
         "SELECT id, customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
-        " customer_id_number_sealed, customer_bank_card_sealed FROM t"},
+        " customer_id_number_sealed, customer_bank_card_sealed, subject, description, category, "
+        " resolution, sat_feedback AS feedback, pii_sealed, "
+        /* the events whose texts had findings, with their stored (masked) texts */
+        " (SELECT json_agg(json_build_object('id', x.id, 'pii_sealed', x.pii_sealed, "
+        "   'reason', x.reason, 'body', x.body, 'resolution', x.data->>'resolution', "
+        "   'feedback', x.data->'satisfaction'->>'feedback') ORDER BY x.id) "
+        "  FROM events x WHERE x.ticket_id = $1 AND x.pii_sealed IS NOT NULL)::text AS event_pii "
+        "FROM t"},
 
     /* The id of a ticket about to be created, drawn first so that its
      * customer fields can be sealed bound to it. */
     [S_TICKET_NEXT_ID] = {"ticket_next_id", "SELECT nextval('tickets_id_seq') AS id"},
+    /* The same for an event whose free-text findings are sealed bound to it. */
+    [S_EVENT_NEXT_ID] = {"event_next_id", "SELECT nextval('events_id_seq') AS id"},
 
     /* A batch of rows whose customer needs sealing: still in clear (from
      * before migration 006, or written by a daemon of the release before),
@@ -216,6 +233,17 @@ static const struct escp_stmt stmts[S__COUNT] = {
         " (SELECT id FROM tickets WHERE customer_key_version IS NOT NULL "
         "   AND customer_key_version < $1::int ORDER BY customer_key_version, id LIMIT $2)) "
         "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"},
+
+    /* A batch of tickets whose texts were never scanned (from before
+     * migration 008, or from a daemon of the release before): the partial
+     * index tickets_text_unscanned. */
+    [S_TEXT_PENDING] = {"text_pending",
+        "SELECT id, subject, description, category, resolution, sat_feedback FROM tickets "
+        "WHERE NOT text_scanned ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"},
+    /* One row's texts, masked, and their findings sealed. */
+    [S_TEXT_STORE] = {"text_store",
+        "UPDATE tickets SET subject = $2, description = $3, category = $4, resolution = $5, "
+        " sat_feedback = $6, pii_sealed = $7, text_scanned = true WHERE id = $1"},
 
     /* One row's customer, sealed anew; the clear columns emptied. */
     [S_CUSTOMER_STORE] = {"customer_store",
@@ -344,19 +372,29 @@ static json_t *one_ticket(struct escp_conn *c, int s, int nparams, const char *c
     return t;
 }
 
-int escp_store_ticket_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err)
+static int next_id(struct escp_conn *c, int which, int64_t *id, esc_error_t *err)
 {
     int col, rc = -1;
-    PGresult *res = escp_exec(c, &stmts[S_TICKET_NEXT_ID], 0, NULL, err);
+    PGresult *res = escp_exec(c, &stmts[which], 0, NULL, err);
     if (!res)
         return -1;
     if (PQntuples(res) == 1 &&
-        escp_columns(res, stmts[S_TICKET_NEXT_ID].name, err, "id", &col, NULL) == 0) {
+        escp_columns(res, stmts[which].name, err, "id", &col, NULL) == 0) {
         *id = strtoll(PQgetvalue(res, 0, col), NULL, 10);
         rc = 0;
     }
     PQclear(res);
     return rc;
+}
+
+int escp_store_ticket_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err)
+{
+    return next_id(c, S_TICKET_NEXT_ID, id, err);
+}
+
+int escp_store_event_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err)
+{
+    return next_id(c, S_EVENT_NEXT_ID, id, err);
 }
 
 json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_ticket *nt,
@@ -372,7 +410,7 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
         cs = &none;
     snprintf(idb, sizeof idb, "%" PRId64, cs->id);
     snprintf(version, sizeof version, "%u", cs->key_version);
-    const char *v[24] = {nt->severity, nt->channel, nt->category, nt->subject, nt->description,
+    const char *v[25] = {nt->severity, nt->channel, nt->category, nt->subject, nt->description,
                          cs->sealed[ESCP_CUST_NAME], cs->sealed[ESCP_CUST_PHONE],
                          cs->sealed[ESCP_CUST_EMAIL], cs->sealed[ESCP_CUST_ID_NUMBER],
                          nt->external_ref, actor, nt->idempotency_key,
@@ -381,12 +419,12 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
                          cs->masked[ESCP_CUST_NAME], cs->masked[ESCP_CUST_PHONE],
                          cs->masked[ESCP_CUST_EMAIL], cs->masked[ESCP_CUST_ID_NUMBER],
                          cs->masked[ESCP_CUST_BANK_CARD], cs->phone_bi, cs->id_number_bi,
-                         cs->key_version ? version : NULL};
+                         cs->key_version ? version : NULL, nt->pii_sealed};
     json_t *t = NULL;
     int due_col, hash_col;
     *replayed = false;
     *first_due = ESC_TIME_NULL;
-    PGresult *res = escp_exec(c, &stmts[S_TICKET_CREATE], 24, v, err);
+    PGresult *res = escp_exec(c, &stmts[S_TICKET_CREATE], 25, v, err);
     if (!res)
         return NULL;
     if (PQntuples(res) == 1) {
@@ -607,7 +645,9 @@ json_t *escp_store_ticket_apply(struct escp_conn *c, const struct escp_ticket *t
     x.v[38] = stops;
     x.v[39] = kinds;
     x.v[40] = dues;
-    json_t *out = one_ticket(c, S_TICKET_APPLY, 41, x.v, err);
+    put_int(&x, 41, ev->id, 0);
+    x.v[42] = ev->pii_sealed;
+    json_t *out = one_ticket(c, S_TICKET_APPLY, 43, x.v, err);
     free(data);
     return out;
 }
@@ -669,12 +709,14 @@ static int events_into(const PGresult *res, const char *what, json_t *items, esc
 json_t *escp_store_event_add(struct escp_conn *c, int64_t ticket_id, const struct escp_event *ev,
                              esc_error_t *err)
 {
-    char idb[24], actor[24];
+    char idb[24], actor[24], evid[24];
     snprintf(idb, sizeof idb, "%" PRId64, ticket_id);
     snprintf(actor, sizeof actor, "%" PRId64, ev->actor_id);
+    snprintf(evid, sizeof evid, "%" PRId64, ev->id);
     char *data = ev->data ? json_dumps(ev->data, JSON_COMPACT) : NULL;
-    const char *v[6] = {idb, ev->type, ev->actor_id ? actor : NULL, ev->reason, ev->body, data};
-    PGresult *res = escp_exec(c, &stmts[S_EVENT_ADD], 6, v, err);
+    const char *v[8] = {idb, ev->type, ev->actor_id ? actor : NULL, ev->reason, ev->body, data,
+                        ev->id ? evid : NULL, ev->pii_sealed};
+    PGresult *res = escp_exec(c, &stmts[S_EVENT_ADD], 8, v, err);
     free(data);
     if (!res)
         return NULL;
@@ -784,7 +826,8 @@ json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t acto
     const char *v[2] = {idb, actor};
     struct {
         int customer_name_sealed, customer_phone_sealed, customer_email_sealed,
-            customer_id_number_sealed, customer_bank_card_sealed;
+            customer_id_number_sealed, customer_bank_card_sealed, subject, description, category,
+            resolution, feedback, pii_sealed, event_pii;
     } col, *k = &col;
     PGresult *res = escp_exec(c, &stmts[S_CUSTOMER_REVEAL], 2, v, err);
     if (!res)
@@ -795,13 +838,26 @@ json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t acto
     else if (escp_columns(res, stmts[S_CUSTOMER_REVEAL].name, err,
                           ESCP_COL(k, customer_name_sealed), ESCP_COL(k, customer_phone_sealed),
                           ESCP_COL(k, customer_email_sealed), ESCP_COL(k, customer_id_number_sealed),
-                          ESCP_COL(k, customer_bank_card_sealed), NULL) == 0) {
-        out = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s?}", "ticket_id", (json_int_t)id,
+                          ESCP_COL(k, customer_bank_card_sealed), ESCP_COL(k, subject),
+                          ESCP_COL(k, description), ESCP_COL(k, category), ESCP_COL(k, resolution),
+                          ESCP_COL(k, feedback), ESCP_COL(k, pii_sealed),
+                          ESCP_COL(k, event_pii), NULL) == 0) {
+        const char *ep = escp_val(res, 0, k->event_pii);
+        json_t *events = ep ? json_loads(ep, 0, NULL) : json_array();
+        out = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, "
+                        "s:o?}",
+                        "ticket_id", (json_int_t)id,
                         "name", escp_val(res, 0, k->customer_name_sealed),
                         "phone", escp_val(res, 0, k->customer_phone_sealed),
                         "email", escp_val(res, 0, k->customer_email_sealed),
                         "id_number", escp_val(res, 0, k->customer_id_number_sealed),
-                        "bank_card", escp_val(res, 0, k->customer_bank_card_sealed));
+                        "bank_card", escp_val(res, 0, k->customer_bank_card_sealed),
+                        "subject", escp_val(res, 0, k->subject),
+                        "description", escp_val(res, 0, k->description),
+                        "category", escp_val(res, 0, k->category),
+                        "resolution", escp_val(res, 0, k->resolution),
+                        "feedback", escp_val(res, 0, k->feedback),
+                        "pii_sealed", escp_val(res, 0, k->pii_sealed), "event_pii", events);
         if (!out)
             esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
     }
@@ -893,6 +949,75 @@ int escp_store_customer_store(struct escp_conn *c, const struct escp_customer_st
                          cs->masked[ESCP_CUST_ID_NUMBER], cs->masked[ESCP_CUST_BANK_CARD],
                          cs->phone_bi, cs->id_number_bi, cs->key_version ? version : NULL};
     PGresult *res = escp_exec(c, &stmts[S_CUSTOMER_STORE], 14, v, err);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* ---- texts from before migration 008 ---- */
+
+void escp_text_rows_free(struct escp_text_row *rows, int n)
+{
+    for (int i = 0; rows && i < n; i++)
+        for (int f = 0; f < ESCP_TEXT__COUNT; f++)
+            free(rows[i].text[f]);
+    free(rows);
+}
+
+int escp_store_text_pending(struct escp_conn *c, int batch, struct escp_text_row **rows, int *n,
+                            esc_error_t *err)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", batch);
+    const char *v[1] = {lim};
+    struct {
+        int id, subject, description, category, resolution, sat_feedback;
+    } col, *k = &col;
+    int rc = -1;
+    *rows = NULL;
+    *n = 0;
+    PGresult *res = escp_exec(c, &stmts[S_TEXT_PENDING], 1, v, err);
+    if (!res)
+        return -1;
+    if (escp_columns(res, stmts[S_TEXT_PENDING].name, err, ESCP_COL(k, id), ESCP_COL(k, subject),
+                     ESCP_COL(k, description), ESCP_COL(k, category), ESCP_COL(k, resolution),
+                     ESCP_COL(k, sat_feedback), NULL) != 0)
+        goto out;
+    int count = PQntuples(res);
+    struct escp_text_row *r = calloc(count ? (size_t)count : 1, sizeof *r);
+    if (!r) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+        goto out;
+    }
+    const int cols[ESCP_TEXT__COUNT] = {k->subject, k->description, k->category, k->resolution,
+                                        k->sat_feedback};
+    for (int i = 0; i < count; i++) {
+        r[i].id = strtoll(PQgetvalue(res, i, k->id), NULL, 10);
+        for (int f = 0; f < ESCP_TEXT__COUNT; f++) {
+            const char *val = escp_val(res, i, cols[f]);
+            if (val && !(r[i].text[f] = strdup(val))) {
+                escp_text_rows_free(r, count);
+                esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+                goto out;
+            }
+        }
+    }
+    *rows = r;
+    *n = count;
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+int escp_store_text_store(struct escp_conn *c, int64_t id, const char *const text[ESCP_TEXT__COUNT],
+                          const char *pii_sealed, esc_error_t *err)
+{
+    char idb[24];
+    snprintf(idb, sizeof idb, "%" PRId64, id);
+    const char *v[7] = {idb, text[0], text[1], text[2], text[3], text[4], pii_sealed};
+    PGresult *res = escp_exec(c, &stmts[S_TEXT_STORE], 7, v, err);
     if (!res)
         return -1;
     PQclear(res);

@@ -355,3 +355,30 @@ int escp_customer_reseal(struct esc_store *store, struct escp_keyring *kr, unsig
                      escp_keyring_version(kr));
     }
 }
+
+/* ---- any other value (free-text findings, free_text.c) ---- */
+
+char *escp_keyring_seal(struct escp_keyring *kr, const char *plain, size_t len, const char *aad,
+                        esc_error_t *err)
+{
+    reload_if_replaced(kr);
+    pthread_rwlock_rdlock(&kr->lock);
+    char *s = esc_seal(kr->ring, plain, len, aad, err);
+    pthread_rwlock_unlock(&kr->lock);
+    return s;
+}
+
+char *escp_keyring_open(struct escp_keyring *kr, const char *sealed, const char *aad,
+                        esc_error_t *err)
+{
+    unsigned v = esc_sealed_version(sealed);
+    pthread_rwlock_rdlock(&kr->lock);
+    int known = esc_datakey_has_version(kr->ring, v);
+    pthread_rwlock_unlock(&kr->lock);
+    if (!known && v != 0)
+        reload_for(kr, v);
+    pthread_rwlock_rdlock(&kr->lock);
+    char *p = esc_open(kr->ring, sealed, aad, NULL, err);
+    pthread_rwlock_unlock(&kr->lock);
+    return p;
+}

@@ -3,6 +3,7 @@
  *   decide with the pure state machine and deadline arithmetic;
  *   write ticket + event + timers in one statement; COMMIT.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,26 +106,44 @@ json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
                                                  nt->customer_email, nt->customer_id_number,
                                                  nt->customer_bank_card};
     struct escp_customer_stored cs = {0};
-    json_t *t = NULL;
+    struct escp_free_text ft[3] = {{"subject", nt->subject, NULL},
+                                   {"description", nt->description, NULL},
+                                   {"category", nt->category, NULL}};
+    struct escp_new_ticket stored = *nt;
+    json_t *t = NULL, *found = NULL;
+    char *pii_sealed = NULL;
+    int64_t id = 0;
+    esc_time_t first_due = ESC_TIME_NULL;
+    struct escp_conn *c = NULL;
     bool any = false;
     for (int f = 0; f < ESCP_CUST__COUNT; f++)
         any = any || clear[f];
-    struct escp_conn *c = escp_lease(svc->store, err);
-    if (!c)
+    /* personal data in the free text is stored masked (migration 008); the
+     * request hash of an Idempotency-Key stays that of the body as sent */
+    if (escp_free_text_mask(ft, 3, &found, err) != 0)
         return NULL;
+    stored.subject = escp_free_text_stored(&ft[0]);
+    stored.description = escp_free_text_stored(&ft[1]);
+    stored.category = escp_free_text_stored(&ft[2]);
+    if (!(c = escp_lease(svc->store, err)))
+        goto out;
     /* the seals are bound to the ticket's id, so it is drawn first: one
-     * more round trip, only for a ticket with customer data */
-    int64_t id = 0;
-    if (any && (escp_store_ticket_next_id(c, &id, err) != 0 ||
-                escp_customer_seal(svc->keys, id, clear, &cs, err) != 0)) {
-        escp_release(svc->store, c);
-        return NULL;
-    }
-    esc_time_t first_due = ESC_TIME_NULL;
-    t = escp_store_ticket_create(c, nt, any ? &cs : NULL, actor->id, svc->notify_within_ms,
-                                 replayed, &first_due, err);
+     * more round trip, only for a ticket with something to seal */
+    if ((any || found) && escp_store_ticket_next_id(c, &id, err) != 0)
+        goto out;
+    cs.id = id;
+    if ((any && escp_customer_seal(svc->keys, id, clear, &cs, err) != 0) ||
+        (found && !(pii_sealed = escp_free_text_seal(svc->keys, "tickets", id, found, err))))
+        goto out;
+    stored.pii_sealed = pii_sealed;
+    t = escp_store_ticket_create(c, &stored, (any || found) ? &cs : NULL, actor->id,
+                                 svc->notify_within_ms, replayed, &first_due, err);
+out:
     escp_release(svc->store, c);
     escp_customer_stored_clear(&cs);
+    escp_free_text_clear(ft, 3);
+    json_decref(found);
+    free(pii_sealed);
     if (t && !*replayed) {
         escp_wake_tier(svc->wake, ESC_TIER_LINE1);
         escp_wake_events(svc->wake);
@@ -228,13 +247,28 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
                      enum esc_action action, const struct escp_action_args *args,
                      esc_error_t *err)
 {
-    json_t *out = NULL, *data = NULL;
+    json_t *out = NULL, *data = NULL, *found = NULL;
     json_t *(*render)(json_t *) = escp_render_ticket;
     struct escp_ticket t;
     struct esc_fsm_result r;
-    struct escp_conn *c = escp_lease(svc->store, err);
-    if (!c)
+    struct escp_conn *c = NULL;
+    char *pii_sealed = NULL;
+    /* personal data in the texts is stored masked, in the event and (the
+     * resolution, the feedback) in the ticket alike; what was found is
+     * sealed with the event (migration 008) */
+    struct escp_free_text texts[4] = {{"reason", args->reason, NULL}, {"body", args->body, NULL},
+                                   {"resolution", args->resolution, NULL},
+                                   {"feedback", args->sat_feedback, NULL}};
+    struct escp_action_args masked = *args;
+    if (escp_free_text_mask(texts, 4, &found, err) != 0)
         return NULL;
+    masked.reason = escp_free_text_stored(&texts[0]);
+    masked.body = escp_free_text_stored(&texts[1]);
+    masked.resolution = escp_free_text_stored(&texts[2]);
+    masked.sat_feedback = escp_free_text_stored(&texts[3]);
+    args = &masked;
+    if (!(c = escp_lease(svc->store, err)))
+        goto out;
     if (escp_begin(c, err) != 0)
         goto out;
     if (escp_store_ticket_lock(c, id, &t, err) != 0)
@@ -249,6 +283,11 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
         goto out;
 
     struct escp_event ev = {.type = r.event, .actor_id = actor->id};
+    /* bound to the event's id, drawn first only when there is something */
+    if (found && (escp_store_event_next_id(c, &ev.id, err) != 0 ||
+                  !(pii_sealed = escp_free_text_seal(svc->keys, "events", ev.id, found, err))))
+        goto out;
+    ev.pii_sealed = pii_sealed;
     if (!r.changes_ticket) { /* comment */
         render = escp_render_event;
         ev.body = args->body;
@@ -346,6 +385,9 @@ out:
         escp_wake_events(svc->wake);
     json_decref(data);
     escp_release(svc->store, c); /* rolls back whatever did not commit */
+    escp_free_text_clear(texts, 4);
+    json_decref(found);
+    free(pii_sealed);
     return render(out);
 }
 
@@ -418,6 +460,94 @@ json_t *escp_svc_ticket_events(struct escp_svc *svc, int64_t id, esc_error_t *er
     return doc;
 }
 
+/* The originals of the texts named in `names` of one row: each stored text
+ * with the findings of doc put back (as stored when it had none), into
+ * `into` under the same name.  A text absent from the row is left out. */
+static int restore_texts(json_t *row, json_t *doc, const char *const *names, json_t *into,
+                         esc_error_t *err)
+{
+    for (const char *const *n = names; *n; n++) {
+        const char *stored = json_string_value(json_object_get(row, *n));
+        json_t *fd = doc ? json_object_get(doc, *n) : NULL;
+        if (!stored)
+            continue;
+        char *orig = fd ? escp_free_text_restore(stored, fd, err) : strdup(stored);
+        if (!orig) {
+            esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+            return -1;
+        }
+        json_object_set_new(into, *n, json_string(orig));
+        free(orig);
+    }
+    return 0;
+}
+
+/* The reveal's free text (docs/api.md): "free_text" {subject, description,
+ * category} as written, and "free_text_events" [{"event_id", and reason,
+ * body, resolution or feedback as written}] for the events whose texts had
+ * personal data.  Replaces the store's internal keys in cust. */
+static int reveal_free_text(struct escp_svc *svc, int64_t id, json_t *cust, esc_error_t *err)
+{
+    static const char *const ticket_texts[] = {"subject", "description", "category", NULL};
+    static const char *const event_texts[] = {"reason", "body", "resolution", "feedback", NULL};
+    static const char *const late_texts[] = {"resolution", "feedback", NULL};
+    int rc = -1;
+    json_t *doc = NULL, *ft = json_object(), *evs = json_array();
+    const char *sealed = json_string_value(json_object_get(cust, "pii_sealed"));
+    if (!ft || !evs)
+        goto out;
+    if (sealed && !(doc = escp_free_text_open(svc->keys, "tickets", id, sealed, err))) {
+        log_error("ticket %" PRId64 ": the free-text findings do not open", id);
+        goto out;
+    }
+    if (restore_texts(cust, doc, ticket_texts, ft, err) != 0)
+        goto out;
+    if (!json_object_get(ft, "category"))
+        json_object_set_new(ft, "category", json_null());
+    /* a ticket scanned after it was written (from before migration 008)
+     * has its resolution's and feedback's findings here too; a newer one
+     * has them with its resolved and closed events */
+    for (const char *const *n = late_texts; *n; n++) {
+        const char *one[2] = {*n, NULL};
+        if (doc && json_object_get(doc, *n) && restore_texts(cust, doc, one, ft, err) != 0)
+            goto out;
+    }
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(cust, "event_pii"), i, ev) {
+        json_int_t eid = json_integer_value(json_object_get(ev, "id"));
+        json_t *edoc = escp_free_text_open(svc->keys, "events", eid,
+                                           json_string_value(json_object_get(ev, "pii_sealed")), err);
+        if (!edoc) {
+            log_error("ticket %" PRId64 ": the free-text findings of event %" JSON_INTEGER_FORMAT
+                      " do not open", id, eid);
+            goto out;
+        }
+        json_t *one = json_pack("{s:I}", "event_id", eid);
+        int r = one ? restore_texts(ev, edoc, event_texts, one, err) : -1;
+        json_decref(edoc);
+        if (r != 0 || json_array_append_new(evs, one) != 0)
+            goto out;
+    }
+    json_object_set_new(cust, "free_text", ft);
+    json_object_set_new(cust, "free_text_events", evs);
+    ft = evs = NULL;
+    rc = 0;
+out:
+    if (rc != 0)
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "the free text could not be revealed");
+    json_decref(doc);
+    json_decref(ft);
+    json_decref(evs);
+    for (const char *const *n = event_texts; *n; n++)
+        json_object_del(cust, *n);
+    for (const char *const *n = ticket_texts; *n; n++)
+        json_object_del(cust, *n);
+    json_object_del(cust, "pii_sealed");
+    json_object_del(cust, "event_pii");
+    return rc;
+}
+
 json_t *escp_svc_customer_reveal(struct escp_svc *svc, int64_t id, const struct esc_actor *actor,
                                  esc_error_t *err)
 {
@@ -443,6 +573,10 @@ json_t *escp_svc_customer_reveal(struct escp_svc *svc, int64_t id, const struct 
     for (int f = 0; f < ESCP_CUST__COUNT; f++) {
         json_object_set_new(cust, keys[f], clear[f] ? json_string(clear[f]) : json_null());
         free(clear[f]);
+    }
+    if (reveal_free_text(svc, id, cust, err) != 0) {
+        json_decref(cust);
+        return NULL;
     }
     return cust;
 }

@@ -124,6 +124,50 @@ int escp_customer_index(struct escp_keyring *kr, const char *kind, const char *v
 int escp_customer_reseal(struct esc_store *store, struct escp_keyring *kr, unsigned below,
                          int batch, long *total, esc_error_t *err);
 
+/* Seal / open one value with the ring (the place string `aad` as in
+ * base/datakey.h); malloc'd results, NULL with err. */
+char *escp_keyring_seal(struct escp_keyring *kr, const char *plain, size_t len, const char *aad,
+                        esc_error_t *err);
+char *escp_keyring_open(struct escp_keyring *kr, const char *sealed, const char *aad,
+                        esc_error_t *err);
+
+/* ---- personal data in free text (free_text.c; migration 008) ----
+ * The texts of one row (a ticket's subject, description, category; an
+ * event's reason, body, resolution, feedback) are scanned before they are
+ * written: each text with a finding is replaced by its masked form, and
+ * what was found goes, sealed, into the row's pii_sealed column: one JSON
+ * document {"<name>": [{"at", "length", "kind", "original"}, ...]} where
+ * at/length place the masked form in the MASKED text (bytes) and original
+ * is the text it replaced.  Texts with no finding are stored as they are. */
+struct escp_free_text {
+    const char *name;  /* "subject", ... */
+    const char *text;  /* borrowed; NULL = absent */
+    char *masked;      /* set by escp_free_text_mask: malloc'd, NULL = no finding */
+};
+/* Scan and mask f[0..n); *doc (new reference) gets the findings, or NULL
+ * when there are none (then every masked is NULL). */
+int escp_free_text_mask(struct escp_free_text *f, size_t n, json_t **doc, esc_error_t *err);
+/* The text to store: masked when there was a finding, else the text. */
+const char *escp_free_text_stored(const struct escp_free_text *f);
+void escp_free_text_clear(struct escp_free_text *f, size_t n);
+/* Seal doc bound to "<table>.pii:<id>" (table "tickets" or "events"). */
+char *escp_free_text_seal(struct escp_keyring *kr, const char *table, int64_t id, json_t *doc,
+                          esc_error_t *err);
+/* Open a pii_sealed value of row `id` of `table`: the document, new reference. */
+json_t *escp_free_text_open(struct escp_keyring *kr, const char *table, int64_t id,
+                            const char *sealed, esc_error_t *err);
+/* The original of a stored (masked) text with its findings (doc[name]);
+ * a copy of masked when there are none; NULL with err when they do not fit. */
+char *escp_free_text_restore(const char *masked, json_t *findings, esc_error_t *err);
+/* Scan, mask and seal, in transactions of `batch` rows, every ticket whose
+ * texts were never scanned (from before migration 008): subject,
+ * description, category, and the resolution and feedback columns (their
+ * findings under "resolution" and "feedback" in the ticket's document).
+ * Their events are left as they are (append-only; docs/security.md).
+ * *total gets the count.  Safe while daemons serve (SKIP LOCKED). */
+int escp_free_text_scan_old(struct esc_store *store, struct escp_keyring *kr, int batch,
+                            long *total, esc_error_t *err);
+
 struct escp_svc {
     struct esc_store *store;
     struct escp_keyring *keys; /* the data key; seals on create, opens on reveal */
