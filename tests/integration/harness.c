@@ -1741,3 +1741,33 @@ long h_nofile_at_least(long n)
     }
     return rl.rlim_cur == RLIM_INFINITY ? n : (long)rl.rlim_cur;
 }
+
+/* ------------------------------------------------ data stored in clear */
+
+static const char *const probe_sql =
+    "CREATE OR REPLACE FUNCTION probe_clear(needle text) RETURNS text LANGUAGE plpgsql AS $$ "
+    "DECLARE r record; n bigint; hits text := ''; "
+    "BEGIN "
+    " FOR r IN SELECT c.table_name, c.column_name FROM information_schema.columns c "
+    "  JOIN information_schema.tables t ON t.table_schema = c.table_schema "
+    "   AND t.table_name = c.table_name "
+    "  WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' "
+    "   AND c.data_type IN ('text', 'jsonb', 'json', 'character varying', 'ARRAY') LOOP "
+    "  EXECUTE format('SELECT count(*) FROM %I WHERE %I::text LIKE $1', r.table_name, "
+    "   r.column_name) INTO n USING '%' || needle || '%'; "
+    "  IF n > 0 THEN hits := hits || r.table_name || '.' || r.column_name || ' '; END IF; "
+    " END LOOP; "
+    " RETURN hits; "
+    "END $$";
+
+void h_probe_install(h_ctx *h)
+{
+    const char *err = NULL;
+    if (h_sql_exec(h, probe_sql, &err) != 0)
+        fail_msg("probe function: %s", err);
+}
+
+const char *h_probe_clear(h_ctx *h, const char *needle)
+{
+    return h_sql_value(h, "SELECT probe_clear('%s')", needle);
+}

@@ -309,4 +309,11 @@ ssize_t h_raw_read(int fd, char *buf, size_t cap, double seconds, int *closed);
  * limit allows); the soft limit now, or -1. */
 long h_nofile_at_least(long n);
 
+/* Where a value is stored in clear: h_probe_install creates the SQL function
+ * probe_clear(needle), which searches every text, json and array column of
+ * every table; h_probe_clear answers the columns that hold the needle ("" when
+ * none).  The needle must not contain a quote. */
+void h_probe_install(h_ctx *h);
+const char *h_probe_clear(h_ctx *h, const char *needle);
+
 #endif

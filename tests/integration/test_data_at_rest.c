@@ -20,27 +20,10 @@ static h_ctx *H;
 #define CARD "6222 0212 3456 7890 128"
 #define CARD_DIGITS "6222021234567890128"
 
-/* Every text, json and array column of every table of the schema, searched
- * for a needle: the names of the columns that hold it ("" when none). */
-static const char *probe_sql =
-    "CREATE OR REPLACE FUNCTION probe_clear(needle text) RETURNS text LANGUAGE plpgsql AS $$ "
-    "DECLARE r record; n bigint; hits text := ''; "
-    "BEGIN "
-    " FOR r IN SELECT c.table_name, c.column_name FROM information_schema.columns c "
-    "  JOIN information_schema.tables t ON t.table_schema = c.table_schema "
-    "   AND t.table_name = c.table_name "
-    "  WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' "
-    "   AND c.data_type IN ('text', 'jsonb', 'json', 'character varying', 'ARRAY') LOOP "
-    "  EXECUTE format('SELECT count(*) FROM %I WHERE %I::text LIKE $1', r.table_name, "
-    "   r.column_name) INTO n USING '%' || needle || '%'; "
-    "  IF n > 0 THEN hits := hits || r.table_name || '.' || r.column_name || ' '; END IF; "
-    " END LOOP; "
-    " RETURN hits; "
-    "END $$";
 
 static void assert_nowhere_in_clear(const char *needle)
 {
-    const char *hits = h_sql_value(H, "SELECT probe_clear('%s')", needle);
+    const char *hits = h_probe_clear(H, needle);
     assert_non_null(hits);
     if (*hits)
         fail_msg("'%s' is stored in clear in: %s", needle, hits);
@@ -86,9 +69,7 @@ static int setup(void **state)
 {
     (void)state;
     H = h_start("test_data_at_rest", NULL);
-    const char *err = NULL;
-    if (h_sql_exec(H, probe_sql, &err) != 0)
-        fail_msg("probe function: %s", err);
+    h_probe_install(H);
     return 0;
 }
 
@@ -123,7 +104,7 @@ static void no_customer_value_is_stored_in_clear_anywhere(void **state)
     h_assert_str(last, "type", "customer_revealed");
 
     /* the probe finds what is stored in clear: the subject, say */
-    assert_non_null(strstr(h_sql_value(H, "SELECT probe_clear('sealed')"), "tickets.subject"));
+    assert_non_null(strstr(h_probe_clear(H, "sealed"), "tickets.subject"));
     const char *needles[] = {NAME, PHONE, PHONE_DIGITS, "1234-5678", EMAIL, "wang.xm",
                              ID_NUMBER, CARD, CARD_DIGITS, "3456 7890", NULL};
     for (const char *const *n = needles; *n; n++)

@@ -30,23 +30,6 @@ static h_ctx *H;
 #define RESOLUTION "已退款到卡 " CARD
 #define FEEDBACK "满意，有事打 " PHONE
 
-/* Every text, json and array column of every table, searched for a needle:
- * the columns that hold it ("" when none). */
-static const char *probe_sql =
-    "CREATE OR REPLACE FUNCTION probe_clear(needle text) RETURNS text LANGUAGE plpgsql AS $$ "
-    "DECLARE r record; n bigint; hits text := ''; "
-    "BEGIN "
-    " FOR r IN SELECT c.table_name, c.column_name FROM information_schema.columns c "
-    "  JOIN information_schema.tables t ON t.table_schema = c.table_schema "
-    "   AND t.table_name = c.table_name "
-    "  WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' "
-    "   AND c.data_type IN ('text', 'jsonb', 'json', 'character varying', 'ARRAY') LOOP "
-    "  EXECUTE format('SELECT count(*) FROM %I WHERE %I::text LIKE $1', r.table_name, "
-    "   r.column_name) INTO n USING '%' || needle || '%'; "
-    "  IF n > 0 THEN hits := hits || r.table_name || '.' || r.column_name || ' '; END IF; "
-    " END LOOP; "
-    " RETURN hits; "
-    "END $$";
 
 static const char *const clear_values[] = {PHONE, ID_NUMBER, CARD, "6222021234567890128",
                                            "wang.xm", NULL};
@@ -54,7 +37,7 @@ static const char *const clear_values[] = {PHONE, ID_NUMBER, CARD, "622202123456
 static void assert_nowhere_in_clear(void)
 {
     for (const char *const *v = clear_values; *v; v++) {
-        const char *hits = h_sql_value(H, "SELECT probe_clear('%s')", *v);
+        const char *hits = h_probe_clear(H, *v);
         assert_non_null(hits);
         if (*hits)
             fail_msg("'%s' is stored in clear in: %s", *v, hits);
@@ -244,9 +227,7 @@ static int setup(void **state)
 {
     (void)state;
     H = h_start("test_free_text_pii", NULL);
-    const char *err = NULL;
-    if (h_sql_exec(H, probe_sql, &err) != 0)
-        fail_msg("probe function: %s", err);
+    h_probe_install(H);
     return 0;
 }
 
