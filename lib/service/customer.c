@@ -61,6 +61,27 @@ struct escp_keyring *escp_keyring_load(const char *path, esc_error_t *err)
     return kr;
 }
 
+/* Load the key file and put it in use; the ring now in use (borrowed), or
+ * NULL when the file does not load (logged with `failure`, the old ring stays).
+ * The caller holds reload_mu. */
+static struct esc_datakey *reload_ring(struct escp_keyring *kr, const char *failure)
+{
+    esc_error_t e = {0};
+    struct esc_datakey *fresh = esc_datakey_load(kr->path, &e);
+    if (!fresh) {
+        log_warn("data key file %s %s: %s", kr->path, failure, e.message);
+        return NULL;
+    }
+    pthread_rwlock_wrlock(&kr->lock);
+    struct esc_datakey *old = kr->ring;
+    kr->ring = fresh;
+    pthread_rwlock_unlock(&kr->lock);
+    esc_datakey_free(old);
+    log_info("data key file %s reloaded: sealing with version %u", kr->path,
+             esc_datakey_current_version(fresh));
+    return fresh;
+}
+
 /* Before sealing, at most once a second: has the key file been replaced
  * (a rotation renames a new one over it)?  Then seal with its new version
  * from now on, so that a rotation's re-sealing is not undone by daemons
@@ -76,19 +97,7 @@ static void reload_if_replaced(struct escp_keyring *kr)
         if (stat(kr->path, &st) == 0 &&
             (st.st_ino != kr->ino || st.st_dev != kr->dev ||
              st.st_mtim.tv_sec != kr->mtime.tv_sec || st.st_mtim.tv_nsec != kr->mtime.tv_nsec)) {
-            esc_error_t e = {0};
-            struct esc_datakey *fresh = esc_datakey_load(kr->path, &e);
-            if (!fresh) {
-                log_warn("data key file %s changed but cannot be loaded: %s", kr->path, e.message);
-            } else {
-                pthread_rwlock_wrlock(&kr->lock);
-                struct esc_datakey *old = kr->ring;
-                kr->ring = fresh;
-                pthread_rwlock_unlock(&kr->lock);
-                esc_datakey_free(old);
-                log_info("data key file %s reloaded: sealing with version %u", kr->path,
-                         esc_datakey_current_version(fresh));
-            }
+            reload_ring(kr, "changed but cannot be loaded"); /* a failure is logged */
             /* remembered either way: a broken file is reported once, not
              * every second */
             kr->dev = st.st_dev;
@@ -131,19 +140,9 @@ static int reload_for(struct escp_keyring *kr, unsigned version)
     pthread_rwlock_unlock(&kr->lock);
     time_t now = time(NULL);
     if (!ok && now != kr->last_reload) {
-        esc_error_t e = {0};
         kr->last_reload = now;
-        struct esc_datakey *fresh = esc_datakey_load(kr->path, &e);
-        if (!fresh) {
-            log_warn("data key file %s could not be reloaded: %s", kr->path, e.message);
-        } else {
-            pthread_rwlock_wrlock(&kr->lock);
-            struct esc_datakey *old = kr->ring;
-            kr->ring = fresh;
-            pthread_rwlock_unlock(&kr->lock);
-            esc_datakey_free(old);
-            log_info("data key file %s reloaded: sealing with version %u", kr->path,
-                     esc_datakey_current_version(fresh));
+        struct esc_datakey *fresh = reload_ring(kr, "could not be reloaded");
+        if (fresh) {
             ok = esc_datakey_has_version(fresh, version);
             remember_file(kr);
         }
