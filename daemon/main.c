@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,8 +124,6 @@ static void free_secret(char *s)
     free(s);
 }
 
-static volatile sig_atomic_t stop_signal;
-static void on_signal(int sig) { stop_signal = sig; }
 
 static int cmd_serve(int n, const char **extra)
 {
@@ -188,11 +187,15 @@ static int cmd_serve(int n, const char **extra)
     cfg.tls_key_pem = key;
     int rc = 0;
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    /* SIGTERM and SIGINT are blocked before any thread starts (threads
+     * inherit the mask) and taken by sigwait below, on this thread: with a
+     * handler and pause(), the signal could be handled by another thread, or
+     * arrive between the check and pause(), and leave this one paused. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGTERM);
+    sigaddset(&stop_set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     if (esc_server_global_init() != 0) {
@@ -210,9 +213,10 @@ static int cmd_serve(int n, const char **extra)
     }
     log_info("escalated %s listening on %s://%s:%d (pool %d)", ESC_VERSION, cert ? "https" : "http",
              host, esc_server_port(srv), cfg.pool_size);
-    while (!stop_signal)
-        pause();
-    log_info("signal %d: finishing requests in flight", (int)stop_signal);
+    int sig = 0;
+    while (sigwait(&stop_set, &sig) != 0)
+        ;
+    log_info("signal %d: finishing requests in flight", sig);
     esc_server_stop(srv);
     log_info("stopped");
 out:
