@@ -54,6 +54,9 @@ struct fl_load {
     struct unanswered *un;
     size_t n_un, cap_un;
 
+    struct fl_req *reqs; /* every request, in the order answered */
+    size_t n_reqs, cap_reqs;
+
     struct fl_stats st;
     int fault_on;       /* between fl_fault_begin and fl_fault_end */
     double fault_begin; /* 0 until fl_fault_begin */
@@ -118,9 +121,14 @@ static char *url_of(struct client *cl, const char *path)
 }
 
 /* Count the answer in the stats; a 2xx moves the gap measure. */
-static void count(fl_load *l, const struct answer *a, int retry_after)
+static void count(fl_load *l, enum fl_op op, const struct answer *a, int retry_after)
 {
     pthread_mutex_lock(&l->mu);
+    if (l->n_reqs == l->cap_reqs) {
+        l->cap_reqs = l->cap_reqs ? l->cap_reqs * 2 : 4096;
+        l->reqs = xrealloc(l->reqs, l->cap_reqs * sizeof *l->reqs);
+    }
+    l->reqs[l->n_reqs++] = (struct fl_req){a->t_sent, a->t_answered, (int)a->status, op, retry_after};
     struct fl_stats *s = &l->st;
     double lat = a->t_answered - a->t_sent;
     s->requests++;
@@ -161,7 +169,7 @@ static void count(fl_load *l, const struct answer *a, int retry_after)
 }
 
 /* One request.  A transport error moves the client to the next URL. */
-static struct answer request(struct client *cl, const char *method, const char *path, const char *token,
+static struct answer request(struct client *cl, enum fl_op op, const char *method, const char *path, const char *token,
                              const char *body, const char *extra_header)
 {
     struct answer a = {0, NULL, 0, 0};
@@ -207,7 +215,7 @@ static struct answer request(struct client *cl, const char *method, const char *
     }
     curl_slist_free_all(hl);
     free(url);
-    count(cl->l, &a, cl->retry_after);
+    count(cl->l, op, &a, cl->retry_after);
     return a;
 }
 
@@ -282,7 +290,7 @@ static void *writer(void *arg)
         snprintf(body, sizeof body, "{\"subject\": \"fault load %s\", \"severity\": \"normal\"}", key);
         char hdr[100];
         snprintf(hdr, sizeof hdr, "Idempotency-Key: %s", key);
-        struct answer a = request(cl, "POST", "/v1/tickets", l->cfg.frontdesk, body, hdr);
+        struct answer a = request(cl, FL_CREATE, "POST", "/v1/tickets", l->cfg.frontdesk, body, hdr);
         if (!ok(&a)) {
             if (a.status == 0 || a.status >= 500)
                 remember_unanswered(l, key, body);
@@ -296,7 +304,7 @@ static void *writer(void *arg)
         if (chance(cl, leave))
             continue;
         snprintf(path, sizeof path, "/v1/tickets/%lld/acknowledge", (long long)id);
-        a = request(cl, "POST", path, l->cfg.agent1, NULL, NULL);
+        a = request(cl, FL_ACK, "POST", path, l->cfg.agent1, NULL, NULL);
         if (!ok(&a)) {
             back_off(&a);
             answer_free(&a);
@@ -306,12 +314,12 @@ static void *writer(void *arg)
         answer_free(&a);
         if (chance(cl, 50)) {
             snprintf(path, sizeof path, "/v1/tickets/%lld/escalate", (long long)id);
-            a = request(cl, "POST", path, l->cfg.agent1, "{\"reason\": \"fault load\"}", NULL);
+            a = request(cl, FL_ESCALATE, "POST", path, l->cfg.agent1, "{\"reason\": \"fault load\"}", NULL);
             if (ok(&a))
                 record(l, FL_ESCALATE, &a, NULL);
         } else {
             snprintf(path, sizeof path, "/v1/tickets/%lld/resolve", (long long)id);
-            a = request(cl, "POST", path, l->cfg.agent1,
+            a = request(cl, FL_RESOLVE, "POST", path, l->cfg.agent1,
                         "{\"resolution\": \"fixed\", \"root_cause\": \"operations\"}", NULL);
             if (ok(&a))
                 record(l, FL_RESOLVE, &a, NULL);
@@ -329,7 +337,7 @@ static void *claimer(void *arg)
     char path[64];
     snprintf(path, sizeof path, "/v1/queues/line-2/claim?wait=%d", l->cfg.claim_wait_s > 0 ? l->cfg.claim_wait_s : 1);
     while (!l->stop) {
-        struct answer a = request(cl, "POST", path, l->cfg.agent2, NULL, NULL);
+        struct answer a = request(cl, FL_CLAIM, "POST", path, l->cfg.agent2, NULL, NULL);
         if (a.status != 200) {
             back_off(&a);
             answer_free(&a);
@@ -341,7 +349,7 @@ static void *claimer(void *arg)
         if (chance(cl, 50)) {
             char rp[64];
             snprintf(rp, sizeof rp, "/v1/tickets/%lld/resolve", (long long)id);
-            a = request(cl, "POST", rp, l->cfg.agent2,
+            a = request(cl, FL_RESOLVE, "POST", rp, l->cfg.agent2,
                         "{\"resolution\": \"fixed\", \"root_cause\": \"operations\"}", NULL);
             if (ok(&a))
                 record(l, FL_RESOLVE, &a, NULL);
@@ -450,7 +458,7 @@ long fl_load_retry_unanswered(fl_load *l, const char *base, double seconds)
         snprintf(hdr, sizeof hdr, "Idempotency-Key: %s", u->key);
         for (;;) {
             cl.url = slot;
-            struct answer a = request(&cl, "POST", "/v1/tickets", l->cfg.frontdesk, u->body, hdr);
+            struct answer a = request(&cl, FL_CREATE, "POST", "/v1/tickets", l->cfg.frontdesk, u->body, hdr);
             if (ok(&a)) {
                 record(l, FL_CREATE, &a, u->key);
                 answer_free(&a);
@@ -469,6 +477,12 @@ long fl_load_retry_unanswered(fl_load *l, const char *base, double seconds)
     free(cl.body);
     curl_easy_cleanup(cl.c);
     return left;
+}
+
+size_t fl_requests(fl_load *l, const struct fl_req **reqs)
+{
+    *reqs = l->reqs;
+    return l->n_reqs;
 }
 
 size_t fl_ledger(fl_load *l, const struct fl_entry **entries)
@@ -494,6 +508,7 @@ void fl_load_free(fl_load *l)
         free(l->un[i].body);
     free(l->un);
     free(l->led);
+    free(l->reqs);
     pthread_mutex_destroy(&l->mu);
     free(l);
 }

@@ -146,6 +146,16 @@ struct fl_entry {
     double t_sent, t_answered; /* fl_now() */
 };
 size_t fl_ledger(fl_load *l, const struct fl_entry **entries);
+/* Every request the load sent (answered or not), in the order answered:
+ * for what the counters do not say (which requests were in flight at an
+ * instant, the errors' times).  After fl_load_stop. */
+struct fl_req {
+    double t_sent, t_answered; /* fl_now() */
+    int status;                /* 0: no HTTP answer */
+    enum fl_op op;             /* FL_CLAIM for every claim, 204 included */
+    int retry_after;           /* the answer had Retry-After */
+};
+size_t fl_requests(fl_load *l, const struct fl_req **reqs);
 
 /* Monotonic seconds (the clock of the stats). */
 double fl_now(void);
