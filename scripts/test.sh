@@ -62,6 +62,10 @@ run_suite() { # BUILD_DIR [cmake args...]
 }
 
 run_suite build || status=1
+# What each fault did (ctest shows the faults.report test's output only on failure).
+if [[ -s build/faults.tsv ]]; then
+    sh tests/faults/report.sh build/faults.tsv || true
+fi
 
 # The sanitizer build.  Leak detection stays on for everything that is ours
 # (the daemon, the unit tests, the integration test programs).  The test
