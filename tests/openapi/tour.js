@@ -55,8 +55,8 @@ function rewrite(v) {
   }
   return v;
 }
-// strictTypes off: a subschema of allOf that adds `properties` without its
-// own `type` is plain JSON Schema, and the document composes that way.
+// strict, but for strictTypes: a subschema of allOf that adds `properties`
+// without its own `type` is plain JSON Schema, and the document composes so.
 const ajv = new Ajv2020({ strict: true, strictTypes: false, allowUnionTypes: true, allErrors: true });
 addFormats(ajv);
 ajv.addSchema({ $id: 'openapi', $defs: rewrite(doc.components.schemas) });
