@@ -204,6 +204,25 @@ async function call(method, path, opts = {}) {
     }
     if (!r.content) seen.get(op.operationId).add(res.status);
   }
+  // an accepted query must be one the document allows: every parameter
+  // declared, every value valid for its schema (the daemon refuses unknown
+  // parameters with 400, so a 2xx shows the parameter exists)
+  if (res.status >= 200 && res.status < 300 && path.includes('?')) {
+    const declaredParams = (op.parameters || []).map(deref).filter((x) => x.in === 'query');
+    for (const [name, value] of new URLSearchParams(path.slice(path.indexOf('?') + 1))) {
+      const prm = declaredParams.find((x) => x.name === name);
+      if (!prm) {
+        if (op.operationId.startsWith('getDashboardPage')) continue; // the page ignores queries
+        fail(w, `query parameter ${name} was accepted but is not declared`);
+        continue;
+      }
+      let v = value;
+      const t = prm.schema && (prm.schema.type || (deref(prm.schema).type));
+      if ((t === 'integer' || t === 'number') && /^-?[0-9]+(\.[0-9]+)?$/.test(value)) v = Number(value);
+      const validate = validator(`param:${op.operationId}:${name}`, prm.schema || {});
+      if (!validate(v)) fail(w, `query ${name}=${value} was accepted, the document refuses it: ${ajv.errorsText(validate.errors)}`);
+    }
+  }
   // an accepted body must be one the document allows
   if (res.status >= 200 && res.status < 300 && opts.body !== undefined && op.requestBody) {
     const rb = deref(op.requestBody);
