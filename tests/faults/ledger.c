@@ -424,10 +424,10 @@ void fl_load_stop(fl_load *l)
     free(l->th);
     l->th = NULL;
     pthread_mutex_lock(&l->mu);
-    /* the gap still open at the end counts too */
+    /* the gap still open at the end counts too (service that never came back) */
     if (l->fault_begin > 0) {
         double from = l->last_ok > l->fault_begin ? l->last_ok : l->fault_begin;
-        if (fl_now() - from > l->st.longest_gap_s && l->last_ok < l->fault_begin)
+        if (fl_now() - from > l->st.longest_gap_s)
             l->st.longest_gap_s = fl_now() - from;
     }
     pthread_mutex_unlock(&l->mu);
@@ -534,6 +534,13 @@ struct tk {        /* one ticket of the database */
     char state[16];
     char key[64];
     size_t ev0, nev; /* its events in the events array */
+    size_t br0, nbr; /* its breaches in the breaches array */
+};
+
+struct br {        /* one (ticket, kind, due_at) of the breaches */
+    int64_t ticket;
+    int ack;
+    double due;        /* epoch seconds */
 };
 
 struct ev {
@@ -576,6 +583,7 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
     PGresult *tr = NULL, *er = NULL, *br = NULL, *r = NULL;
     struct tk *tks = NULL;
     struct ev *evs = NULL;
+    struct br *brs = NULL;
     tr = q(c, "SELECT id, version, state, coalesce(idempotency_key, '') AS k FROM tickets ORDER BY id", out);
     er = q(c, "SELECT ticket_id, type, coalesce(to_state, '') AS s, extract(epoch FROM at)::float8 AS at "
               "FROM events ORDER BY ticket_id, id", out);
@@ -605,6 +613,18 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
             if (tks[id].nev == 0)
                 tks[id].ev0 = (size_t)i;
             tks[id].nev++;
+        }
+    }
+
+    int nb = PQntuples(br);
+    brs = calloc((size_t)nb + 1, sizeof *brs);
+    for (int i = 0; i < nb; i++) { /* ordered by ticket */
+        int64_t id = atoll(PQgetvalue(br, i, 0));
+        brs[i] = (struct br){id, strcmp(PQgetvalue(br, i, 1), "ack") == 0, atof(PQgetvalue(br, i, 2))};
+        if (id >= 1 && id <= max_id) {
+            if (tks[id].nbr == 0)
+                tks[id].br0 = (size_t)i;
+            tks[id].nbr++;
         }
     }
 
@@ -680,7 +700,6 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
         res->tickets_checked += l->led[i].op == FL_CREATE;
 
     /* 4. breaches: none twice, one breached event each */
-    int nb = PQntuples(br);
     for (int i = 0; i < nb; i++) {
         long n = atol(PQgetvalue(br, i, 3));
         res->breaches += n;
@@ -735,10 +754,8 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
                     break;
                 }
             int found = 0;
-            for (int i = 0; i < nb; i++)
-                if (atoll(PQgetvalue(br, i, 0)) == id && strcmp(PQgetvalue(br, i, 1), "ack") == 0 &&
-                    fabs(atof(PQgetvalue(br, i, 2)) - due) < 0.002)
-                    found = 1;
+            for (size_t i = t->br0; i < t->br0 + t->nbr; i++)
+                found |= brs[i].ack && fabs(brs[i].due - due) < 0.002;
             if (left > due + 0.001 && !found) {
                 if (left == now && now - due <= settle_s)
                     continue; /* still waiting, within the engine's lateness */
@@ -766,6 +783,7 @@ done:
     PQclear(br);
     free(tks);
     free(evs);
+    free(brs);
     PQfinish(c);
     return rc;
 }
