@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -227,6 +229,19 @@ static void write_file(const char *path, const char *text)
     assert_int_equal(fclose(f), 0);
 }
 
+/* The next sd_notify datagram on fd within 10 s, as text (harness-owned). */
+static const char *notify_next(int fd)
+{
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[512];
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    if (n < 0)
+        fail_msg("no sd_notify message within 10 s: %s", strerror(errno));
+    buf[n] = '\0';
+    return h_fmt(H, "%s", buf);
+}
+
 static void sighup_rereads_the_config_file(void **state)
 {
     (void)state;
@@ -236,7 +251,18 @@ static void sighup_rereads_the_config_file(void **state)
     write_file(conf, "# as the package installs it, with two values set\n"
                      "ESCALATED_LOG_LEVEL=info\nESCALATED_WEBHOOK_MAX_ATTEMPTS=10\n");
     h_daemon_args(H, (const char *const[]){"--config", conf, NULL});
+    /* systemd's side of Type=notify: a datagram socket in NOTIFY_SOCKET,
+     * which the daemon inherits */
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", dir);
+    int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(nfd >= 0);
+    assert_int_equal(bind(nfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    setenv("NOTIFY_SOCKET", sa.sun_path, 1);
     h_daemon_restart(H);
+    const char *msg = notify_next(nfd);
+    expect_in(msg, "READY=1");
+    expect_in(msg, h_fmt(H, "MAINPID=%d", (int)h_daemon_pid(H)));
 
     /* JSON logs, debug, 3 attempts, a pool size that needs a restart */
     long from = log_size();
@@ -244,6 +270,8 @@ static void sighup_rereads_the_config_file(void **state)
                      "ESCALATED_WEBHOOK_MAX_ATTEMPTS=3\nESCALATED_WEBHOOK_TIMEOUT_MS=700\n"
                      "ESCALATED_POOL_SIZE=3\n");
     assert_int_equal(kill(h_daemon_pid(H), SIGHUP), 0);
+    expect_in(notify_next(nfd), "RELOADING=1");
+    expect_in(notify_next(nfd), "READY=1");
     const char *text = wait_log(from, "\"msg\":\"webhook worker: max attempts 3");
     expect_in(text, "--pool-size changed (ESCALATED_POOL_SIZE (--config line 5)): it takes a "
                     "restart");
@@ -256,6 +284,8 @@ static void sighup_rereads_the_config_file(void **state)
     from = log_size();
     write_file(conf, "ESCALATED_LOG_FORMAT=xml\n");
     assert_int_equal(kill(h_daemon_pid(H), SIGHUP), 0);
+    expect_in(notify_next(nfd), "RELOADING=1");
+    expect_in(notify_next(nfd), "READY=1");
     text = wait_log(from, "nothing changed");
     expect_in(text, "\"level\":\"error\",\"msg\":\"reload: ESCALATED_LOG_FORMAT (--config line 1)");
     h_expect_status(h_req(H, "GET", "/healthz", NULL, NULL), 200);
@@ -266,8 +296,15 @@ static void sighup_rereads_the_config_file(void **state)
     assert_int_equal(kill(h_daemon_pid(H), SIGHUP), 0);
     text = wait_log(from, " info  reloaded: log level info, log format text");
 
+    expect_in(notify_next(nfd), "RELOADING=1");
+    expect_in(notify_next(nfd), "READY=1");
+    assert_int_equal(h_daemon_stop(H), 0);
+    expect_in(notify_next(nfd), "STOPPING=1");
+    unsetenv("NOTIFY_SOCKET");
+    close(nfd);
+    unlink(sa.sun_path);
     h_daemon_args(H, NULL);
-    h_daemon_restart(H);
+    h_daemon_start(H);
     unlink(conf);
     rmdir(dir);
 }
