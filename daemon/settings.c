@@ -182,7 +182,7 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
         .flag = "--config", .env = "ESCALATED_CONFIG", .type = ESCP_SETTING_TEXT,
         .scope = ESCP_SCOPE_ALL, .unset = "none",
         .help = "a file of KEY=VALUE lines with these variables' names (the format of "
-                "packaging/escalated.env); its values win over the environment, flags over it. "
+                "/etc/escalated/escalated.env); its values win over the environment, flags over it. "
                 "serve reads it again on SIGHUP and applies the settings marked so",
         .doc = "See [Reloading](#reloading-sighup).",
     },
