@@ -278,6 +278,7 @@ static void sighup_rereads_the_config_file(void **state)
     expect_in(text, "{\"ts\":\"");
     expect_in(text, "\"level\":\"info\",\"msg\":\"reloaded: log level debug, log format json");
     expect_in(text, "timeout 700 ms");
+    expect_in(text, "reloaded: sealing with version 1"); /* the data key file, loaded again */
     h_expect_status(h_req(H, "GET", "/healthz", NULL, NULL), 200);
 
     /* a broken file changes nothing: still JSON, still serving */
