@@ -16,7 +16,7 @@ PACKAGES=(build-essential cmake pkg-config postgresql-15 postgresql-client-15 li
           libmicrohttpd-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev
           wrk ca-certificates clang-14 libclang-rt-14-dev openssl  # libFuzzer and sanitizer runtimes; openssl: test_tls makes its certificate
           libjs-chart.js chromium chromium-driver fonts-wqy-microhei  # the dashboard and its browser test
-          libsystemd-dev dpkg-dev groff-base curl)  # sd_notify; the package: dpkg-shlibdeps, the man page test, test-deb.sh
+          libsystemd-dev dpkg-dev groff-base curl adduser)  # sd_notify; the package: dpkg-shlibdeps, the man page test, test-deb.sh (adduser: its Depends)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
