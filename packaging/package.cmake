@@ -26,6 +26,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # the libraries' packages, from the binary's ELF dependencies (dpkg-shlibdeps)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# stripped, as Debian ships binaries (the build directory keeps the symbols)
+set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql (>= 15), postgresql-client")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
