@@ -180,11 +180,19 @@ else
     say "systemd is not PID 1 here ($state): the unit's ExecStart= by hand, as User=escalated with its EnvironmentFile="
     exec_start=$(sed -n 's/^ExecStart=//p' "$UNIT")
     [[ -n "$exec_start" ]] || die "no ExecStart= in $UNIT"
-    # EnvironmentFile= semantics for this file: KEY=VALUE lines, # comments
+    # EnvironmentFile= as systemd reads this file: KEY=VALUE lines whose value
+    # is the rest of the line, blanks included (not as a shell would source
+    # it: ESCALATED_DB has blanks); # comments and blank lines skipped
+    env_args=()
+    while IFS= read -r line; do
+        case $line in '' | '#'*) continue ;; esac
+        env_args+=("$line")
+    done <"$ENVFILE"
+    read -r -a exec_argv <<<"$exec_start"
     # setpriv, not runuser: it execs, so $! is the daemon (runuser would stay
     # its parent and not pass SIGHUP on)
-    setpriv --reuid escalated --regid escalated --init-groups env -i PATH=/usr/sbin:/usr/bin:/bin \
-        bash -c "set -a; . $ENVFILE; set +a; exec $exec_start" 2>"$WORK/daemon.log" &
+    setpriv --reuid escalated --regid escalated --init-groups \
+        env -i PATH=/usr/sbin:/usr/bin:/bin "${env_args[@]}" "${exec_argv[@]}" 2>"$WORK/daemon.log" &
     DAEMON_PID=$!
     wait_status "http://127.0.0.1:$PORT/healthz" 200 10 || { cat "$WORK/daemon.log"; die "/healthz"; }
     wait_status "http://127.0.0.1:$PORT/readyz" 200 10 || { cat "$WORK/daemon.log"; die "/readyz"; }
