@@ -176,6 +176,18 @@ fail:
 
 int esc_server_global_init(void) { return escp_webhooks_global_init(); }
 
+int esc_server_reload(struct esc_server *s, const struct esc_server_reload *r, esc_error_t *err)
+{
+    struct escp_webhook_config wc = {.max_attempts = r->webhook_max_attempts,
+                                     .backoff_base_ms = r->webhook_backoff_ms,
+                                     .backoff_cap_ms = r->webhook_backoff_cap_ms,
+                                     .timeout_ms = r->webhook_timeout_ms,
+                                     .allow_private_network = r->webhook_allow_private_network != 0};
+    s->svc.webhook_allow_private = r->webhook_allow_private_network != 0;
+    escp_webhooks_configure(s->svc.webhooks, &wc); /* NULL (--webhook-worker off): nothing */
+    return escp_keyring_reload(s->svc.keys, err);
+}
+
 int esc_data_key_rotate(const char *db, const char *data_key_file, int batch, unsigned *version,
                         long *rows, esc_error_t *err)
 {

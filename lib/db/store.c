@@ -277,6 +277,11 @@ fail:
     return NULL;
 }
 
+int escp_conn_prepare(struct escp_conn *c, const struct escp_stmt *st, esc_error_t *err)
+{
+    return prepare(c->pg, st, err);
+}
+
 void escp_conn_close(struct escp_conn *c)
 {
     if (!c)
