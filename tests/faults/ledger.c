@@ -555,6 +555,34 @@ static int is_versionless(const char *type)
            strcmp(type, "notified") == 0;
 }
 
+/* qsort has no context argument: the tickets the keys are compared in */
+static const struct tk *sort_tks;
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(sort_tks[*(const int64_t *)a].key, sort_tks[*(const int64_t *)b].key);
+}
+
+/* How many tickets have `key` (keyed: ids sorted by key); *which: one of them. */
+static int tickets_with_key(const struct tk *tks, const int64_t *keyed, size_t n, const char *key,
+                            int64_t *which)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* the first id whose key is >= key */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(tks[keyed[mid]].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int count = 0;
+    for (size_t i = lo; i < n && strcmp(tks[keyed[i]].key, key) == 0; i++) {
+        *which = keyed[i];
+        count++;
+    }
+    return count;
+}
+
 static void report(FILE *out, long *counter, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void report(FILE *out, long *counter, const char *fmt, ...)
 {
@@ -660,29 +688,32 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
                    (long long)e->ticket, e->version, e->state, st[0] ? st : "?", v);
     }
 
-    /* 2. one ticket per idempotency key, the one answered */
+    /* 2. one ticket per idempotency key, the one answered (the keyed
+     * tickets sorted by key: a load of many thousands stays quick) */
+    size_t nkeyed = 0;
+    int64_t *keyed = calloc((size_t)max_id + 1, sizeof *keyed);
+    for (int64_t id = 1; id <= max_id; id++)
+        if (tks[id].present && tks[id].key[0])
+            keyed[nkeyed++] = id;
+    sort_tks = tks;
+    qsort(keyed, nkeyed, sizeof *keyed, by_key);
     for (size_t i = 0; i < l->n_led; i++) {
         const struct fl_entry *e = &l->led[i];
         if (e->op != FL_CREATE)
             continue;
-        int n = 0;
         int64_t which = 0;
-        for (int64_t id = 1; id <= max_id; id++)
-            if (tks[id].present && strcmp(tks[id].key, e->key) == 0) {
-                n++;
-                which = id;
-            }
+        int n = tickets_with_key(tks, keyed, nkeyed, e->key, &which);
         if (n != 1 || which != e->ticket)
             report(out, &res->key_violations, "key %s: %d tickets (answered %lld, found %lld)", e->key, n,
                    (long long)e->ticket, (long long)which);
     }
     for (size_t i = 0; i < l->n_un; i++) {
-        int n = 0;
-        for (int64_t id = 1; id <= max_id; id++)
-            n += tks[id].present && strcmp(tks[id].key, l->un[i].key) == 0;
+        int64_t which = 0;
+        int n = tickets_with_key(tks, keyed, nkeyed, l->un[i].key, &which);
         if (n > 1)
             report(out, &res->key_violations, "key %s (unanswered at first): %d tickets", l->un[i].key, n);
     }
+    free(keyed);
 
     /* 3. history length == version */
     for (int64_t id = 1; id <= max_id; id++) {
