@@ -264,7 +264,8 @@ bad:
 
 static int breach_kind(const char *s)
 {
-    return (strcmp(s, "ack") == 0 || strcmp(s, "resolve") == 0 || strcmp(s, "callback") == 0) ? 0 : -1;
+    return (strcmp(s, "ack") == 0 || strcmp(s, "resolve") == 0 || strcmp(s, "callback") == 0 ||
+            strcmp(s, "promise") == 0) ? 0 : -1;
 }
 
 static void escp_api_ticket_list(struct escp_req *r)
@@ -301,7 +302,7 @@ static void escp_api_ticket_list(struct escp_req *r)
     }
     if ((v = escp_query(r, "breached"))) {
         if (breach_kind(v) != 0) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "breached", "breached must be ack, resolve or callback");
+            esc_error_set(err, ESC_ERR_VALIDATION, "breached", "breached must be ack, resolve, callback or promise");
             return;
         }
         f.breached = v;
@@ -360,6 +361,7 @@ const struct escp_route escp_routes_tickets[] = {
     {"POST", "/v1/tickets/{}/close",       escp_api_ticket_action, ESCP_ANY_ROLE, ESC_ACT_CLOSE},
     {"POST", "/v1/tickets/{}/reopen",      escp_api_ticket_action, ESCP_ANY_ROLE, ESC_ACT_REOPEN},
     {"POST", "/v1/tickets/{}/comment",     escp_api_ticket_action, ESCP_ANY_ROLE, ESC_ACT_COMMENT},
+    {"POST", "/v1/tickets/{}/plan",        escp_api_ticket_action, ESCP_ANY_ROLE, ESC_ACT_PLAN},
     {"POST", "/v1/queues/{tier}/claim",    escp_api_claim, ESCP_AGENTS, -1},
     {0},
 };
