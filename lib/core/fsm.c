@@ -129,6 +129,8 @@ int esc_fsm_step(const struct esc_fsm_ticket *t, enum esc_action action,
         if (r->who == WHO_TIER_AGENT)
             esc_error_set(err, ESC_ERR_FORBIDDEN, NULL,
                           "only an agent of %s may %s this ticket", esc_tier_name(t->tier), name);
+        else if (!(r->roles & ROLE(ESC_ROLE_MANAGER))) /* plan: the assignee's own word */
+            esc_error_set(err, ESC_ERR_FORBIDDEN, NULL, "only the assignee may %s this ticket", name);
         else
             esc_error_set(err, ESC_ERR_FORBIDDEN, NULL,
                           "only the assignee or a manager may %s this ticket", name);
