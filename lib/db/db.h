@@ -218,6 +218,20 @@ json_t *escp_store_policies(struct escp_conn *c, esc_error_t *err);
 json_t *escp_store_policy_put(struct escp_conn *c, const char *severity, int64_t ack_s, int64_t resolve_s,
                               double warn_ratio, int64_t days, esc_error_t *err);
 json_t *escp_store_calendar_put(struct escp_conn *c, const json_t *doc, esc_error_t *err);
+/* ---- the complaint taxonomy (store_taxonomy.c; migration 011) ---- */
+/* {"version", "enforced", "updated_at", "updated_by", "categories"} (new
+ * reference). */
+json_t *escp_store_taxonomy(struct escp_conn *c, esc_error_t *err);
+/* Replace the tree (checked by core/taxonomy.h, which built codes and
+ * paths) and record the version; if_match >= 0: only at that version, else
+ * ESC_ERR_VERSION_MISMATCH.  The document as stored (new reference). */
+json_t *escp_store_taxonomy_put(struct escp_conn *c, const json_t *categories, const json_t *codes,
+                                const json_t *paths, bool enforced, int64_t actor_id, int if_match,
+                                esc_error_t *err);
+/* *refused: the taxonomy is enforced and category is none of its codes. */
+int escp_store_taxonomy_refuses(struct escp_conn *c, const char *category, bool *refused,
+                                esc_error_t *err);
+
 struct escp_breach_filter {
     const char *kind, *tier, *severity, *ticket, *from, *to; /* text params or NULL */
     int64_t before_id;
@@ -294,9 +308,16 @@ int escp_store_report_period(struct escp_conn *c, const char *from, const char *
 /* month "YYYY-MM" or NULL (the current one, in the calendar's zone). */
 int escp_store_report_month(struct escp_conn *c, const char *month, struct escp_report_period *p,
                             char month_out[8], esc_error_t *err);
-/* The groups array of the SLA report (new reference). */
+/* The groups array of the SLA report (new reference); level > 0 with
+ * group_by category: by the taxonomy's ancestors at that level. */
 json_t *escp_store_report_sla(struct escp_conn *c, const struct escp_report_period *p,
-                              const char *group_by, esc_error_t *err);
+                              const char *group_by, int level, esc_error_t *err);
+/* The groups of the SLA report by principal (group_by=assignee): each as
+ * escp_store_report_sla's, with "agent" ({"id", "name", "role", "tier"},
+ * null for the unassigned) and "handled", "escalated", "returned",
+ * "reopened" (new reference). */
+json_t *escp_store_report_agents(struct escp_conn *c, const struct escp_report_period *p,
+                                 esc_error_t *err);
 /* {"totals", "categories" (at most limit), "root_causes"} (new reference). */
 json_t *escp_store_report_monthly(struct escp_conn *c, const struct escp_report_period *p, int limit,
                                   esc_error_t *err);

@@ -127,6 +127,16 @@ json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
     stored.category = escp_free_text_stored(&ft[2]);
     if (!(c = escp_lease(svc->store, err)))
         goto out;
+    /* an enforced taxonomy (issue 10) admits only its codes, as the
+     * database has them now: a PUT on any daemon counts from its commit */
+    bool refused = false;
+    if (nt->category && escp_store_taxonomy_refuses(c, nt->category, &refused, err) != 0)
+        goto out;
+    if (refused) {
+        esc_error_set(err, ESC_ERR_VALIDATION, "category",
+                      "category must be a code of the taxonomy (GET /v1/taxonomy)");
+        goto out;
+    }
     /* the seals are bound to the ticket's id, so it is drawn first: one
      * more round trip, only for a ticket with something to seal */
     if ((any || found) && escp_store_ticket_next_id(c, &id, err) != 0)

@@ -45,6 +45,10 @@ static const struct {
     {ESCP_SET_AUTH_FAIL_LIMIT, "--auth-fail-limit", "ESCALATED_AUTH_FAIL_LIMIT", "20"},
     {ESCP_SET_AUTH_FAIL_WINDOW, "--auth-fail-window", "ESCALATED_AUTH_FAIL_WINDOW", "60"},
     {ESCP_SET_STATEMENT_TIMEOUT, "--statement-timeout", "ESCALATED_STATEMENT_TIMEOUT", "30000"},
+    {ESCP_SET_TARGET_RESOLUTION_RATE, "--target-resolution-rate", "ESCALATED_TARGET_RESOLUTION_RATE",
+     "90"},
+    {ESCP_SET_TARGET_SATISFACTION_RATE, "--target-satisfaction-rate",
+     "ESCALATED_TARGET_SATISFACTION_RATE", "90"},
 };
 
 /* Each test starts from an environment without any of our variables. */
