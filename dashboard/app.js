@@ -24,6 +24,8 @@
     ['resolve_breach_rate', 'pct'], ['mtta_seconds', 'dur'], ['mttr_seconds', 'dur'],
     ['p90_ttr_seconds', 'dur'], ['resolution_rate', 'pct'], ['satisfaction_rate', 'pct']
   ];
+  /* ... and, by agent, the counts from the tickets' history (issue 10) */
+  var AGENT_COLS = [['handled', 'n'], ['escalated', 'n'], ['returned', 'n'], ['reopened', 'n']];
 
   var I18N = {
     en: {
@@ -58,6 +60,8 @@
       'report.unavailable': 'The SLA report could not be loaded: {msg}',
       'report.badrange': 'The start date must not be after the end date.',
       'group.tier': 'Tier', 'group.severity': 'Severity', 'group.category': 'Category', 'group.day': 'Day',
+      'group.assignee': 'Agent', 'col.handled': 'Handled', 'col.escalated': 'Escalated',
+      'col.returned': 'Returned', 'col.reopened': 'Reopened',
       'col.created': 'Created', 'col.acknowledged': 'Acknowledged', 'col.resolved': 'Resolved',
       'col.closed': 'Closed', 'col.ack_breaches': 'Ack breaches', 'col.resolve_breaches': 'Resolve breaches',
       'col.ack_breach_rate': 'Ack breach rate', 'col.resolve_breach_rate': 'Resolve breach rate',
@@ -122,6 +126,8 @@
       'report.unavailable': 'SLA 报表加载失败：{msg}',
       'report.badrange': '开始日期不能晚于结束日期。',
       'group.tier': '线别', 'group.severity': '严重程度', 'group.category': '类别', 'group.day': '日期',
+      'group.assignee': '坐席', 'col.handled': '受理', 'col.escalated': '升级', 'col.returned': '退回',
+      'col.reopened': '被重开',
       'col.created': '新建', 'col.acknowledged': '已受理', 'col.resolved': '已解决', 'col.closed': '已关闭',
       'col.ack_breaches': '受理超时', 'col.resolve_breaches': '解决超时',
       'col.ack_breach_rate': '受理超时率', 'col.resolve_breach_rate': '解决超时率',
@@ -559,9 +565,10 @@
     var rep = state.report;
     if (!rep) return;
     var groupBy = rep.group_by || $('group-by').value;
+    var cols = groupBy === 'assignee' ? REPORT_COLS.concat(AGENT_COLS) : REPORT_COLS;
     var thead = el('thead'), hr = el('tr');
     hr.appendChild(el('th', null, t('group.' + groupBy)));
-    REPORT_COLS.forEach(function (c) {
+    cols.forEach(function (c) {
       var th = el('th', null, t('col.' + c[0]));
       th.dataset.col = c[0];
       hr.appendChild(th);
@@ -572,7 +579,7 @@
     var groups = rep.groups || [];
     if (!groups.length) {
       var tr0 = el('tr'), td0 = el('td', 'muted', t('report.empty'));
-      td0.colSpan = REPORT_COLS.length + 1;
+      td0.colSpan = cols.length + 1;
       tr0.appendChild(td0);
       tbody.appendChild(tr0);
     }
@@ -581,9 +588,10 @@
       tr.dataset.key = g.key === null || g.key === undefined ? '' : String(g.key);
       var keyText = groupBy === 'tier' ? label('tier', g.key)
                   : groupBy === 'severity' ? label('severity', g.key)
+                  : groupBy === 'assignee' && g.agent ? String(g.agent.name)
                   : (g.key === null || g.key === undefined || g.key === '' ? t('none') : String(g.key));
       tr.appendChild(el('td', 'key', keyText));
-      REPORT_COLS.forEach(function (c) {
+      cols.forEach(function (c) {
         var v = g[c[0]], text;
         if (c[1] === 'pct') text = fmtPct(v);
         else if (c[1] === 'dur') text = fmtDuration(v);

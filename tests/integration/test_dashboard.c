@@ -717,6 +717,15 @@ static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_bro
                         ".some(function (td) { return td.textContent === '<b>billing</b>'; });"));
     assert_true(js_bool("return document.querySelectorAll('#report-table b').length === 0;"));
     switch_group("day");
+    /* per agent (issue 10): the agent's name, and the counts from the history */
+    switch_group("assignee");
+    assert_true(js_bool(h_fmt(H, "var r = document.querySelector('#report-table tr[data-key=\"%lld\"]');"
+                                 "return !!r && r.querySelector('td.key').textContent === '%s' && "
+                                 "r.querySelector('td[data-col=\"handled\"]').textContent === '%lld';",
+                              (long long)H->k.agent_id[1], H->k.agent_name[1],
+                              h_sql_ll(H, "SELECT count(DISTINCT ticket_id) FROM events "
+                                          "WHERE type = 'acknowledged' AND actor_id = %lld",
+                                       (long long)H->k.agent_id[1]))));
     switch_group("tier");
 
     /* the CSV download carries the token (a fetch and a Blob): let Chromium
