@@ -6,7 +6,8 @@
 # PostgreSQL cluster (scripts/pg.sh), migrates, generates REPORTS_TICKETS
 # tickets and their history in SQL (bench/reports-load.sql), starts the
 # daemon, and times each request REPORTS_RUNS times through HTTP (curl):
-#   GET /v1/reports/sla      every group_by, the last 30 days and the whole year;
+#   GET /v1/reports/sla      every group_by, the last 30 days and the whole year
+#                            (and by category at level 1 of the taxonomy);
 #                            CSV for the year by category
 #   GET /v1/reports/monthly  the current month and a full earlier one
 #   GET /v1/events           pages of 1000 at the start, the middle, the end
@@ -138,12 +139,13 @@ measure() {
     echo "each request $RUNS times through HTTP; wall seconds (min, median, max), CPU seconds"
     echo "per request (database + daemon), response bytes; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
     printf '%-44s %8s %8s %8s %8s %9s\n' "request" "min" "median" "max" "cpu" "bytes"
-    for g in tier severity category day; do
+    for g in tier severity category day assignee; do
         measure "sla group_by=$g, last 30 days" "/v1/reports/sla?group_by=$g&from=$FROM30"
     done
-    for g in tier severity category day; do
+    for g in tier severity category day assignee; do
         measure "sla group_by=$g, whole year" "/v1/reports/sla?group_by=$g&from=$FROMYEAR"
     done
+    measure "sla group_by=category&level=1, whole year" "/v1/reports/sla?group_by=category&level=1&from=$FROMYEAR"
     measure "sla group_by=category, whole year, CSV" "/v1/reports/sla?group_by=category&from=$FROMYEAR" text/csv
     measure "monthly $MONTH_NOW (month so far)" "/v1/reports/monthly?month=$MONTH_NOW"
     measure "monthly $MONTH_PREV (full month)" "/v1/reports/monthly?month=$MONTH_PREV"
