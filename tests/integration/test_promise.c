@@ -192,6 +192,10 @@ static void a_missed_promise_is_breached_once_with_a_notification(void **state)
      * under a second on an idle machine) */
     assert_true(detected >= h_ts_epoch(at));
     assert_true(detected - h_ts_epoch(at) < 2.0);
+    h_resp *kr = h_req(H, "GET", h_fmt(H, "/v1/breaches?kind=promise&ticket=%lld", (long long)id),
+                       H->k.manager, NULL);
+    h_expect_status(kr, 200);
+    assert_int_equal(json_array_size(h_get(kr->json, "items")), 1);
     json_t *b = h_breaches_of(H, id);
     assert_int_equal(json_array_size(b), 1);
     h_assert_str(json_array_get(b, 0), "kind", "promise");
