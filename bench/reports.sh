@@ -86,8 +86,10 @@ export ESCALATED_DATA_KEY_FILE=$BUILD/bench.data.key
 "$ESC" serve --listen 127.0.0.1:0 >>"$BUILD/daemon.log" 2>&1 &
 DAEMON_PID=$!
 PORT=""
-for _ in $(seq 100); do
-    PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$BUILD/daemon.log" | tail -n 1)
+# serve scans the generated tickets' free text (never scanned: migration
+# 008) before it listens: about a minute per 200,000 tickets
+for _ in $(seq 6000); do
+    PORT=$(sed -n 's/.*listening on \(http:\/\/\)\{0,1\}127\.0\.0\.1:\([0-9]*\).*/\2/p' "$BUILD/daemon.log" | tail -n 1)
     [[ -n "$PORT" ]] && curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
     sleep 0.1
 done
