@@ -103,6 +103,11 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
                                  const struct escp_customer_stored *cs, int64_t actor_id,
                                  int notify_within_ms, bool *replayed, esc_time_t *first_due,
                                  esc_error_t *err);
+/* The ticket an earlier create by actor_id with nt's Idempotency-Key made,
+ * *replayed = true (new reference); NULL with err untouched when there is
+ * none (or no key), ESC_ERR_IDEMPOTENCY_CONFLICT when its body differed. */
+json_t *escp_store_ticket_replay(struct escp_conn *c, const struct escp_new_ticket *nt,
+                                 int64_t actor_id, bool *replayed, esc_error_t *err);
 /* Draw the id of a ticket about to be created (its customer's seals are
  * bound to it; cs->id of escp_store_ticket_create). */
 int escp_store_ticket_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);

@@ -439,7 +439,7 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
                          cs->masked[ESCP_CUST_BANK_CARD], cs->phone_bi, cs->id_number_bi,
                          cs->key_version ? version : NULL, nt->pii_sealed};
     json_t *t = NULL;
-    int due_col, hash_col;
+    int due_col;
     *replayed = false;
     *first_due = ESC_TIME_NULL;
     PGresult *res = escp_exec(c, &stmts[S_TICKET_CREATE], 25, v, err);
@@ -455,14 +455,32 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
         goto out;
     }
     PQclear(res);
-
     /* The idempotency key was used before: same body -> the same ticket. */
+    t = escp_store_ticket_replay(c, nt, actor_id, replayed, err);
+    if (!t && err->code == ESC_OK)
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
+    return t;
+out:
+    PQclear(res);
+    return t;
+}
+
+json_t *escp_store_ticket_replay(struct escp_conn *c, const struct escp_new_ticket *nt,
+                                 int64_t actor_id, bool *replayed, esc_error_t *err)
+{
+    char actor[24];
+    int hash_col;
+    json_t *t = NULL;
+    snprintf(actor, sizeof actor, "%" PRId64, actor_id);
+    *replayed = false;
+    if (!nt->idempotency_key)
+        return NULL;
     const char *k[2] = {actor, nt->idempotency_key};
-    res = escp_exec(c, &stmts[S_TICKET_BY_IDEMPOTENCY], 2, k, err);
+    PGresult *res = escp_exec(c, &stmts[S_TICKET_BY_IDEMPOTENCY], 2, k, err);
     if (!res)
         return NULL;
     if (PQntuples(res) != 1) {
-        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
+        /* none: err untouched */
     } else if (escp_columns(res, stmts[S_TICKET_BY_IDEMPOTENCY].name, err, "request_hash",
                             &hash_col, NULL) != 0) {
         /* err set */
@@ -472,7 +490,6 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
     } else if ((t = first_ticket(res, stmts[S_TICKET_BY_IDEMPOTENCY].name, err)) != NULL) {
         *replayed = true;
     }
-out:
     PQclear(res);
     return t;
 }

@@ -132,11 +132,14 @@ json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
     bool refused = false;
     if (nt->category && escp_store_taxonomy_refuses(c, nt->category, &refused, err) != 0)
         goto out;
-    if (refused) {
+    /* a retry of a create that succeeded before the taxonomy changed
+     * answers the ticket it made, as any retry does */
+    if (refused && !(t = escp_store_ticket_replay(c, nt, actor->id, replayed, err)) &&
+        err->code == ESC_OK)
         esc_error_set(err, ESC_ERR_VALIDATION, "category",
                       "category must be a code of the taxonomy (GET /v1/taxonomy)");
+    if (refused)
         goto out;
-    }
     /* the seals are bound to the ticket's id, so it is drawn first: one
      * more round trip, only for a ticket with something to seal */
     if ((any || found) && escp_store_ticket_next_id(c, &id, err) != 0)

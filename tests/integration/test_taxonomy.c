@@ -94,6 +94,10 @@ static void a_put_enforces_on_every_daemon_from_its_commit(void **state)
     (void)state;
     const char *other = NULL;
     pid_t pid = h_extra_start(H, &other);
+    /* a create that succeeded before the PUT, retried after it */
+    const char *retry = "{\"subject\": \"retried across a PUT\", \"category\": \"宽带 billing\"}";
+    h_resp *first = h_req(H, "POST", "/v1/tickets", H->k.frontdesk, retry, "Idempotency-Key: tx-retry-1");
+    h_expect_status(first, 201);
     /* PUT on this daemon ... */
     h_resp *r = put_tree(NULL, H->k.manager, TREE, NULL);
     h_expect_status(r, 200);
@@ -106,6 +110,18 @@ static void a_put_enforces_on_every_daemon_from_its_commit(void **state)
     h_resp *c = create_at(other, "staff.ethics"); /* of the default tree, not of this one */
     h_expect_error_field(c, 400, "validation_failed", "category");
     h_expect_error_field(create_at(NULL, "宽带 billing"), 400, "validation_failed", "category");
+    /* ... answers the ticket it made, as any retry does; a new key is refused */
+    h_resp *again = h_req(H, "POST", "/v1/tickets", H->k.frontdesk, retry, "Idempotency-Key: tx-retry-1");
+    h_expect_status(again, 201);
+    assert_string_equal(h_header(again, "Idempotent-Replayed"), "true");
+    h_assert_int(again->json, "id", h_int(first->json, "id"));
+    h_expect_error_field(h_req(H, "POST", "/v1/tickets", H->k.frontdesk, retry,
+                               "Idempotency-Key: tx-retry-2"),
+                         400, "validation_failed", "category");
+    h_expect_error_field(h_req(H, "POST", "/v1/tickets", H->k.frontdesk,
+                               "{\"subject\": \"other body\", \"category\": \"宽带 billing\"}",
+                               "Idempotency-Key: tx-retry-1"),
+                         409, "idempotency_conflict", "Idempotency-Key");
     /* any level's code is a category; no category is fine */
     h_expect_status(create_at(other, "billing.refund"), 201);
     h_expect_status(create_at(other, "staff"), 201);
