@@ -43,6 +43,8 @@
       'open.title': 'Open tickets by tier and state',
       'open.tier': 'Tier',
       'open.total': 'Total',
+      'agents.title': 'Open tickets by agent', 'agents.agent': 'Agent', 'agents.open': 'Open',
+      'agents.waiting': 'Waiting for customer', 'agents.risk': 'At risk', 'agents.empty': 'Nobody holds an open ticket.',
       'risk.title': 'At risk in the next hour',
       'risk.caption': 'tickets with a deadline in the next hour',
       'risk.more': '… and {n} more',
@@ -109,6 +111,8 @@
       'open.title': '未关闭工单（按线别和状态）',
       'open.tier': '线别',
       'open.total': '合计',
+      'agents.title': '各坐席在办工单', 'agents.agent': '坐席', 'agents.open': '在办',
+      'agents.waiting': '等待客户', 'agents.risk': '有超时风险', 'agents.empty': '没有人在办工单。',
       'risk.title': '一小时内有超时风险',
       'risk.caption': '张工单的时限在一小时内到期',
       'risk.more': '……另有 {n} 张',
@@ -408,6 +412,7 @@
     if (!s) return;
     $('updated').textContent = t('updated', { time: fmtTime(s.generated_at, false) });
     renderOpen(s);
+    renderAgents(s);
     renderRisk(s);
     renderChart(s);
   }
@@ -454,6 +459,38 @@
     fr.appendChild(tot);
     tfoot.appendChild(fr);
     table.appendChild(tfoot);
+  }
+
+  /* The open tickets each agent holds (summary "agents", issue 10). */
+  function renderAgents(s) {
+    var table = $('agents-table');
+    clear(table);
+    var thead = el('thead'), hr = el('tr');
+    ['agents.agent', 'agents.open', 'agents.waiting', 'agents.risk'].forEach(function (k) {
+      hr.appendChild(el('th', null, t(k)));
+    });
+    thead.appendChild(hr);
+    table.appendChild(thead);
+    var tbody = el('tbody'), agents = s.agents || [];
+    if (!agents.length) {
+      var tr0 = el('tr'), td0 = el('td', 'muted', t('agents.empty'));
+      td0.colSpan = 4;
+      tr0.appendChild(td0);
+      tbody.appendChild(tr0);
+    }
+    agents.forEach(function (a) {
+      var tr = el('tr');
+      tr.dataset.agent = String(a.agent.id);
+      tr.appendChild(el('th', null, String(a.agent.name) +
+                                     (a.agent.tier ? ' · ' + label('tier', a.agent.tier) : '')));
+      [['open', a.open], ['waiting_customer', a.waiting_customer], ['at_risk', a.at_risk]].forEach(function (c) {
+        var td = el('td', c[1] ? null : 'zero', c[1]);
+        td.dataset.col = c[0];
+        tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+    table.appendChild(tbody);
   }
 
   function renderRisk(s) {

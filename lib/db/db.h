@@ -359,6 +359,8 @@ struct escp_dash_query {
  *    "at_risk_next_hour": {"horizon_seconds", "count", "items": [...]},
  *    "breaches_per_day": [{"day", "ack", "resolve", "callback"}...],   oldest first;
  *                        a count per breach kind (core/model.h)
+ *    "agents": [{"agent", "open", "waiting_customer", "at_risk"}...], the open
+ *                        tickets each principal holds, most first (issue 10)
  *    "feed_after"}       an event id: GET /v1/events?after= it gives the latest events
  * NULL with err set on failure. */
 json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash_query *q,
