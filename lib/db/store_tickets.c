@@ -20,7 +20,8 @@
     "t.external_ref, t.assignee_id, a.name AS assignee_name, t.root_cause, t.resolution, "     \
     "t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, "             \
     "t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, "          \
-    "t.breaches, t.version"
+    "t.breaches, t.version, "                                                                 \
+    "t.problem_id, t.waiting_on_problem"
 #define TICKET_FROM "FROM tickets t LEFT JOIN principals a ON a.id = t.assignee_id "
 
 /* The state names ('awaiting_ack', ...) and timer kinds ('ack', ...) written
@@ -289,6 +290,7 @@ struct ticket_cols {
         assignee_name, root_cause, resolution, sat_result, sat_score, sat_feedback, created_at,
         acknowledged_at, resolved_at, closed_at, ack_due_at, resolve_due_at, callback_due_at,
         breaches, version;
+    int problem_id, waiting_on_problem; /* migration 012 */
 };
 
 static int ticket_cols(const PGresult *res, const char *what, struct ticket_cols *k,
@@ -306,7 +308,7 @@ static int ticket_cols(const PGresult *res, const char *what, struct ticket_cols
                         ESCP_COL(k, acknowledged_at), ESCP_COL(k, resolved_at),
                         ESCP_COL(k, closed_at), ESCP_COL(k, ack_due_at), ESCP_COL(k, resolve_due_at),
                         ESCP_COL(k, callback_due_at), ESCP_COL(k, breaches), ESCP_COL(k, version),
-                        NULL);
+                        ESCP_COL(k, problem_id), ESCP_COL(k, waiting_on_problem), NULL);
 }
 
 /* Row -> ticket JSON (the customer as stored masked, the free text as
@@ -321,7 +323,7 @@ static json_t *ticket_from_row(const PGresult *res, int row, const struct ticket
     if (V(sat_result))
         satisfaction = json_pack("{s:s, s:o, s:s?}", "result", V(sat_result),
                                  "score", escp_json_int(V(sat_score)), "feedback", V(sat_feedback));
-    return json_pack("{s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
+    json_t *t = json_pack("{s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
                      " s:{s:s?, s:s?, s:s?, s:s?, s:s?}, s:s?, s:o?, s:s?, s:s?, s:o?,"
                      " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                      "id", escp_json_int(V(id)), "tier", tier_name(V(tier)), "state", V(state),
@@ -341,6 +343,12 @@ static json_t *ticket_from_row(const PGresult *res, int row, const struct ticket
                      "resolve_due_at", escp_json_time(V(resolve_due_at)),
                      "callback_due_at", escp_json_time(V(callback_due_at)),
                      "breaches", text_array(V(breaches)), "version", escp_json_int(V(version)));
+    if (t) { /* the problem the complaint belongs to (migration 012), null when none */
+        json_object_set_new(t, "problem_id", escp_json_int(V(problem_id)));
+        json_object_set_new(t, "waiting_on_problem",
+                            json_boolean(V(waiting_on_problem) && *V(waiting_on_problem) == 't'));
+    }
+    return t;
 #undef V
 }
 

@@ -83,9 +83,12 @@ json_t *escp_render_breach(json_t *stored)
         return NULL;
     /* exactly the documented fields (docs/api.md#get-v1breaches), in their
      * order; a column the store reads for its own use does not leak out */
-    json_t *out = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}",
+    json_t *out = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}",
                             "id", json_object_get(stored, "id"),
                             "ticket_id", json_object_get(stored, "ticket_id"),
+                            /* an action's breach (migration 012): its problem and action */
+                            "problem_id", json_object_get(stored, "problem_id"),
+                            "action_id", json_object_get(stored, "action_id"),
                             "kind", json_object_get(stored, "kind"),
                             "tier", json_object_get(stored, "tier"),
                             "severity", json_object_get(stored, "severity"),
