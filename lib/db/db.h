@@ -146,6 +146,10 @@ struct escp_list_filter {
 /* JSON array of tickets (new reference), newest first, at most limit + 1 rows
  * (the extra row tells the caller there is a next page). */
 json_t *escp_store_ticket_list(struct escp_conn *c, const struct escp_list_filter *f, esc_error_t *err);
+/* JSON array of up to `limit` tickets awaiting acknowledgement at `tier`, in
+ * the order the claim takes them; *queued = how many wait in all. */
+json_t *escp_store_ticket_queue(struct escp_conn *c, enum esc_tier tier, int limit, long *queued,
+                                esc_error_t *err);
 /* {"items": [...]} of the ticket's events, oldest first; NULL + NOT_FOUND. */
 json_t *escp_store_ticket_events(struct escp_conn *c, int64_t id, esc_error_t *err);
 /* The customer record as sealed ({"ticket_id", "name", "phone", "email",

@@ -299,4 +299,13 @@ json_t *escp_svc_notification_get(struct escp_svc *svc, int64_t id, esc_error_t 
 json_t *escp_svc_notification_retry(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
                                     esc_error_t *err);
 
+/* ---- the agent console (console.c) ---- */
+/* {"tier", "queued", "items"}: up to `limit` tickets awaiting acknowledgement
+ * at `tier`, in the order the claim takes them; queued = all that wait. */
+json_t *escp_svc_queue(struct escp_svc *svc, enum esc_tier tier, int limit, esc_error_t *err);
+/* {"ticket_id", "version", "actions": [...]}: the actions the state machine
+ * allows `actor` on ticket `id` now (core/fsm.c); ESC_ERR_NOT_FOUND. */
+json_t *escp_svc_ticket_actions(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                                esc_error_t *err);
+
 #endif
