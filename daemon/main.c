@@ -168,6 +168,9 @@ static int cmd_serve(int n, const char **extra)
     cfg.no_webhooks = strcasecmp(setting(ESCP_SET_WEBHOOK_WORKER), "off") == 0;
     cfg.webhook_allow_private_network =
         strcasecmp(setting(ESCP_SET_WEBHOOK_ALLOW_PRIVATE_NETWORK), "on") == 0;
+    cfg.public_url = setting(ESCP_SET_PUBLIC_URL);
+    cfg.alert_ca_file = setting(ESCP_SET_ALERT_CA_FILE);
+    cfg.ack_link_ttl_s = int_setting(ESCP_SET_ACK_LINK_TTL);
 
     const char *cert_path = setting(ESCP_SET_TLS_CERT), *key_path = setting(ESCP_SET_TLS_KEY);
     char *cert = NULL, *key = NULL;

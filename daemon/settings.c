@@ -160,6 +160,27 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
                 "it; needs --tls-cert",
         .doc = "See [HTTPS](#https).",
     },
+    [ESCP_SET_PUBLIC_URL] = {
+        .flag = "--public-url", .env = "ESCALATED_PUBLIC_URL", .type = ESCP_SETTING_TEXT,
+        .scope = ESCP_SCOPE_SERVE, .unset = "alerts carry no links",
+        .help = "the address people reach this daemon at (https://helpdesk.example.com): chat and "
+                "mail alerts link to the ticket in the console and carry one-click "
+                "acknowledgement links under it",
+        .doc = "See [channels.md](channels.md#links).",
+    },
+    [ESCP_SET_ALERT_CA_FILE] = {
+        .flag = "--alert-ca-file", .env = "ESCALATED_ALERT_CA_FILE", .type = ESCP_SETTING_TEXT,
+        .scope = ESCP_SCOPE_SERVE, .unset = "the system's certificate authorities",
+        .help = "PEM file of the certificate authorities trusted for the TLS of alert channels "
+                "(a company mail relay with its own CA)",
+        .doc = "See [channels.md](channels.md#e-mail-over-smtp).",
+    },
+    [ESCP_SET_ACK_LINK_TTL] = {
+        .flag = "--ack-link-ttl", .env = "ESCALATED_ACK_LINK_TTL", .type = ESCP_SETTING_INT,
+        .scope = ESCP_SCOPE_SERVE, .dflt = "3600", .min = 60, .max = 604800, .unit = "seconds",
+        .help = "how long a one-click acknowledgement link in an alert works",
+        .doc = "See [channels.md](channels.md#one-click-acknowledgement).",
+    },
 };
 
 int escp_settings_take_flags(struct escp_settings *s, int argc, char **argv, const char **rest,

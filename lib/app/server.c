@@ -17,7 +17,7 @@
 static const struct escp_route *const escp_route_tables[] = {
     escp_routes_health,  escp_routes_tickets, escp_routes_sla,      escp_routes_reports,
     escp_routes_events,  escp_routes_metrics, escp_routes_webhooks, escp_routes_dashboard,
-    escp_routes_principals, escp_routes_console,
+    escp_routes_principals, escp_routes_console, escp_routes_channels,
     NULL,
 };
 
@@ -37,6 +37,7 @@ static void server_free(struct esc_server *s)
 {
     escp_engine_stop(s->svc.engine);
     escp_webhooks_stop(s->svc.webhooks);
+    escp_alerts_stop(s->svc.alerts);
     esc_store_free(s->svc.store);
     escp_wake_free(s->svc.wake);
     escp_keyring_free(s->svc.keys);
@@ -144,6 +145,19 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
                                              cfg->webhook_allow_private_network != 0};
         s->svc.webhooks = escp_webhooks_start(cfg->db, &wc, err);
         if (!s->svc.webhooks)
+            goto fail;
+        /* the alert worker sends with the webhook worker's attempt budget */
+        struct escp_alerts_config ac = {.timeout_ms = cfg->webhook_timeout_ms > 0
+                                                          ? 2 * cfg->webhook_timeout_ms : 0,
+                                        .allow_private_network = cfg->webhook_allow_private_network != 0,
+                                        .public_url = cfg->public_url,
+                                        .ca_file = cfg->alert_ca_file,
+                                        .ack_link_ttl_s = cfg->ack_link_ttl_s,
+                                        .keys = &s->svc,
+                                        .open_secret = escp_svc_channel_secret,
+                                        .ack_link = escp_svc_ack_link};
+        s->svc.alerts = escp_alerts_start(cfg->db, &ac, err);
+        if (!s->svc.alerts)
             goto fail;
     }
     /* A thread per transaction the pool can run: a waiting long poll is

@@ -96,6 +96,7 @@ struct escp_action_args {
     const char *sat_result, *sat_feedback; /* close */
     int sat_score;          /* 0 = none */
     int if_match;           /* -1 = no If-Match */
+    const char *via;        /* acknowledge: how, when not the API ("link": a one-click link) */
 };
 
 /* ---- the wire format of instants (json_time.c) ---- */

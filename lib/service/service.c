@@ -327,6 +327,8 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
     case ESC_ACT_ACKNOWLEDGE:
         t.acknowledged_at = t.now;
         t.tier_assignee[t.tier] = actor->id;
+        if (args->via)
+            data = json_pack("{s:s}", "via", args->via);
         break;
     case ESC_ACT_RESOLVE:
         t.resolved_at = t.now;
