@@ -98,7 +98,9 @@ CREATE TABLE ladders (
 
 CREATE TABLE ladder_runs (
     ticket_id   bigint PRIMARY KEY REFERENCES tickets(id),
-    ladder_id   bigint NOT NULL REFERENCES ladders(id),
+    -- no foreign key: DELETE /v1/ladders/... removes the ladder and ends its
+    -- runs, which keep its id as history (store_alerts.c, ladder_delete)
+    ladder_id   bigint NOT NULL,
     event       text NOT NULL,
     -- the ladder of an unacknowledged hand-off stops at acknowledgement, that
     -- of a resolution deadline at resolution
