@@ -401,3 +401,25 @@ void wd_stop(void)
     wd_gc();
 }
 
+void wd_check_browser_log(const char *const *expected)
+{
+    json_t *logs = wd("POST", wd_spath("/se/log"), json_pack("{s:s}", "type", "browser"));
+    size_t i;
+    json_t *e;
+    int bad = 0;
+    json_array_foreach(logs, i, e) {
+        const char *level = json_string_value(json_object_get(e, "level"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        const char *src = json_string_value(json_object_get(e, "source"));
+        if (!level || strcmp(level, "SEVERE") != 0)
+            continue;
+        int fine = 0;
+        for (const char *const *x = expected; x && *x && src && msg && !fine; x++)
+            fine = strcmp(src, "network") == 0 && strstr(msg, *x) != NULL;
+        if (fine)
+            continue;
+        print_error("browser log: %s %s: %s\n", src ? src : "?", level, msg ? msg : "");
+        bad++;
+    }
+    assert_int_equal(bad, 0);
+}

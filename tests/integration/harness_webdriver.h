@@ -45,5 +45,9 @@ void wd_click(const char *css);
 void wd_type(const char *css, const char *text);   /* clears, then types */
 void wd_cdp(const char *cmd, json_t *params);      /* a Chrome DevTools command */
 void wd_screenshot(const char *path);               /* PNG of the viewport */
+/* Fail on any SEVERE message in the browser's log, but for the refusals a
+ * test provokes on purpose: network errors whose message has one of
+ * `expected` (NULL-ended, e.g. "status of 401"). */
+void wd_check_browser_log(const char *const *expected);
 
 #endif

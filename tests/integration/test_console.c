@@ -326,29 +326,6 @@ static void viewport(int width, int height, int mobile)
     h_sleep(0.3);
 }
 
-static void check_browser_log(void)
-{
-    json_t *logs = wd("POST", wd_spath("/se/log"), json_pack("{s:s}", "type", "browser"));
-    size_t i;
-    json_t *e;
-    int bad = 0;
-    json_array_foreach(logs, i, e) {
-        const char *level = json_string_value(json_object_get(e, "level"));
-        const char *msg = json_string_value(json_object_get(e, "message"));
-        const char *src = json_string_value(json_object_get(e, "source"));
-        if (!level || strcmp(level, "SEVERE") != 0)
-            continue;
-        /* refusals the test provokes, and the taxonomy this build may not serve */
-        if (src && strcmp(src, "network") == 0 && msg &&
-            (strstr(msg, "status of 401") || strstr(msg, "status of 403") ||
-             (strstr(msg, "/v1/taxonomy") && strstr(msg, "status of 404"))))
-            continue;
-        print_error("browser log: %s %s: %s\n", src ? src : "?", level, msg ? msg : "");
-        bad++;
-    }
-    assert_int_equal(bad, 0);
-}
-
 static void three_agents_take_one_complaint_through_all_three_tiers_and_back(void **state)
 {
     (void)state;
@@ -527,7 +504,7 @@ static void three_agents_take_one_complaint_through_all_three_tiers_and_back(voi
                  (long long)bw, (long long)inner);
     screenshot_doc("console-phone.png");
 
-    check_browser_log();
+    wd_check_browser_log((const char *const[]){"status of 401", "status of 403", NULL});
     wd_stop();
 }
 

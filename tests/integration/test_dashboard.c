@@ -258,27 +258,6 @@ static void switch_group(const char *group_by)
 
 /* Browser log: no script error, no CSP violation, no failed request other
  * than the refused tokens this test sends on purpose. */
-static void check_browser_log(void)
-{
-    json_t *logs = wd("POST", wd_spath("/se/log"), json_pack("{s:s}", "type", "browser"));
-    size_t i;
-    json_t *e;
-    int bad = 0;
-    json_array_foreach(logs, i, e) {
-        const char *level = json_string_value(json_object_get(e, "level"));
-        const char *msg = json_string_value(json_object_get(e, "message"));
-        const char *src = json_string_value(json_object_get(e, "source"));
-        if (!level || strcmp(level, "SEVERE") != 0)
-            continue;
-        if (src && strcmp(src, "network") == 0 && msg &&
-            (strstr(msg, "status of 401") || strstr(msg, "status of 403")))
-            continue;
-        print_error("browser log: %s %s: %s\n", src ? src : "?", level, msg ? msg : "");
-        bad++;
-    }
-    assert_int_equal(bad, 0);
-}
-
 /* ------------------------------------------------------------------ test */
 
 static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_browser(void **state)
@@ -486,7 +465,7 @@ static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_bro
     h_sleep(0.3);
     wd_screenshot(h_fmt(H, "%s/dashboard-narrow.png", W.outdir));
 
-    check_browser_log();
+    wd_check_browser_log((const char *const[]){"status of 401", "status of 403", NULL});
     fprintf(stderr, "dashboard: all checks passed in %.1f s\n", h_now() - T0);
 }
 
