@@ -344,7 +344,7 @@
     var li = el('li');
     li.dataset.id = tk.id;
     var subj = el('div', 'subj', '#' + tk.id + ' ' + tk.subject);
-    var meta = el('div', 'meta', [t('tier.' + tk.tier), t('state.' + tk.state), tk.category || '',
+    var meta = el('div', 'meta', [t('tier.' + tk.tier), t('state.' + tk.state), categoryLabel(tk.category) || '',
                                    localTime(tk.created_at)].filter(Boolean).join(' · '));
     var side = el('div', 'side');
     if (tk.severity === 'major') side.appendChild(el('span', 'badge major', t('severity.major')));
@@ -475,7 +475,7 @@
     if (tk.severity === 'major') b.appendChild(el('span', 'badge major', t('severity.major')));
     if (tk.breaches && tk.breaches.length) b.appendChild(el('span', 'badge breach', t('breach', {kinds: tk.breaches.join(', ')})));
     var dl = $('t-fields'); dl.textContent = '';
-    field(dl, 'f.category', tk.category);
+    field(dl, 'f.category', categoryLabel(tk.category));
     field(dl, 'f.channel', t('ch.' + tk.channel));
     field(dl, 'f.assignee', tk.assignee ? tk.assignee.name : null);
     var c = tk.customer || {};
@@ -618,6 +618,15 @@
       taxonomy = out.length ? out : null;
       fillCategories();
     }).catch(function () { taxonomy = null; fillCategories(); });
+  }
+  /* A category code as people read it: its name in the taxonomy, if it has one. */
+  function categoryLabel(code) {
+    if (!code || !taxonomy) return code;
+    for (var i = 0; i < taxonomy.length; i++) {
+      var c = taxonomy[i];
+      if (c.code === code) return ((lang === 'zh' ? c.zh : c.en) || code) + ' (' + code + ')';
+    }
+    return code;
   }
   function fillCategories() {
     var s = $('n-category'), txt = $('n-category-text');
