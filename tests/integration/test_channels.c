@@ -1471,6 +1471,88 @@ static void a_429_with_retry_after_holds_the_channel_then_the_message_is_sent(vo
     h_assert_int(m, "attempts", 2);
 }
 
+/* A receiver where nothing listens at all: the same, refused connections
+ * instead of answers. */
+static void a_receiver_that_is_down_gets_retries_then_the_fallback(void **state)
+{
+    (void)state;
+    const char *fb_key = "fs-fallback";
+    json_int_t fb = h_int(channel(P_FEISHU, fb_key, "zh", "[]", NULL), "id");
+    json_t *b = json_pack("{s:s,s:s,s:s,s:I}", "name", "nobody-home", "kind", "slack", "url",
+                          h_fmt(H, "http://127.0.0.1:%d/services/T9/B9/down", h_free_port()),
+                          "fallback_channel_id", (json_int_t)fb);
+    json_object_set_new(b, "event_types", h_json("[\"major_created\"]"));
+    h_resp *r = h_reqj(H, "POST", "/v1/channels", H->k.admin, b);
+    h_expect_status(r, 201);
+    json_int_t ch = h_int(r->json, "id");
+    json_int_t t = major(NULL);
+    if (rx_wait_about(P_FEISHU, fb_key, t, 1, 15) < 1) {
+        h_daemon_log_tail(H, 30);
+        fail_msg("no fallback within 15 s");
+    }
+    struct rec got[2];
+    rx_about(P_FEISHU, fb_key, t, got, 2);
+    expect_right(&got[0], "feishu (fallback)");
+    json_t *m = h_get(messages(ch), "0");
+    h_assert_str(m, "status", "failed");
+    h_assert_int(m, "attempts", 3);
+    assert_non_null(h_str(m, "last_error"));
+    wait_status(fb, "delivered", 1, 5);
+    assert_int_equal(channel_events(t, 0), 1);
+}
+
+/* POST /v1/channels/{id}/test: a test message, in the channel's language,
+ * listed with source `test`. */
+static void a_test_message_reaches_the_channel_and_is_listed(void **state)
+{
+    (void)state;
+    const char *key = "wc-test";
+    json_int_t ch = h_int(channel(P_WECOM, key, "zh", "[]", NULL), "id");
+    h_resp *r = h_req(H, "POST", h_fmt(H, "/v1/channels/%lld/test", (long long)ch), H->k.admin, NULL);
+    h_expect_status(r, 202);
+    if (rx_wait_count(P_WECOM, key, 1, 5) < 1)
+        fail_msg("no test message within 5 s");
+    struct rec got[2];
+    assert_int_equal(rx_of(P_WECOM, key, got, 2), 1);
+    expect_right(&got[0], "wecom");
+    expect_in(got[0].text, "测试消息", "the test message");
+    wait_status(ch, "delivered", 1, 5);
+    h_assert_str(h_get(messages(ch), "0"), "source", "test");
+}
+
+/* Two daemons on one database share the outbox: each message is sent by
+ * one of them, once. */
+static void two_daemons_never_send_a_message_twice(void **state)
+{
+    (void)state;
+    enum { N = 30 };
+    const char *key = "hk-two";
+    json_int_t ch = h_int(channel(P_HOOK, key, "en", "[\"major_created\"]",
+                                  "{\"rate_limit\":{\"count\":1000,\"seconds\":60},\"digest_after\":100}"),
+                          "id");
+    const char *base2 = NULL;
+    pid_t extra = h_extra_start(H, &base2);
+    json_int_t t[N];
+    for (int i = 0; i < N; i++) { /* alternate: each create pokes its own daemon's worker */
+        h_resp *r = h_reqj_at(H, i % 2 ? base2 : H->base_url, "POST", "/v1/tickets", H->k.frontdesk,
+                              json_pack("{s:s,s:s}", "subject", h_unique(H, "two"), "severity", "major"));
+        h_expect_status(r, 201);
+        t[i] = h_int(r->json, "id");
+    }
+    wait_status(ch, "delivered", N, 15);
+    h_sleep(1.0);
+    for (int i = 0; i < N; i++) {
+        struct rec got[4];
+        int n = rx_about(P_HOOK, key, t[i], got, 4);
+        if (n != 1)
+            fail_msg("ticket %lld: %d requests (expected exactly 1)", (long long)t[i], n);
+        expect_right(&got[0], "webhook");
+        assert_string_equal(got[0].attempt, "1");
+    }
+    assert_int_equal(rx_of(P_HOOK, key, NULL, 0), N);
+    assert_int_equal(h_extra_stop(H, extra), 0);
+}
+
 /* A daemon killed while the platform holds its request: the lease runs out
  * and the restarted daemon sends the message again (at least once). */
 static void a_daemon_killed_mid_send_sends_the_message_again_after_restart(void **state)
@@ -1516,7 +1598,10 @@ int main(void)
         cmocka_unit_test_setup(a_dingtalk_robot_blocked_with_130101_sends_through_the_fallback_and_loses_nothing,
                                fresh),
         cmocka_unit_test_setup(a_failing_receiver_gets_retries_then_the_fallback_after_the_last_attempt, fresh),
+        cmocka_unit_test_setup(a_receiver_that_is_down_gets_retries_then_the_fallback, fresh),
         cmocka_unit_test_setup(a_429_with_retry_after_holds_the_channel_then_the_message_is_sent, fresh),
+        cmocka_unit_test_setup(a_test_message_reaches_the_channel_and_is_listed, fresh),
+        cmocka_unit_test_setup(two_daemons_never_send_a_message_twice, fresh),
         cmocka_unit_test_setup(a_daemon_killed_mid_send_sends_the_message_again_after_restart, fresh),
     };
     return h_run_group_tests(tests, setup, teardown);
