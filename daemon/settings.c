@@ -177,7 +177,7 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
     },
     [ESCP_SET_ACK_LINK_TTL] = {
         .flag = "--ack-link-ttl", .env = "ESCALATED_ACK_LINK_TTL", .type = ESCP_SETTING_INT,
-        .scope = ESCP_SCOPE_SERVE, .dflt = "3600", .min = 60, .max = 604800, .unit = "seconds",
+        .scope = ESCP_SCOPE_SERVE, .dflt = "3600", .min = 5, .max = 604800, .unit = "seconds",
         .help = "how long a one-click acknowledgement link in an alert works",
         .doc = "See [channels.md](channels.md#one-click-acknowledgement).",
     },

@@ -662,7 +662,7 @@ json_t *escp_svc_ack_link_state(struct escp_svc *svc, const char *token, esc_err
     const char *verdict = "ok";
     if (!json_is_null(json_object_get(st, "used")))
         verdict = "used";
-    else if (json_integer_value(json_object_get(st, "now_ms")) / 1000 > l.expires_s)
+    else if (json_integer_value(json_object_get(st, "now_ms")) >= l.expires_s * 1000)
         verdict = "expired";
     else if (!json_is_object(pr) || !json_is_true(json_object_get(pr, "active")))
         verdict = "not_allowed";
