@@ -199,11 +199,16 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "  WHERE s > now() - make_interval(secs => rate_seconds) ORDER BY s) "
         " || array_fill(now(), ARRAY[$2::int]) WHERE id = $1::bigint"},
 
-    /* Hold the channel's due messages until $2 seconds from now. */
+    /* Hold the channel's due messages until $2 seconds from now.  Also
+     * those held by an earlier pass until about then (up to a second
+     * later): each pass computes the instant from its own now() and a
+     * rounded $2, and a message that came later must not fall due a
+     * millisecond before those held already -- it would jump the queue and
+     * go out alone, ahead of the digest of the older ones. */
     [S_ALERT_DEFER] = {"alert_defer",
         "UPDATE channel_messages SET next_attempt_at = now() + make_interval(secs => $2::float8) "
         "WHERE channel_id = $1::bigint AND status = 'pending' AND next_attempt_at <= now() "
-        " + make_interval(secs => $2::float8)"},
+        " + make_interval(secs => $2::float8) + interval '1 second'"},
 
     /* Messages $1 go to channel $2's fallback: a copy there (when it has an
      * active one and the message has hopped fewer than 3 times), and the
