@@ -46,6 +46,7 @@
       'queue.claimed': 'You took ticket #{id}.', 'queue.none': 'The queue is empty: nothing to claim.',
       'queue.ack': 'Acknowledge',
       'mine.title': 'My tickets', 'mine.empty': 'You have no open tickets.',
+      'mine.callbacks': 'Resolved, waiting for the callback', 'nav.callbacks': 'Callbacks',
       'ticket.back': '← Back', 'ticket.title': '#{id} {subject}',
       'f.tier': 'Line', 'f.state': 'State', 'f.severity': 'Severity', 'f.category': 'Category',
       'f.channel': 'Channel', 'f.assignee': 'Assignee', 'f.customer': 'Customer', 'f.description': 'Description',
@@ -108,6 +109,7 @@
       'queue.claimed': '已领取工单 #{id}。', 'queue.none': '队列为空，没有可领取的工单。',
       'queue.ack': '受理',
       'mine.title': '我的工单', 'mine.empty': '您没有未关闭的工单。',
+      'mine.callbacks': '已解决、待回访的工单', 'nav.callbacks': '待回访',
       'ticket.back': '← 返回', 'ticket.title': '#{id} {subject}',
       'f.tier': '线别', 'f.state': '状态', 'f.severity': '严重程度', 'f.category': '类别',
       'f.channel': '渠道', 'f.assignee': '处理人', 'f.customer': '客户', 'f.description': '描述',
@@ -187,7 +189,13 @@
     clearTimeout(flash.t); flash.t = setTimeout(function () { f.hidden = true; }, 6000);
   }
   function now() { return Date.now() + clockSkew; }
-
+  /* The server's clock: /v1/me says it to the millisecond; the offset is
+     taken from the answer's middle of the round trip, and kept until the
+     next /v1/me (every few minutes), so countdowns tick steadily. */
+  function learnClock(serverIso, sentMs, receivedMs) {
+    var server = Date.parse(serverIso);
+    if (!isNaN(server)) clockSkew = server - (sentMs + receivedMs) / 2;
+  }
   function applyI18n() {
     document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
     document.querySelectorAll('[data-i18n]').forEach(function (e) { e.textContent = t(e.dataset.i18n); });
@@ -195,7 +203,10 @@
     $('lang').lang = $('lang2').lang = lang === 'zh' ? 'en' : 'zh';
     document.title = 'escalated · ' + t('title');
     fillChannels();
-    if (me) showWho();
+    if (me) {
+      showWho();
+      if (me.role === 'frontdesk') $('nav-mine').textContent = t('nav.callbacks');
+    }
   }
 
   /* ---- the API ---- */
@@ -210,8 +221,6 @@
     return fetch(path, {method: method, headers: h, cache: 'no-store',
                         body: body === undefined ? undefined : JSON.stringify(body)})
       .then(function (res) {
-        var d = res.headers.get('Date');
-        if (d) clockSkew = Date.parse(d) + 500 - Date.now(); /* Date has whole seconds */
         if (res.status === 204) return null;
         return res.text().then(function (txt) {
           var j = null;
@@ -280,13 +289,22 @@
     $('token').value = '';
     $('token').focus();
   }
+  function whoAmI() {
+    var sent = Date.now();
+    return api('GET', '/v1/me').then(function (m) {
+      learnClock(m.server_time, sent, Date.now());
+      return m;
+    });
+  }
+  setInterval(function () { if (me) whoAmI().catch(function () {}); }, 5 * 60 * 1000);
   function signIn(tok) {
     token = tok;
-    return api('GET', '/v1/me').then(function (m) {
+    return whoAmI().then(function (m) {
       me = m;
       sessionStorage.setItem(TOKEN_KEY, tok);
       show('login', false); show('nav', true);
       show('nav-new', m.role !== 'agent');
+      $('nav-mine').textContent = t(m.role === 'frontdesk' ? 'nav.callbacks' : 'nav.mine');
       showWho();
       loadTaxonomy();
       if (!location.hash || location.hash === '#/' || location.hash === '#') {
@@ -401,10 +419,16 @@
 
   function openMine() {
     switchTo('mine');
+    $('mine-title').textContent = t(me.role === 'frontdesk' ? 'mine.callbacks' : 'mine.title');
+    $('nav-mine').textContent = t(me.role === 'frontdesk' ? 'nav.callbacks' : 'nav.mine');
     every(MINE_EVERY_MS, loadMine);
   }
   function loadMine() {
-    return api('GET', '/v1/tickets?assignee=me&state=awaiting_ack,acknowledged,waiting_customer,resolved&limit=200')
+    /* the front desk makes the callbacks: its list is every resolved ticket
+       waiting for one; everyone else's, what is assigned to them */
+    var q = me.role === 'frontdesk' ? 'state=resolved&limit=200'
+                                    : 'assignee=me&state=awaiting_ack,acknowledged,waiting_customer,resolved&limit=200';
+    return api('GET', '/v1/tickets?' + q)
       .then(function (r) {
         if (view !== 'mine') return;
         setError('mine-error', '');

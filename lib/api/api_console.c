@@ -7,6 +7,7 @@
  * agent enters a token in it, and every call it makes carries that token, so
  * the API's own checks apply (docs/console.md). */
 #include <string.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "api/assets.h"
@@ -22,9 +23,16 @@ static void escp_api_me(struct escp_req *r)
     if (escp_query_only(r, (const char *const[]){NULL}) != 0)
         return;
     const struct esc_actor *a = &r->actor;
-    r->json = json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)a->id, "name", a->name, "role",
+    /* this server's clock, to the millisecond, for the console's countdowns
+     * (a Date header has whole seconds only) */
+    struct timespec ts;
+    char now[40];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    esc_time_format((esc_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, now, sizeof now);
+    r->json = json_pack("{s:I,s:s,s:s,s:o,s:s}", "id", (json_int_t)a->id, "name", a->name, "role",
                         esc_role_name(a->role), "tier",
-                        a->tier != ESC_TIER_NONE ? json_string(esc_tier_name(a->tier)) : json_null());
+                        a->tier != ESC_TIER_NONE ? json_string(esc_tier_name(a->tier)) : json_null(),
+                        "server_time", now);
     r->status = 200;
 }
 

@@ -219,9 +219,30 @@ const char *wd_element(const char *css)
 
 void wd_click(const char *css)
 {
-    char p[256];
-    snprintf(p, sizeof p, "/element/%s/click", wd_element(css));
-    wd("POST", wd_spath(p), NULL);
+    /* pages that repaint themselves (the console refreshes every few
+     * seconds) may replace the element between finding and clicking it:
+     * find it again then */
+    for (int tries = 0;; tries++) {
+        char p[256];
+        long st;
+        snprintf(p, sizeof p, "/element/%s/click", wd_element(css));
+        json_t *v = wd_raw("POST", wd_spath(p), NULL, &st);
+        const char *e = json_string_value(json_object_get(v, "error"));
+        int stale = st == 404 && e && strcmp(e, "stale element reference") == 0;
+        if (st == 200 || !stale || tries == 3) {
+            if (st != 200) {
+                char *d = v ? json_dumps(v, JSON_COMPACT) : NULL;
+                print_error("WebDriver click %s -> %ld %s\n", css, st, d ? d : "");
+                free(d);
+                json_decref(v);
+                fail();
+            }
+            json_decref(v);
+            return;
+        }
+        json_decref(v);
+        h_sleep(0.05);
+    }
 }
 
 void wd_type(const char *css, const char *text)
