@@ -10,7 +10,7 @@
  *   GET  /v1/tickets/{id}[/events|/actions]   a ticket, its history, what I may do
  *   POST /v1/tickets/{id}/{action}     the actions, with If-Match: the version shown
  *   POST /v1/tickets                   the front desk's complaint form
- *   GET  /v1/taxonomy                  the categories for that form (when served)
+ *   GET  /v1/categories                the taxonomy's categories for that form
  * Lists are refreshed every few seconds while shown; deadlines count down
  * every second against the server's clock (its Date header).  Data is only
  * ever put into the page with textContent, never as HTML. */
@@ -607,14 +607,14 @@
   }
   /* The taxonomy, flattened to [{code, name, depth}], when the server has one. */
   function loadTaxonomy() {
-    api('GET', '/v1/taxonomy').then(function (doc) {
+    api('GET', '/v1/categories').then(function (doc) {
       var out = [];
       (function walk(nodes, depth) {
         (nodes || []).forEach(function (n) {
-          out.push({code: n.code, zh: n.zh || n.name_zh || (n.name && n.name.zh), en: n.en || n.name_en || (n.name && n.name.en), depth: depth});
+          out.push({code: n.code, zh: n.name && n.name.zh, en: n.name && n.name.en, depth: depth});
           walk(n.children, depth + 1);
         });
-      })(doc && (doc.categories || doc.tree || doc.items), 0);
+      })(doc && doc.categories, 0);
       taxonomy = out.length ? out : null;
       fillCategories();
     }).catch(function () { taxonomy = null; fillCategories(); });

@@ -250,6 +250,8 @@ static int cmd_serve(int n, const char **extra)
     cfg.no_webhooks = strcasecmp(setting(ESCP_SET_WEBHOOK_WORKER), "off") == 0;
     cfg.webhook_allow_private_network =
         strcasecmp(setting(ESCP_SET_WEBHOOK_ALLOW_PRIVATE_NETWORK), "on") == 0;
+    cfg.target_resolution_pct = int_setting(ESCP_SET_TARGET_RESOLUTION_RATE);
+    cfg.target_satisfaction_pct = int_setting(ESCP_SET_TARGET_SATISFACTION_RATE);
     cfg.public_url = setting(ESCP_SET_PUBLIC_URL);
     cfg.alert_ca_file = setting(ESCP_SET_ALERT_CA_FILE);
     cfg.ack_link_ttl_s = int_setting(ESCP_SET_ACK_LINK_TTL);

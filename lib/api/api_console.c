@@ -1,7 +1,7 @@
 /* api_console.c — the agents' console: the page and its files (embedded at
- * build time from console/), and the three routes it needs beyond the
- * ticket routes: who am I, a tier's queue in claim order, and the actions
- * this caller may take on a ticket now.
+ * build time from console/), and the routes it needs beyond the ticket
+ * routes: who am I, a tier's queue in claim order, the actions this caller
+ * may take on a ticket now, and the complaint categories.
  *
  * Like the dashboard, the page holds no data and needs no token to load: the
  * agent enters a token in it, and every call it makes carries that token, so
@@ -74,6 +74,27 @@ static void escp_api_ticket_actions(struct escp_req *r)
     r->status = 200;
 }
 
+/* ---- GET /v1/categories ---- */
+
+/* The complaint categories for whoever records or classifies complaints
+ * (the front desk's form): the taxonomy's tree and whether it is enforced,
+ * without who edited it.  The taxonomy itself (GET/PUT /v1/taxonomy) stays
+ * the managers'. */
+static void escp_api_categories(struct escp_req *r)
+{
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0)
+        return;
+    json_t *doc = escp_svc_taxonomy_get(r->svc, &r->err);
+    if (!doc)
+        return;
+    r->json = json_pack("{s:O,s:O,s:O}", "version", json_object_get(doc, "version"), "enforced",
+                        json_object_get(doc, "enforced"), "categories", json_object_get(doc, "categories"));
+    snprintf(r->etag, sizeof r->etag, "\"%" JSON_INTEGER_FORMAT "\"",
+             json_integer_value(json_object_get(doc, "version")));
+    json_decref(doc);
+    r->status = 200;
+}
+
 /* ---- the page and its files (query strings ignored, as the dashboard's) ---- */
 
 static void escp_api_console_page(struct escp_req *r)
@@ -93,6 +114,7 @@ const struct escp_route escp_routes_console[] = {
     {"GET", "/v1/me",                 escp_api_me, ESCP_ANY_ROLE, -1},
     {"GET", "/v1/queues/{tier}",      escp_api_queue, ESCP_AGENTS | ESCP_MANAGERS, -1},
     {"GET", "/v1/tickets/{}/actions", escp_api_ticket_actions, ESCP_ANY_ROLE, -1},
+    {"GET", "/v1/categories",         escp_api_categories, ESCP_ANY_ROLE, -1},
     {"GET", "/console",               escp_api_console_page, ESCP_PUBLIC, -1},
     {"GET", "/console/",              escp_api_console_page, ESCP_PUBLIC, -1},
     {"GET", "/console/{}",            escp_api_console_file, ESCP_PUBLIC, -1},

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/token.h"
 #include "core/metrics.h"
+#include "core/problem.h"
 #include "core/ticket.h"
 #include "db/store.h"
 
@@ -103,6 +104,11 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
                                  const struct escp_customer_stored *cs, int64_t actor_id,
                                  int notify_within_ms, bool *replayed, esc_time_t *first_due,
                                  esc_error_t *err);
+/* The ticket an earlier create by actor_id with nt's Idempotency-Key made,
+ * *replayed = true (new reference); NULL with err untouched when there is
+ * none (or no key), ESC_ERR_IDEMPOTENCY_CONFLICT when its body differed. */
+json_t *escp_store_ticket_replay(struct escp_conn *c, const struct escp_new_ticket *nt,
+                                 int64_t actor_id, bool *replayed, esc_error_t *err);
 /* Draw the id of a ticket about to be created (its customer's seals are
  * bound to it; cs->id of escp_store_ticket_create). */
 int escp_store_ticket_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);
@@ -200,6 +206,104 @@ int escp_store_text_pending(struct escp_conn *c, int batch, struct escp_text_row
 int escp_store_text_store(struct escp_conn *c, int64_t id, const char *const text[ESCP_TEXT__COUNT],
                           const char *pii_sealed, esc_error_t *err);
 
+/* ---- problems (store_problems.c; docs/problems.md) ----
+ * Problems answer as JSON objects (new references) built by the statement:
+ * {"id", "title", "description", "category", "owner" {id, name}, "state",
+ * "version", "root_cause", "root_cause_kind", "containment", "workaround",
+ * "workaround_published_at", "fix", "fixed_at", "verify_started_at",
+ * "verify_window_days", "verify_until", "signature_keywords", "recurrences",
+ * "closed_effective", "closed_at", "reopened_count", "created_by",
+ * "created_at", "updated_at", "root_cause_at", "linked_tickets",
+ * "waiting_tickets", "actions": [...]}; the texts as stored (masked).
+ * Everything that changes runs inside the caller's transaction. */
+struct escp_problem_new {
+    const char *title, *description, *category; /* stored forms (masked) */
+    int64_t owner_id;
+    const char *keywords;   /* a JSON array of strings (text), or NULL for none */
+    int verify_window_days; /* 0 = the default (30) */
+    int64_t id;             /* drawn first when pii_sealed is bound to it, else 0 */
+    const char *pii_sealed;
+};
+/* ESC_ERR_VALIDATION (owner_id) when the owner is not an active agent,
+ * manager or admin. */
+int escp_store_problem_create(struct escp_conn *c, const struct escp_problem_new *pn, int64_t actor_id,
+                              int64_t *id, esc_error_t *err);
+int escp_store_problem_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);
+int escp_store_problem_event_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);
+/* With "tickets": [{"id", "state", "waiting_on_problem"}] too.  NOT_FOUND. */
+json_t *escp_store_problem_get(struct escp_conn *c, int64_t id, esc_error_t *err);
+struct escp_problem_filter {
+    const char *state, *category; /* NULL = any */
+    int64_t owner_id, before_id;  /* 0 = any / start */
+    int limit;
+};
+/* Array, newest first, at most limit + 1. */
+json_t *escp_store_problem_list(struct escp_conn *c, const struct escp_problem_filter *f,
+                                esc_error_t *err);
+/* {"items": [{"id", "type", "at", "actor", "from_state", "to_state", "reason", "data"}]}, oldest first. */
+json_t *escp_store_problem_events(struct escp_conn *c, int64_t id, esc_error_t *err);
+
+/* A problem under its row lock (escp_store_problem_lock; owned strings,
+ * escp_problem_clear frees them). */
+struct escp_problem {
+    int64_t id, owner_id;
+    enum esc_problem_state state;
+    int version, recurrences;
+    char *workaround, *fix, *root_cause_kind; /* NULL when unset */
+};
+int escp_store_problem_lock(struct escp_conn *c, int64_t id, struct escp_problem *p, esc_error_t *err);
+void escp_problem_clear(struct escp_problem *p);
+/* One transition: the new state, the fields it sets (NULL/false = unchanged)
+ * and its event, with version + 1. */
+struct escp_problem_change {
+    int64_t id;
+    enum esc_problem_state state;
+    const char *root_cause, *root_cause_kind, *containment, *workaround, *fix;
+    bool workaround_published, root_cause_found, fixed, verifying, closed, closed_effective, reopened;
+    int verify_window_days; /* 0 = keep */
+    const char *event_type, *from_state, *to_state, *reason;
+    int64_t actor_id, event_id; /* event_id 0 = the sequence's */
+    const json_t *data;         /* borrowed, may be NULL */
+    const char *pii_sealed;     /* the event's sealed findings, or NULL */
+};
+int escp_store_problem_update(struct escp_conn *c, const struct escp_problem_change *ch,
+                              esc_error_t *err);
+/* An event that changes no state; the problem's version + 1. */
+int escp_store_problem_event_add(struct escp_conn *c, int64_t problem_id, const char *type,
+                                 int64_t actor_id, const json_t *data, int64_t event_id,
+                                 const char *pii_sealed, esc_error_t *err);
+struct escp_action_new {
+    int64_t problem_id, owner_id;
+    const char *kind, *description, *due_at; /* description stored form; due_at timestamptz text */
+    const char *pii_sealed;
+};
+/* The action and its SLA deadline (action_timers); *due_in_s: seconds from
+ * the database's now to its due date.  VALIDATION (owner_id). */
+json_t *escp_store_action_add(struct escp_conn *c, const struct escp_action_new *an, int64_t actor_id,
+                              double *due_in_s, esc_error_t *err);
+/* NOT_FOUND when the problem has no such action. */
+int escp_store_action_lock(struct escp_conn *c, int64_t problem_id, int64_t action_id,
+                           int64_t *owner_id, bool *done, esc_error_t *err);
+/* Completed by actor now; its deadline deleted.  The action JSON. */
+json_t *escp_store_action_complete(struct escp_conn *c, int64_t action_id, int64_t actor_id,
+                                   esc_error_t *err);
+/* Lock the tickets (id order); problem_of[i]: ids[i]'s problem, 0 for none,
+ * -1 when there is no such ticket. */
+int escp_store_link_lock(struct escp_conn *c, const int64_t *ids, size_t n, int64_t *problem_of,
+                         esc_error_t *err);
+int escp_store_link(struct escp_conn *c, int64_t problem_id, const int64_t *ids, size_t n,
+                    bool waiting, int64_t actor_id, esc_error_t *err);
+/* NOT_FOUND when the ticket is not linked to this problem. */
+int escp_store_unlink(struct escp_conn *c, int64_t problem_id, int64_t ticket_id, int64_t actor_id,
+                      esc_error_t *err);
+/* A `workaround` event on every linked ticket that is not closed; *tickets: how many. */
+int escp_store_workaround_spread(struct escp_conn *c, int64_t problem_id, const char *workaround,
+                                 int64_t actor_id, int64_t *tickets, esc_error_t *err);
+/* The tickets waiting on the problem, locked, with their states (malloc'd arrays of *n). */
+int escp_store_waiting_lock(struct escp_conn *c, int64_t problem_id, int64_t **ids,
+                            enum esc_state **states, size_t *n, esc_error_t *err);
+int escp_store_waiting_clear(struct escp_conn *c, int64_t problem_id, esc_error_t *err);
+
 /* ---- the SLA engine's statements (store_sla.c) ---- */
 /* Fire up to `batch` due timers; *fired gets the count, *max_late_s the
  * largest lateness (detected_at - due_at) among them. */
@@ -227,6 +331,20 @@ json_t *escp_store_policies(struct escp_conn *c, esc_error_t *err);
 json_t *escp_store_policy_put(struct escp_conn *c, const char *severity, int64_t ack_s, int64_t resolve_s,
                               double warn_ratio, int64_t days, esc_error_t *err);
 json_t *escp_store_calendar_put(struct escp_conn *c, const json_t *doc, esc_error_t *err);
+/* ---- the complaint taxonomy (store_taxonomy.c; migration 011) ---- */
+/* {"version", "enforced", "updated_at", "updated_by", "categories"} (new
+ * reference). */
+json_t *escp_store_taxonomy(struct escp_conn *c, esc_error_t *err);
+/* Replace the tree (checked by core/taxonomy.h, which built codes and
+ * paths) and record the version; if_match >= 0: only at that version, else
+ * ESC_ERR_VERSION_MISMATCH.  The document as stored (new reference). */
+json_t *escp_store_taxonomy_put(struct escp_conn *c, const json_t *categories, const json_t *codes,
+                                const json_t *paths, bool enforced, int64_t actor_id, int if_match,
+                                esc_error_t *err);
+/* *refused: the taxonomy is enforced and category is none of its codes. */
+int escp_store_taxonomy_refuses(struct escp_conn *c, const char *category, bool *refused,
+                                esc_error_t *err);
+
 struct escp_breach_filter {
     const char *kind, *tier, *severity, *ticket, *from, *to; /* text params or NULL */
     int64_t before_id;
@@ -303,9 +421,16 @@ int escp_store_report_period(struct escp_conn *c, const char *from, const char *
 /* month "YYYY-MM" or NULL (the current one, in the calendar's zone). */
 int escp_store_report_month(struct escp_conn *c, const char *month, struct escp_report_period *p,
                             char month_out[8], esc_error_t *err);
-/* The groups array of the SLA report (new reference). */
+/* The groups array of the SLA report (new reference); level > 0 with
+ * group_by category: by the taxonomy's ancestors at that level. */
 json_t *escp_store_report_sla(struct escp_conn *c, const struct escp_report_period *p,
-                              const char *group_by, esc_error_t *err);
+                              const char *group_by, int level, esc_error_t *err);
+/* The groups of the SLA report by principal (group_by=assignee): each as
+ * escp_store_report_sla's, with "agent" ({"id", "name", "role", "tier"},
+ * null for the unassigned) and "handled", "escalated", "returned",
+ * "reopened" (new reference). */
+json_t *escp_store_report_agents(struct escp_conn *c, const struct escp_report_period *p,
+                                 esc_error_t *err);
 /* {"totals", "categories" (at most limit), "root_causes"} (new reference). */
 json_t *escp_store_report_monthly(struct escp_conn *c, const struct escp_report_period *p, int limit,
                                   esc_error_t *err);
@@ -342,6 +467,8 @@ struct escp_dash_query {
  *    "at_risk_next_hour": {"horizon_seconds", "count", "items": [...]},
  *    "breaches_per_day": [{"day", "ack", "resolve", "callback"}...],   oldest first;
  *                        a count per breach kind (core/model.h)
+ *    "agents": [{"agent", "open", "waiting_customer", "at_risk"}...], the open
+ *                        tickets each principal holds, most first (issue 10)
  *    "feed_after"}       an event id: GET /v1/events?after= it gives the latest events
  * NULL with err set on failure. */
 json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash_query *q,

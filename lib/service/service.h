@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "base/error.h"
+#include "core/problem.h"
 #include "core/ticket.h"
 #include "db/db.h"
 
@@ -58,6 +59,11 @@ json_t *escp_render_event(json_t *stored);
 json_t *escp_render_breach(json_t *stored);
 /* Render every element of the array `items` in place with `render`.
  * -1 with ESC_ERR_INTERNAL when out of memory. */
+/* A problem, one of its actions, one event of its history (docs/problems.md):
+ * the free text masked (render.c). */
+json_t *escp_render_problem(json_t *stored);
+json_t *escp_render_problem_action(json_t *stored);
+json_t *escp_render_problem_event(json_t *stored);
 int escp_render_each(json_t *items, json_t *(*render)(json_t *stored), esc_error_t *err);
 
 /* ---- the use cases (service.c): load -> decide (pure) -> persist ---- */
@@ -192,6 +198,8 @@ struct escp_svc {
     int notify_within_ms; /* pg_notify a new timer due sooner than this (0 = never) */
     _Atomic bool webhook_allow_private; /* webhooks may also aim at loopback and private
                                            networks (atomic: SIGHUP changes it while serving) */
+    /* the monthly view's targets (issue 10: 90% in the procedures), fractions */
+    double target_resolution_rate, target_satisfaction_rate;
 };
 
 /* ---- tickets (service.c) ----
@@ -243,6 +251,17 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
                      esc_error_t *err);
 /* One look at the queue: claim its oldest ticket.  NULL with err->code ==
  * ESC_OK when it is empty; *poll then says what to wait for. */
+/* Resolve ticket `id` inside the caller's transaction on c, as the resolve
+ * action does (its event, its timers: the callback deadline starts), for a
+ * problem's fix (problems.c): resolution and root_cause as stored.  extra
+ * (borrowed, may be NULL) is merged into the event's data.  *first_due is
+ * lowered to the earliest deadline it set; *db_now is the database clock
+ * the ticket was locked at.  409 invalid_transition when the
+ * ticket's state does not allow a resolve. */
+int escp_svc_resolve_in(struct escp_svc *svc, struct escp_conn *c, const struct esc_actor *actor,
+                        int64_t id, const char *resolution, const char *root_cause,
+                        json_t *extra, esc_time_t *db_now, esc_time_t *first_due,
+                        esc_error_t *err);
 json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum esc_tier tier,
                        struct escp_poll *poll, esc_error_t *err);
 /* One look at the event feed (service_events.c): up to `limit` events after
@@ -252,6 +271,16 @@ json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum
 json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, struct escp_poll *poll,
                         struct escp_feed_page *page, esc_error_t *err);
 
+/* ---- the complaint taxonomy (taxonomy.c; docs/api.md "Taxonomy") ---- */
+/* The document {"version", "enforced", "updated_at", "updated_by",
+ * "categories"} (new reference). */
+json_t *escp_svc_taxonomy_get(struct escp_svc *svc, esc_error_t *err);
+/* Replace the tree with `categories` (checked: core/taxonomy.h), enforced
+ * or not, as actor; if_match >= 0 only at that version
+ * (ESC_ERR_VERSION_MISMATCH).  The document as stored. */
+json_t *escp_svc_taxonomy_put(struct escp_svc *svc, const struct esc_actor *actor,
+                              json_t *categories, bool enforced, int if_match, esc_error_t *err);
+
 /* ---- reports, dashboard, metrics, webhooks (reports.c, dashboard.c,
  * metrics.c, webhooks.c): the use cases of the routes that only read, or
  * manage the delivery of notifications ---- */
@@ -260,13 +289,16 @@ json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, struct e
 #define ESCP_REPORT_DAY_GROUPS_MAX 1000
 /* The SLA report {"from", "to", "group_by", "timezone", "groups"} (new
  * reference), read in one read-only transaction.  from/to: timestamptz text
- * or NULL for the defaults; group_by: tier, severity, category or day (the
- * caller checked).  ESC_ERR_VALIDATION when the period is not ordered or a
+ * or NULL for the defaults; group_by: tier, severity, category, day or
+ * assignee (the caller checked); level > 0 (category only): by the
+ * taxonomy's ancestors at that level, and "level" in the report.  ESC_ERR_VALIDATION when the period is not ordered or a
  * day grouping covers more than ESCP_REPORT_DAY_GROUPS_MAX days. */
 json_t *escp_svc_report_sla(struct escp_svc *svc, const char *from, const char *to,
-                            const char *group_by, esc_error_t *err);
-/* The monthly report {"month", "timezone", "from", "to", "totals",
- * "categories", "root_causes"} (new reference); month "YYYY-MM" (checked by
+                            const char *group_by, int level, esc_error_t *err);
+/* The monthly report {"month", "timezone", "from", "to", "targets",
+ * "agents", "totals", "categories", "root_causes"} (new reference), the
+ * rates of the totals and of each agent marked "below_target" against
+ * svc's targets; month "YYYY-MM" (checked by
  * the caller) or NULL for the current one. */
 json_t *escp_svc_report_monthly(struct escp_svc *svc, const char *month, int limit, esc_error_t *err);
 /* The dashboard summary (db.h, escp_store_dashboard_summary; new reference). */
@@ -364,5 +396,30 @@ char *escp_svc_ack_link(void *arg, int64_t ticket_id, int64_t principal_id, int6
  * "acknowledged" when it acknowledged the ticket. */
 json_t *escp_svc_ack_link_state(struct escp_svc *svc, const char *token, esc_error_t *err);
 json_t *escp_svc_ack_link_use(struct escp_svc *svc, const char *token, esc_error_t *err);
+
+/* ---- problems (problems.c; docs/problems.md) ----
+ * Each change is one transaction: the problem's row lock, the decision
+ * (core/problem.c), the row, its history and what it does to the linked
+ * tickets, committed together.  Each answers the problem as GET shows it
+ * (rendered), except action_complete (the action).  The texts go through
+ * the free-text scanner: stored masked, the findings sealed beside them. */
+json_t *escp_svc_problem_create(struct escp_svc *svc, const struct esc_actor *actor,
+                                const struct escp_problem_req *rq, esc_error_t *err);
+json_t *escp_svc_problem_get(struct escp_svc *svc, int64_t id, esc_error_t *err);
+json_t *escp_svc_problem_list(struct escp_svc *svc, const struct escp_problem_filter *f,
+                              esc_error_t *err);
+json_t *escp_svc_problem_events(struct escp_svc *svc, int64_t id, esc_error_t *err);
+json_t *escp_svc_problem_act(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                             enum esc_problem_act act, const struct escp_problem_args *a,
+                             esc_error_t *err);
+json_t *escp_svc_problem_action_add(struct escp_svc *svc, const struct esc_actor *actor,
+                                    int64_t problem_id, const struct escp_action_req *rq,
+                                    esc_error_t *err);
+json_t *escp_svc_problem_action_complete(struct escp_svc *svc, const struct esc_actor *actor,
+                                         int64_t problem_id, int64_t action_id, esc_error_t *err);
+json_t *escp_svc_problem_link(struct escp_svc *svc, const struct esc_actor *actor, int64_t problem_id,
+                              const int64_t *ticket_ids, size_t n, bool waiting, esc_error_t *err);
+json_t *escp_svc_problem_unlink(struct escp_svc *svc, const struct esc_actor *actor,
+                                int64_t problem_id, int64_t ticket_id, esc_error_t *err);
 
 #endif

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TIME_BOX_S 120.0
 
@@ -44,6 +45,17 @@ static char *dirname_of(const char *path)
 
 /* ------------------------------------------------------ the API routes */
 
+/* RFC 3339 UTC `seconds` from now (harness-owned). */
+static const char *future_iso(int seconds)
+{
+    time_t t = (time_t)h_wall() + seconds;
+    struct tm tm;
+    char b[32];
+    gmtime_r(&t, &tm);
+    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return h_fmt(H, "%s", b);
+}
+
 static json_t *actions_of(const char *token, json_int_t id)
 {
     h_resp *r = h_req(H, "GET", h_fmt(H, "/v1/tickets/%lld/actions", (long long)id), token, NULL);
@@ -65,7 +77,7 @@ static void the_listed_actions_are_the_ones_that_succeed(void **state)
 {
     (void)state;
     static const char *const all[] = {"acknowledge", "escalate", "return", "wait", "resume",
-                                      "resolve", "close", "reopen", "comment"};
+                                      "resolve", "close", "reopen", "comment", "plan"};
     struct {
         const char *who, *token;
     } people[] = {{"line-1", H->k.agent[1]}, {"line-2", H->k.agent[2]}, {"manager", H->k.manager},
@@ -86,6 +98,9 @@ static void the_listed_actions_are_the_ones_that_succeed(void **state)
                 body = h_close_body("satisfied", 5);
             else if (!strcmp(all[a], "comment"))
                 body = json_pack("{s:s}", "body", "test");
+            else if (!strcmp(all[a], "plan")) /* an hour from now, by the test's clock */
+                body = json_pack("{s:{s:s,s:s}}", "plan", "solution", "test", "promised_at",
+                                 future_iso(3600));
             h_resp *r = h_action(H, people[p].token, id, all[a], body);
             int ok = r->status == 200 || r->status == 201;
             if (ok != has_action(listed, all[a]))
@@ -421,6 +436,17 @@ static void three_agents_take_one_complaint_through_all_three_tiers_and_back(voi
     assert_false(wd_js_bool("return !!document.querySelector('#t-actions button[data-action=\"acknowledge\"]');"));
     assert_false(wd_js_bool("return !!document.querySelector('#t-actions button[data-action=\"close\"]');"));
     assert_false(wd_js_bool("return !!document.querySelector('#t-actions button[data-action=\"escalate\"]');"));
+    /* a plan: a solution and the time it is promised by (the form's default: 4 hours) */
+    wd_click("#t-actions button[data-action=\"plan\"]");
+    wd_wait_js("return !document.getElementById('action-form').hidden;", 5, "the plan form");
+    wd_type("#af-solution", "修正 OLT 端口配置，今晚 22 点前完成");
+    wd_click("#af-submit");
+    wd_wait_js("return !!document.querySelector('#t-deadlines .due[data-kind=\"promise\"]');", 10,
+               "the promised time counting down");
+    t = h_get_ticket(H, H->k.manager, id);
+    h_assert_str(t, "plan.solution", "修正 OLT 端口配置，今晚 22 点前完成");
+    double promised = h_ts_epoch(h_str(t, "plan.promised_at")) - h_wall();
+    assert_true(promised > 3.5 * 3600 && promised < 4.5 * 3600);
     viewport(1280, 900, 0);
     screenshot_doc("console-ticket.png");
     act(id, "return", "已修复局端配置，请二线确认", "awaiting_ack");
@@ -452,8 +478,8 @@ static void three_agents_take_one_complaint_through_all_three_tiers_and_back(voi
     h_assert_set(t, "callback_due_at");
     /* the whole way, in the history */
     static const char *const want[] = {"created", "acknowledged", "escalated", "acknowledged", "escalated",
-                                       "acknowledged", "commented", "returned", "acknowledged", "returned",
-                                       "acknowledged", "resolved"};
+                                       "acknowledged", "commented", "planned", "returned", "acknowledged",
+                                       "returned", "acknowledged", "resolved"};
     json_t *evs = h_events(H, id);
     size_t k = 0, i;
     json_t *e;
