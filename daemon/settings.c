@@ -222,6 +222,19 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
                 "month, below_target",
         .doc = "See [reports.md](reports.md#targets).",
     },
+    [ESCP_SET_ALERT_MAX_ATTEMPTS] = {
+        .flag = "--alert-max-attempts", .env = "ESCALATED_ALERT_MAX_ATTEMPTS", .type = ESCP_SETTING_INT,
+        .scope = ESCP_SCOPE_SERVE, .dflt = "5", .min = 1, .max = 100,
+        .help = "attempts to send an alert to its channel before it goes to the channel's fallback "
+                "(or is marked failed)",
+        .doc = "See [channels.md](channels.md).",
+    },
+    [ESCP_SET_ALERT_BACKOFF_MS] = {
+        .flag = "--alert-backoff-ms", .env = "ESCALATED_ALERT_BACKOFF_MS", .type = ESCP_SETTING_INT,
+        .scope = ESCP_SCOPE_SERVE, .dflt = "5000", .min = 10, .max = 3600000, .unit = "ms",
+        .help = "back-off after a first failed alert attempt, doubling after each further one",
+        .doc = "See [channels.md](channels.md).",
+    },
 };
 
 int escp_settings_take_flags(struct escp_settings *s, int argc, char **argv, const char **rest,

@@ -164,6 +164,8 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
                                         .public_url = cfg->public_url,
                                         .ca_file = cfg->alert_ca_file,
                                         .ack_link_ttl_s = cfg->ack_link_ttl_s,
+                                        .max_attempts = cfg->alert_max_attempts,
+                                        .backoff_base_ms = cfg->alert_backoff_ms,
                                         .keys = &s->svc,
                                         .open_secret = escp_svc_channel_secret,
                                         .ack_link = escp_svc_ack_link};

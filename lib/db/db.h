@@ -553,6 +553,9 @@ int escp_store_alert_done(struct escp_conn *c, int64_t id, int attempts, esc_err
 int escp_store_alert_fail(struct escp_conn *c, int64_t id, int attempts, const char *why,
                           int max_attempts, double backoff_s, int *final, esc_error_t *err);
 int escp_store_alert_block(struct escp_conn *c, int64_t channel_id, double seconds, esc_error_t *err);
+/* The refused message $id waits `seconds` (the block), fenced by attempts. */
+int escp_store_alert_hold(struct escp_conn *c, int64_t id, int attempts, double seconds, const char *why,
+                          esc_error_t *err);
 int escp_store_alert_next(struct escp_conn *c, double *seconds, bool *none, esc_error_t *err);
 /* The active agents among principal_ids, and the ticket's state, tier and
  * acknowledgement deadline (json null when no ticket). */

@@ -64,6 +64,7 @@ enum {
     S_ALERT_PEOPLE,
     S_ACK_LINK_USE,
     S_ACK_LINK_TICKET,
+    S_ALERT_HOLD,
     S__COUNT
 };
 
@@ -198,11 +199,16 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "  WHERE s > now() - make_interval(secs => rate_seconds) ORDER BY s) "
         " || array_fill(now(), ARRAY[$2::int]) WHERE id = $1::bigint"},
 
-    /* Hold the channel's due messages until $2 seconds from now. */
+    /* Hold the channel's due messages until $2 seconds from now.  Also
+     * those held by an earlier pass until about then (up to a second
+     * later): each pass computes the instant from its own now() and a
+     * rounded $2, and a message that came later must not fall due a
+     * millisecond before those held already -- it would jump the queue and
+     * go out alone, ahead of the digest of the older ones. */
     [S_ALERT_DEFER] = {"alert_defer",
         "UPDATE channel_messages SET next_attempt_at = now() + make_interval(secs => $2::float8) "
         "WHERE channel_id = $1::bigint AND status = 'pending' AND next_attempt_at <= now() "
-        " + make_interval(secs => $2::float8)"},
+        " + make_interval(secs => $2::float8) + interval '1 second'"},
 
     /* Messages $1 go to channel $2's fallback: a copy there (when it has an
      * active one and the message has hopped fewer than 3 times), and the
@@ -291,6 +297,13 @@ static const struct escp_stmt stmts[S__COUNT] = {
         " 'used', (SELECT json_build_object('at', " TS("u.used_at") ", 'outcome', u.outcome) "
         "  FROM ack_links_used u WHERE u.nonce = $3), "
         " 'now_ms', floor(extract(epoch FROM now()) * 1000)::bigint)::text AS doc"},
+
+    /* The message $1 (attempt $2 as claimed) that its platform refused for
+     * the rate waits out the block ($3 seconds) like the channel's other
+     * messages: its lease would otherwise hold it longer, or shorter. */
+    [S_ALERT_HOLD] = {"alert_hold",
+        "UPDATE channel_messages SET next_attempt_at = now() + make_interval(secs => $3::float8), "
+        " last_error = $4 WHERE id = $1::bigint AND attempts = $2::int AND status = 'pending'"},
 };
 #undef TS
 
@@ -607,4 +620,15 @@ json_t *escp_store_ack_link_state(struct escp_conn *c, int64_t ticket_id, int64_
     char t[24], p[24];
     const char *v[3] = {I64(t, ticket_id), I64(p, principal_id), nonce};
     return one_doc(c, S_ACK_LINK_TICKET, 3, v, "link", err);
+}
+
+int escp_store_alert_hold(struct escp_conn *c, int64_t id, int attempts, double seconds, const char *why,
+                          esc_error_t *err)
+{
+    char b[24], a[24], s[32];
+    snprintf(s, sizeof s, "%.3f", seconds);
+    const char *v[4] = {I64(b, id), I64(a, attempts), s, why};
+    PGresult *res = escp_exec(c, &stmts[S_ALERT_HOLD], 4, v, err);
+    PQclear(res);
+    return res ? 0 : -1;
 }

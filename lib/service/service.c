@@ -167,8 +167,10 @@ out:
             escp_engine_poke(svc->engine, now, first_due);
         /* a major complaint committed a notification: deliver it now */
         const char *sev = json_string_value(json_object_get(t, "severity"));
-        if (sev && strcmp(sev, "major") == 0)
+        if (sev && strcmp(sev, "major") == 0) {
             escp_webhooks_poke(svc->webhooks);
+            escp_alerts_poke(svc->alerts); /* and its alerts to the channels that want it */
+        }
     }
     return escp_render_ticket(t);
 }

@@ -407,7 +407,8 @@ static void send_record(struct escp_alerts *a, struct escp_conn *c, struct send 
                  js(s->ch, "kind"), block_s, why);
         if (escp_begin(c, &err) == 0 && escp_store_alert_block(c, channel, block_s, &err) == 0 &&
             (ji(s->ch, "fallback_id") > 0 ? escp_store_alert_fallback(c, ids, channel, reason, &err) >= 0
-                                           : escp_store_alert_defer(c, channel, block_s, &err) == 0))
+                                           : escp_store_alert_defer(c, channel, block_s, &err) == 0 &&
+                                                 escp_store_alert_hold(c, id, attempts, block_s, reason, &err) == 0))
             escp_commit(c, &err);
         if (err.code != ESC_OK) {
             log_warn("alerts: recording the block of channel %" PRId64 " failed (%s)", channel, err.message);

@@ -42,6 +42,8 @@ static const struct {
     {ESCP_SET_PUBLIC_URL, "--public-url", "ESCALATED_PUBLIC_URL", NULL},
     {ESCP_SET_ALERT_CA_FILE, "--alert-ca-file", "ESCALATED_ALERT_CA_FILE", NULL},
     {ESCP_SET_ACK_LINK_TTL, "--ack-link-ttl", "ESCALATED_ACK_LINK_TTL", "3600"},
+    {ESCP_SET_ALERT_MAX_ATTEMPTS, "--alert-max-attempts", "ESCALATED_ALERT_MAX_ATTEMPTS", "5"},
+    {ESCP_SET_ALERT_BACKOFF_MS, "--alert-backoff-ms", "ESCALATED_ALERT_BACKOFF_MS", "5000"},
     {ESCP_SET_MAX_CONNECTIONS_PER_IP, "--max-connections-per-ip", "ESCALATED_MAX_CONNECTIONS_PER_IP", "64"},
     {ESCP_SET_HTTP_THREADS, "--http-threads", "ESCALATED_HTTP_THREADS", NULL},
     {ESCP_SET_MAX_LONG_POLLS, "--max-long-polls", "ESCALATED_MAX_LONG_POLLS", "10000"},
