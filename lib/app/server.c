@@ -37,8 +37,16 @@ struct esc_server {
     struct escp_http *http;
 };
 
-/* The SLA engine committed breach/at_risk events: wake GET /v1/events long polls. */
-static void wake_event_feed(void *wake) { escp_wake_events(wake); }
+/* The SLA engine committed breaches, warnings or ladder steps: wake the
+ * GET /v1/events long polls, and the workers that send what it wrote to the
+ * outboxes (they would otherwise look only at their next poll). */
+static void after_fire(void *arg)
+{
+    struct escp_svc *svc = arg;
+    escp_wake_events(svc->wake);
+    escp_webhooks_poke(svc->webhooks);
+    escp_alerts_poke(svc->alerts);
+}
 
 static void server_free(struct esc_server *s)
 {
@@ -145,7 +153,6 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
         s->svc.engine = escp_engine_start(cfg->db, cfg->engine_batch, cfg->engine_max_sleep_ms, err);
         if (!s->svc.engine)
             goto fail;
-        escp_engine_on_fired(s->svc.engine, wake_event_feed, s->svc.wake);
     }
     if (!cfg->no_webhooks) {
         struct escp_webhook_config wc = {.max_attempts = cfg->webhook_max_attempts,
@@ -173,6 +180,8 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
         if (!s->svc.alerts)
             goto fail;
     }
+    /* registered once the workers it pokes exist (NULL-safe when they do not) */
+    escp_engine_on_fired(s->svc.engine, after_fire, &s->svc);
     /* A thread per transaction the pool can run: a waiting long poll is
      * suspended and holds none (http.c). */
     int long_polls = cfg->max_long_polls > 0 ? cfg->max_long_polls : ESCP_HTTP_MAX_LONG_POLLS;
