@@ -127,25 +127,9 @@ ALTER TABLE timers DROP CONSTRAINT timers_kind_check,
     ADD CONSTRAINT timers_kind_check
         CHECK (kind IN ('ack', 'resolve', 'warn', 'callback', 'promise', 'ladder'));
 
--- The history records each step of a ladder (`alerted`): added to whatever
--- the constraint allows now, so that the order in which migrations that
--- grow the list were written does not matter.
-DO $$
-DECLARE
-    def text;
-BEGIN
-    SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint
-     WHERE conrelid = 'events'::regclass AND conname = 'events_type_check';
-    IF def IS NULL OR position('ARRAY[' IN def) = 0 THEN
-        RAISE EXCEPTION 'events_type_check is not the list 001_core.sql made: %', def;
-    END IF;
-    IF position('''alerted''' IN def) = 0 THEN
-        ALTER TABLE events DROP CONSTRAINT events_type_check;
-        EXECUTE 'ALTER TABLE events ADD CONSTRAINT events_type_check '
-             || replace(def, 'ARRAY[', 'ARRAY[''alerted''::text, ');
-    END IF;
-END;
-$$;
+-- The history records each step of a ladder (`alerted`; 010's
+-- escalated_allow_event_types).
+SELECT escalated_allow_event_types('alerted');
 
 -- A notification reaches the channels that want it, and may start a ladder,
 -- in the transaction that made it: whoever inserts a notification (the SLA
