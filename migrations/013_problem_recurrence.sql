@@ -1,0 +1,20 @@
+-- 013_problem_recurrence: verification by recurrence (issue 10 item 4;
+-- docs/problems.md, docs/reports.md).
+--
+-- Every ticket create looks for a `verifying` problem whose signature the new
+-- complaint matches (same category, plus any of its keywords), in the create's
+-- own statement (db/store_tickets.c, ticket_create).  The create is the
+-- hottest write, so the lookup must be one probe of a small partial index: it
+-- holds only the problems being verified, keyed by category.
+CREATE INDEX problems_verifying ON problems (category, verify_started_at, id)
+    WHERE state = 'verifying';
+
+-- A recurrence notifies the problem's owner through the outbox: a new
+-- notification type, which webhooks may subscribe to.
+ALTER TABLE notifications DROP CONSTRAINT notifications_type_check,
+    ADD CONSTRAINT notifications_type_check
+        CHECK (type IN ('breached', 'at_risk', 'major_created', 'problem_recurred'));
+ALTER TABLE webhooks DROP CONSTRAINT webhooks_event_types_check,
+    ADD CONSTRAINT webhooks_event_types_check
+        CHECK (cardinality(event_types) >= 1 AND
+               event_types <@ ARRAY['breached', 'at_risk', 'major_created', 'problem_recurred']);
