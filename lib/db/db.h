@@ -236,6 +236,10 @@ struct escp_problem {
     enum esc_problem_state state;
     int version, recurrences;
     char *workaround, *fix, *root_cause_kind; /* NULL when unset */
+    /* verifying: its window runs until verify_until (UTC, "" when unset),
+     * which has not passed yet when window_open (migration 013) */
+    bool window_open;
+    char verify_until[32];
 };
 int escp_store_problem_lock(struct escp_conn *c, int64_t id, struct escp_problem *p, esc_error_t *err);
 void escp_problem_clear(struct escp_problem *p);
