@@ -403,6 +403,9 @@ json_t *escp_store_report_sla(struct escp_conn *c, const struct escp_report_peri
 /* {"totals", "categories" (at most limit), "root_causes"} (new reference). */
 json_t *escp_store_report_monthly(struct escp_conn *c, const struct escp_report_period *p, int limit,
                                   esc_error_t *err);
+/* {"totals", "categories"} of the problems created in the period (new reference). */
+json_t *escp_store_report_problems(struct escp_conn *c, const struct escp_report_period *p,
+                                   esc_error_t *err);
 
 /* ---- the event feed (store_events.c, service_events.c) ---- */
 struct escp_feed_cursor {
