@@ -18,6 +18,7 @@ static const struct escp_route *const escp_route_tables[] = {
     escp_routes_health,  escp_routes_tickets, escp_routes_sla,      escp_routes_reports,
     escp_routes_events,  escp_routes_metrics, escp_routes_webhooks, escp_routes_dashboard,
     escp_routes_principals,
+    escp_routes_problems,
     NULL,
 };
 

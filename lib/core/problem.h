@@ -13,7 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "base/error.h"
+#include "core/deadline.h"
 #include "core/model.h"
 
 enum esc_problem_state {
@@ -54,5 +57,43 @@ bool esc_problem_may_create(const struct esc_actor *actor);
  * closed: a workaround follows a found cause). */
 int esc_problem_step(enum esc_problem_state from, enum esc_problem_act act,
                      enum esc_problem_state *to, esc_error_t *err);
+
+/* ---- the request bodies (docs/problems.md), PURE: strings borrowed from b ---- */
+
+/* POST /v1/problems: title (1..200), description (0..10000), category
+ * (1..64), owner_id (default: the caller, owner_id 0 here), signature_keywords
+ * (up to 20 strings of 1..64), verify_window_days (1..3650). */
+struct escp_problem_req {
+    const char *title, *description, *category;
+    int64_t owner_id;       /* 0 = the caller */
+    const json_t *keywords; /* a JSON array of strings, or NULL */
+    int verify_window_days; /* 0 = the default (30) */
+};
+int escp_problem_body_parse(json_t *b, struct escp_problem_req *rq, esc_error_t *err);
+
+/* The bodies of the transitions: root_cause {root_cause, root_cause_kind,
+ * containment, workaround}, workaround {workaround}, fix {fix}, verify
+ * {verify_window_days}, close {reason}, reopen {reason}. */
+struct escp_problem_args {
+    const char *root_cause, *root_cause_kind, *containment, *workaround, *fix, *reason;
+    int verify_window_days; /* verify: 0 = the problem's */
+    int if_match;           /* -1 = none (the handler's, from If-Match) */
+};
+int escp_problem_act_body_parse(enum esc_problem_act act, json_t *b, struct escp_problem_args *a,
+                                esc_error_t *err);
+
+/* POST /v1/problems/{id}/actions: kind (corrective, preventive),
+ * description (1..2000), owner_id, due_at (RFC 3339). */
+struct escp_action_req {
+    const char *kind, *description;
+    int64_t owner_id;
+    esc_time_t due_at;
+};
+int escp_problem_action_body_parse(json_t *b, struct escp_action_req *rq, esc_error_t *err);
+
+/* POST /v1/problems/{id}/tickets: ticket_ids (1..ESCP_LINK_MAX distinct
+ * ids), waiting_on_problem (default false).  ids: room for ESCP_LINK_MAX. */
+#define ESCP_LINK_MAX 1000
+int escp_link_body_parse(json_t *b, int64_t *ids, size_t *n, bool *waiting, esc_error_t *err);
 
 #endif

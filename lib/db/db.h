@@ -205,7 +205,7 @@ int escp_store_text_store(struct escp_conn *c, int64_t id, const char *const tex
 struct escp_problem_new {
     const char *title, *description, *category; /* stored forms (masked) */
     int64_t owner_id;
-    const char *keywords;   /* PostgreSQL text[] literal, or NULL for none */
+    const char *keywords;   /* a JSON array of strings (text), or NULL for none */
     int verify_window_days; /* 0 = the default (30) */
     int64_t id;             /* drawn first when pii_sealed is bound to it, else 0 */
     const char *pii_sealed;

@@ -80,7 +80,8 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "p AS (INSERT INTO problems (id, title, description, category, owner_id, created_by, "
         "  pii_sealed, signature_keywords, verify_window_days) "
         " SELECT coalesce($7::bigint, nextval('problems_id_seq')), $1, $2, $3, o.id, $5::bigint, $6, "
-        "  coalesce($8::text[], '{}'), coalesce($9::int, 30) FROM o RETURNING id), "
+        "  ARRAY(SELECT jsonb_array_elements_text(coalesce($8::jsonb, '[]'))), coalesce($9::int, 30) "
+        " FROM o RETURNING id), "
         "e AS (INSERT INTO problem_events (problem_id, type, actor_id, to_state) "
         " SELECT id, 'created', $5::bigint, 'open' FROM p) "
         "SELECT id FROM p"},

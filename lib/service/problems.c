@@ -57,7 +57,7 @@ json_t *escp_svc_problem_create(struct escp_svc *svc, const struct esc_actor *ac
                                    {"description", rq->description, NULL},
                                    {"category", rq->category, NULL}};
     json_t *found = NULL, *out = NULL;
-    char *sealed = NULL;
+    char *sealed = NULL, *keywords = NULL;
     struct escp_conn *c = NULL;
     if (!esc_problem_may_create(actor)) {
         esc_error_set(err, ESC_ERR_FORBIDDEN, NULL,
@@ -69,9 +69,13 @@ json_t *escp_svc_problem_create(struct escp_svc *svc, const struct esc_actor *ac
     struct escp_problem_new pn = {.title = escp_free_text_stored(&ft[0]),
                                   .description = escp_free_text_stored(&ft[1]),
                                   .category = escp_free_text_stored(&ft[2]),
-                                  .owner_id = rq->owner_id, .keywords = rq->keywords,
+                                  .owner_id = rq->owner_id ? rq->owner_id : actor->id,
                                   .verify_window_days = rq->verify_window_days};
     int64_t id;
+    if (rq->keywords && !(pn.keywords = keywords = json_dumps(rq->keywords, JSON_COMPACT))) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+        goto out;
+    }
     if (!(c = escp_lease(svc->store, err)) || escp_begin(c, err) != 0)
         goto out;
     if (found && (escp_store_problem_next_id(c, &pn.id, err) != 0 ||
@@ -86,6 +90,7 @@ out:
     escp_free_text_clear(ft, 3);
     json_decref(found);
     free(sealed);
+    free(keywords);
     return out;
 }
 
@@ -341,8 +346,10 @@ json_t *escp_svc_problem_action_add(struct escp_svc *svc, const struct esc_actor
     /* the description's findings are sealed bound to the action_added event */
     if (seal_for_event(svc, c, found, &event_id, &sealed, err) != 0)
         goto out;
+    char due_at[48];
+    escp_time_pg(rq->due_at, due_at, sizeof due_at);
     struct escp_action_new an = {.problem_id = problem_id, .owner_id = rq->owner_id, .kind = rq->kind,
-                                 .description = escp_free_text_stored(&ft[0]), .due_at = rq->due_at};
+                                 .description = escp_free_text_stored(&ft[0]), .due_at = due_at};
     double due_in_s = 0;
     if (!(action = escp_store_action_add(c, &an, actor->id, &due_in_s, err)))
         goto out;

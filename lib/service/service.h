@@ -328,30 +328,15 @@ json_t *escp_svc_notification_retry(struct escp_svc *svc, const struct esc_actor
  * tickets, committed together.  Each answers the problem as GET shows it
  * (rendered), except action_complete (the action).  The texts go through
  * the free-text scanner: stored masked, the findings sealed beside them. */
-struct escp_problem_req {
-    const char *title, *description, *category;
-    int64_t owner_id;
-    const char *keywords;   /* PostgreSQL text[] literal, or NULL */
-    int verify_window_days; /* 0 = default */
-};
 json_t *escp_svc_problem_create(struct escp_svc *svc, const struct esc_actor *actor,
                                 const struct escp_problem_req *rq, esc_error_t *err);
 json_t *escp_svc_problem_get(struct escp_svc *svc, int64_t id, esc_error_t *err);
 json_t *escp_svc_problem_list(struct escp_svc *svc, const struct escp_problem_filter *f,
                               esc_error_t *err);
 json_t *escp_svc_problem_events(struct escp_svc *svc, int64_t id, esc_error_t *err);
-struct escp_problem_args {
-    const char *root_cause, *root_cause_kind, *containment, *workaround, *fix, *reason;
-    int verify_window_days; /* verify: 0 = the problem's */
-    int if_match;           /* -1 = none */
-};
 json_t *escp_svc_problem_act(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
                              enum esc_problem_act act, const struct escp_problem_args *a,
                              esc_error_t *err);
-struct escp_action_req {
-    const char *kind, *description, *due_at; /* due_at: timestamptz text */
-    int64_t owner_id;
-};
 json_t *escp_svc_problem_action_add(struct escp_svc *svc, const struct esc_actor *actor,
                                     int64_t problem_id, const struct escp_action_req *rq,
                                     esc_error_t *err);
