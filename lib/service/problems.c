@@ -258,16 +258,12 @@ json_t *escp_svc_problem_act(struct escp_svc *svc, const struct esc_actor *actor
         ch.verify_window_days = a->verify_window_days;
         break;
     case ESC_PACT_CLOSE:
-        /* Closing says the fix held (docs/problems.md): a manager's call,
-         * and only once the whole window passed.  A recurrence inside it
-         * reopens the problem (the create does: migration 013), so a
-         * problem still verifying at its end had none; there is no early
-         * close, which would say "effective" about a fix not yet watched. */
-        if (actor->role != ESC_ROLE_MANAGER && actor->role != ESC_ROLE_ADMIN) {
-            esc_error_set(err, ESC_ERR_FORBIDDEN, NULL,
-                          "only a manager may close a problem (as effective)");
-            goto out;
-        }
+        /* Closing says the fix held (docs/problems.md): a manager's call
+         * (the route allows managers only), and only once the whole window
+         * passed.  A recurrence inside it reopens the problem (the create
+         * does: migration 013), so a problem still verifying at its end had
+         * none; there is no early close, which would call a fix effective
+         * before it was watched. */
         if (p.window_open) {
             esc_error_set(err, ESC_ERR_INVALID_TRANSITION, NULL,
                           "the fix is being verified until %s: the problem can be closed as "
