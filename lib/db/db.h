@@ -439,7 +439,10 @@ struct escp_dash_query {
  *    "at_risk_next_hour": {"horizon_seconds", "count", "items": [...]},
  *    "breaches_per_day": [{"day", "ack", "resolve", "callback"}...],   oldest first;
  *                        a count per breach kind (core/model.h)
- *    "feed_after"}       an event id: GET /v1/events?after= it gives the latest events
+ *    "feed_after",       an event id: GET /v1/events?after= it gives the latest events
+ *    "problems": {"open_total", "overdue_actions", "items": [...]},   open problems,
+ *                        most overdue actions first (migration 012/013)
+ *    "top_problems_month": {"month", "items": [...]}}   by complaints linked this month
  * NULL with err set on failure. */
 json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash_query *q,
                                      esc_error_t *err);
