@@ -215,12 +215,13 @@ json_t *escp_svc_problem_act(struct escp_svc *svc, const struct esc_actor *actor
                       "the problem has changed: it is at version %d", p.version);
         goto out;
     }
+    /* the state before the person, as for tickets (docs/decisions.md) */
+    if (esc_problem_step(p.state, act, &to, err) != 0)
+        goto out;
     if (!esc_problem_actor_may(actor, p.owner_id)) {
         forbid(err, "change it");
         goto out;
     }
-    if (esc_problem_step(p.state, act, &to, err) != 0)
-        goto out;
     int64_t event_id;
     if (seal_for_event(svc, c, found, &event_id, &sealed, err) != 0)
         goto out;
@@ -330,12 +331,12 @@ json_t *escp_svc_problem_action_add(struct escp_svc *svc, const struct esc_actor
     if (!(c = escp_lease(svc->store, err)) || escp_begin(c, err) != 0 ||
         escp_store_problem_lock(c, problem_id, &p, err) != 0)
         goto out;
-    if (!esc_problem_actor_may(actor, p.owner_id)) {
-        forbid(err, "add actions");
-        goto out;
-    }
     if (p.state == ESC_PSTATE_CLOSED) {
         esc_error_set(err, ESC_ERR_INVALID_TRANSITION, NULL, "a closed problem takes no actions");
+        goto out;
+    }
+    if (!esc_problem_actor_may(actor, p.owner_id)) {
+        forbid(err, "add actions");
         goto out;
     }
     int64_t event_id;
@@ -402,13 +403,13 @@ json_t *escp_svc_problem_action_complete(struct escp_svc *svc, const struct esc_
         escp_store_problem_lock(c, problem_id, &p, err) != 0 ||
         escp_store_action_lock(c, problem_id, action_id, &owner, &done, err) != 0)
         goto out;
+    if (done) {
+        esc_error_set(err, ESC_ERR_INVALID_TRANSITION, NULL, "the action is completed already");
+        goto out;
+    }
     /* the action's owner or a manager */
     if (!(actor->role == ESC_ROLE_MANAGER || actor->role == ESC_ROLE_ADMIN || actor->id == owner)) {
         esc_error_set(err, ESC_ERR_FORBIDDEN, NULL, "only the action's owner or a manager may complete it");
-        goto out;
-    }
-    if (done) {
-        esc_error_set(err, ESC_ERR_INVALID_TRANSITION, NULL, "the action is completed already");
         goto out;
     }
     if (!(action = escp_store_action_complete(c, action_id, actor->id, err)))
@@ -454,13 +455,13 @@ json_t *escp_svc_problem_link(struct escp_svc *svc, const struct esc_actor *acto
     if (!(c = escp_lease(svc->store, err)) || escp_begin(c, err) != 0 ||
         escp_store_problem_lock(c, problem_id, &p, err) != 0)
         goto out;
+    if (p.state == ESC_PSTATE_CLOSED) {
+        esc_error_set(err, ESC_ERR_INVALID_TRANSITION, NULL, "a closed problem takes no tickets");
+        goto out;
+    }
     if (!may_link(actor, &p)) {
         esc_error_set(err, ESC_ERR_FORBIDDEN, NULL,
                       "tickets are linked by managers, the owner and agents of line-2 and line-3");
-        goto out;
-    }
-    if (p.state == ESC_PSTATE_CLOSED) {
-        esc_error_set(err, ESC_ERR_INVALID_TRANSITION, NULL, "a closed problem takes no tickets");
         goto out;
     }
     if (escp_store_link_lock(c, ticket_ids, n, of, err) != 0)
