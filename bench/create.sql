@@ -75,9 +75,7 @@ ne AS (INSERT INTO events (ticket_id, type, data)
  SELECT n.ticket_id, 'notified', jsonb_build_object('notification', 'major_created', 
   'notification_id', n.id, 'audience', 'managers') 
  FROM n JOIN e ON e.ticket_id = n.ticket_id), 
-nf AS (SELECT pg_notify('
-escalated_timers
-', 
+nf AS (SELECT pg_notify('escalated_timers', 
   to_char(least(t.ack_due_at, t.warn_due_at, t.resolve_due_at) AT TIME ZONE 'UTC', 
   'YYYY-MM-DD"T"HH24:'
 'MI:'
@@ -94,6 +92,5 @@ t.external_ref, t.assignee_id, a.name AS assignee_name, t.root_cause, t.resoluti
 t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, 
 t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, 
 t.breaches, t.version, 
-t.problem_id, t.waiting_on_problem
-, least(t.ack_due_at, t.warn_due_at, t.resolve_due_at) AS first_due, 
+t.problem_id, t.waiting_on_problem, least(t.ack_due_at, t.warn_due_at, t.resolve_due_at) AS first_due, 
  (SELECT count(*) FROM nf) AS notified FROM t LEFT JOIN principals a ON a.id = t.assignee_id;
