@@ -25,7 +25,7 @@ pm AS (SELECT x.id, x.verify_until FROM problems x WHERE x.state = 'verifying'
   AND (cardinality(x.signature_keywords) = 0 OR EXISTS (SELECT 1 
    FROM unnest(x.signature_keywords) AS kw(k) WHERE strpos(lower(coalesce(:subject, '') 
     || E'\n' || coalesce(:description, '')), lower(kw.k)) > 0)) 
- ORDER BY x.verify_started_at, x.id LIMIT 1 FOR UPDATE OF x), 
+ ORDER BY x.verify_started_at, x.id LIMIT 1 FOR NO KEY UPDATE OF x), 
 t AS (INSERT INTO tickets (id, tier, state, severity, channel, category, subject, 
   description, customer_name_sealed, customer_phone_sealed, customer_email_sealed, 
   customer_id_number_sealed, external_ref, 

@@ -101,13 +101,19 @@ static const struct escp_stmt stmts[S__COUNT] = {
         " AND ($3::bigint IS NULL OR p.owner_id = $3::bigint) AND ($4::bigint IS NULL OR p.id < $4::bigint) "
         "ORDER BY p.id DESC LIMIT $5::int"},
 
-    /* The row lock every change of a problem takes first. */
+    /* The row lock every change of a problem takes first.  FOR NO KEY
+     * UPDATE, not FOR UPDATE: the rows that reference the problem (the SLA
+     * engine's breach, event and notification of an action; a new action)
+     * take FOR KEY SHARE on it for their foreign keys, which FOR UPDATE
+     * would block -- the engine would wait for a fix's whole transaction,
+     * and a completion holding the problem while waiting for an action the
+     * engine holds would deadlock with it. */
     [S_PROBLEM_LOCK] = {"problem_lock",
         "SELECT id, state, owner_id, version, workaround, fix, root_cause_kind, recurrences, "
         /* verification by recurrence (migration 013): is its window still open? */
         " coalesce(verify_until > now(), false) AS window_open, "
         " " TS("verify_until") " AS verify_until "
-        "FROM problems WHERE id = $1::bigint FOR UPDATE"},
+        "FROM problems WHERE id = $1::bigint FOR NO KEY UPDATE"},
 
     /* A transition: the new state, the fields it sets (NULL = unchanged;
      * the booleans stamp their times), version + 1, and its event ($16..$23). */

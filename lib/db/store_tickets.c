@@ -63,7 +63,8 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * any of them in the subject or description (as stored, masked; case
      * folded by lower()).  Several match: the one verified longest (oldest
      * verify_started_at, then id), and only that one.  It is one probe of
-     * the partial index problems_verifying, and locked, so two recurring
+     * the partial index problems_verifying, and locked (FOR NO KEY UPDATE,
+     * as every change of a problem: store_problems.c), so two recurring
      * complaints cannot both reopen it: the second waits, finds the
      * problem no longer verifying, and is not linked.  A match links the
      * ticket, reopens the problem (`recurrence` in its history), tells its
@@ -77,7 +78,7 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "  AND (cardinality(x.signature_keywords) = 0 OR EXISTS (SELECT 1 "
         "   FROM unnest(x.signature_keywords) AS kw(k) WHERE strpos(lower(coalesce($4, '') "
         "    || E'\\n' || coalesce($5, '')), lower(kw.k)) > 0)) "
-        " ORDER BY x.verify_started_at, x.id LIMIT 1 FOR UPDATE OF x), "
+        " ORDER BY x.verify_started_at, x.id LIMIT 1 FOR NO KEY UPDATE OF x), "
         "t AS (INSERT INTO tickets (id, tier, state, severity, channel, category, subject, "
         "  description, customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
         "  customer_id_number_sealed, external_ref, "

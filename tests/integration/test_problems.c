@@ -455,6 +455,60 @@ static void problem_text_is_stored_masked(void **state)
     assert_string_equal(h_probe_clear(H, "13812345678"), "");
 }
 
+/* ---- completions racing the engines of two daemons at the due time ---- */
+
+#define N_RACE 20
+
+struct completer {
+    const char *path;
+    long status;
+};
+
+static void *complete_once(void *arg)
+{
+    struct completer *c = arg;
+    c->status = h_req(H, "POST", c->path, H->k.agent[3], NULL)->status;
+    return NULL;
+}
+
+static void completions_racing_two_engines_at_the_due_time_breach_each_action_at_most_once(void **state)
+{
+    (void)state;
+    const char *base2 = NULL;
+    pid_t pid2 = h_extra_start(H, &base2);
+    json_int_t pid = new_problem(H->k.agent_id[2], "race");
+    post_ok(H->k.agent[2], ppath(pid, "/root_cause"), json_pack("{s:s}", "root_cause", "r"), 200);
+    const char *due = db_in(2.0);
+    json_int_t ids[N_RACE];
+    for (int i = 0; i < N_RACE; i++)
+        ids[i] = last_action(add_action(H->k.agent[2], pid, i % 2 ? "corrective" : "preventive",
+                                        H->k.agent_id[3], due, 201));
+    /* half of them completed at the very moment they fall due, while both
+     * engines fire the other half */
+    struct completer c[N_RACE / 2];
+    for (int i = 0; i < N_RACE / 2; i++)
+        c[i] = (struct completer){h_fmt(H, "/v1/problems/%lld/actions/%lld/complete", (long long)pid,
+                                        (long long)ids[i]), 0};
+    h_sleep_until_wall(h_ts_epoch(due));
+    h_race(N_RACE / 2, complete_once, c, sizeof c[0]);
+    for (int i = 0; i < N_RACE / 2; i++)
+        assert_int_equal(c[i].status, 200);
+    assert_int_equal(h_wait_sql_count(H, N_RACE / 2, 5,
+                                      "SELECT count(*) FROM breaches b JOIN problem_actions a ON a.id = b.action_id "
+                                      "WHERE a.problem_id = %lld AND a.completed_at IS NULL", (long long)pid),
+                     N_RACE / 2);
+    h_sleep(1.5);
+    /* each action at most once; a completed one only when it was due before */
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM (SELECT action_id FROM breaches WHERE problem_id = %lld "
+                                 "GROUP BY action_id HAVING count(*) > 1) x", (long long)pid), 0);
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM breaches b JOIN problem_actions a ON a.id = b.action_id "
+                                 "WHERE a.problem_id = %lld AND a.completed_at < b.detected_at", (long long)pid), 0);
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM breaches WHERE problem_id = %lld "
+                                 "AND detected_at - due_at >= interval '1 second'", (long long)pid), 0);
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM action_timers WHERE problem_id = %lld", (long long)pid), 0);
+    assert_int_equal(h_extra_stop(H, pid2), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +516,7 @@ int main(void)
         cmocka_unit_test(lifecycle_links_workaround_and_fix),
         cmocka_unit_test(an_action_due_date_breaches_once_with_its_notification),
         cmocka_unit_test(problem_text_is_stored_masked),
+        cmocka_unit_test(completions_racing_two_engines_at_the_due_time_breach_each_action_at_most_once),
     };
     return h_run_group_tests(tests, setup, teardown);
 }
