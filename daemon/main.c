@@ -21,6 +21,7 @@
 #include "app/server.h"
 #include "db/store.h"
 #include "service/keys.h"
+#include "service/retention.h"
 #include "daemon/settings.h"
 
 /* Every setting's value, read from the table in settings.c by main(). */
@@ -37,6 +38,7 @@ static void usage(FILE *f)
             "  escalated keys list | keys revoke ID [--reason TEXT]   [--db CONNINFO]\n"
             "  escalated data-key create --data-key-file FILE\n"
             "  escalated data-key rotate --data-key-file FILE [--db CONNINFO]\n"
+            "  escalated retention show | set MONTHS | run [--dry-run] [--limit N]  [--db CONNINFO]\n"
             "  escalated --help | --version\n\n"
             "roles: frontdesk, agent (needs --tier 1..3 or line-1..line-3), manager, admin\n\n");
     escp_settings_print_help(f);
@@ -395,6 +397,82 @@ static int cmd_keys(int n, const char **extra)
     return 2;
 }
 
+#define RETENTION_USAGE                                                        \
+    "usage: escalated retention show\n"                                         \
+    "       escalated retention set MONTHS        (4 to 1200)\n"                \
+    "       escalated retention run [--dry-run] [--limit N]\n"
+
+/* `escalated retention` (docs/operations.md "Retention and anonymisation"):
+ * the period every daemon of the database uses, and the anonymisation run. */
+static int cmd_retention(int n, const char **extra)
+{
+    esc_error_t err = {0};
+    json_t *out = NULL;
+    char *end = NULL;
+    const char *what = n >= 1 ? extra[0] : "";
+    if (strcmp(what, "show") == 0 && n == 1) {
+        out = esc_retention_get(setting(ESCP_SET_DB), &err);
+    } else if (strcmp(what, "set") == 0 && n == 2) {
+        long long months = strtoll(extra[1], &end, 10);
+        if (!*extra[1] || *end) {
+            fprintf(stderr, RETENTION_USAGE);
+            return 2;
+        }
+        out = esc_retention_set(setting(ESCP_SET_DB), months, &err);
+    } else if (strcmp(what, "run") == 0) {
+        int dry_run = 0;
+        long long limit = 1000;
+        for (int i = 1; i < n; i++) {
+            if (strcmp(extra[i], "--dry-run") == 0) {
+                dry_run = 1;
+            } else if (strcmp(extra[i], "--limit") == 0 && i + 1 < n) {
+                limit = strtoll(extra[++i], &end, 10);
+                if (*end || limit < 1 || limit > 1000000) {
+                    fprintf(stderr, "escalated retention run: --limit must be 1 to 1000000\n");
+                    return 2;
+                }
+            } else {
+                fprintf(stderr, RETENTION_USAGE);
+                return 2;
+            }
+        }
+        out = esc_retention_run(setting(ESCP_SET_DB), dry_run, (int)limit, &err);
+    } else {
+        fprintf(stderr, RETENTION_USAGE);
+        return 2;
+    }
+    if (!out) {
+        fprintf(stderr, "escalated retention %s: %s\n", what, err.message);
+        return err.code == ESC_ERR_VALIDATION ? 2 : 1;
+    }
+    json_int_t months = json_integer_value(json_object_get(out, "months"));
+    const char *cutoff = json_string_value(json_object_get(out, "cutoff"));
+    if (strcmp(what, "run") != 0) {
+        printf("personal data of closed tickets is kept %" JSON_INTEGER_FORMAT
+               " months: tickets closed at or before %s are due\n", months, cutoff);
+    } else if (json_is_true(json_object_get(out, "dry_run"))) {
+        size_t i;
+        json_t *t;
+        printf("dry run: %" JSON_INTEGER_FORMAT " tickets closed at or before %s (%"
+               JSON_INTEGER_FORMAT " months) would be anonymised; nothing was changed\n",
+               json_integer_value(json_object_get(out, "due")), cutoff, months);
+        printf("%-10s %s\n", "TICKET", "CLOSED_AT");
+        json_array_foreach(json_object_get(out, "tickets"), i, t)
+            printf("%-10" JSON_INTEGER_FORMAT " %s\n", json_integer_value(json_object_get(t, "id")),
+                   json_string_value(json_object_get(t, "closed_at")));
+        if (json_is_true(json_object_get(out, "more")))
+            printf("(more: raise --limit to list them)\n");
+    } else {
+        printf("anonymised %" JSON_INTEGER_FORMAT " tickets closed at or before %s (%"
+               JSON_INTEGER_FORMAT " months)\n",
+               json_integer_value(json_object_get(out, "anonymised")), cutoff, months);
+        if (json_is_true(json_object_get(out, "more")))
+            printf("some due tickets were held by another run: run again\n");
+    }
+    json_decref(out);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -434,6 +512,8 @@ int main(int argc, char **argv)
         rc = cmd_keys(n, extra);
     else if (strcmp(argv[1], "data-key") == 0)
         rc = cmd_data_key(n, extra);
+    else if (strcmp(argv[1], "retention") == 0)
+        rc = cmd_retention(n, extra);
     else {
         fprintf(stderr, "escalated: unknown command '%s'\n\n", argv[1]);
         usage(stderr);

@@ -347,4 +347,22 @@ json_t *escp_svc_problem_link(struct escp_svc *svc, const struct esc_actor *acto
 json_t *escp_svc_problem_unlink(struct escp_svc *svc, const struct esc_actor *actor,
                                 int64_t problem_id, int64_t ticket_id, esc_error_t *err);
 
+/* ---- retention (retention.c; docs/operations.md "Retention and
+ * anonymisation") ---- */
+/* The period (db.h, escp_store_retention_get). */
+json_t *escp_svc_retention_get(struct escp_svc *svc, esc_error_t *err);
+/* Set it (actor_id 0 = the command line); ESC_ERR_VALIDATION (field months)
+ * outside ESCP_RETENTION_MIN_MONTHS..ESCP_RETENTION_MAX_MONTHS. */
+json_t *escp_svc_retention_put(struct escp_svc *svc, int64_t actor_id, int64_t months,
+                               esc_error_t *err);
+/* {"dry_run", "months", "cutoff", "due" (tickets due when the call began),
+ * "tickets" (when `list`: [{"id", "closed_at"}] that would be / were
+ * anonymised, at most `limit`), "anonymised" (0 in a dry run), "more"
+ * (tickets are due beyond those)}.  A dry run changes nothing; a run
+ * anonymises up to `limit` tickets in transactions of 500 (SKIP LOCKED:
+ * safe beside runs of other daemons) and can be repeated: a ticket is
+ * anonymised once. */
+json_t *escp_svc_retention_run(struct escp_svc *svc, int64_t actor_id, bool dry_run, int limit,
+                               bool list, esc_error_t *err);
+
 #endif
