@@ -411,6 +411,9 @@ async function reportsAndFeeds() {
   await call('GET', '/v1/reports/monthly?month=2026-11&limit=3', { token: T.manager, expect: 200 });
   await call('GET', '/v1/reports/monthly?month=2026-13', { token: T.manager, expect: 400 });
   await call('GET', '/v1/reports/monthly', { token: T.frontdesk, expect: 403 });
+  await call('GET', '/v1/reports/problems', { token: T.manager, expect: 200 });
+  await call('GET', '/v1/reports/problems?from=2026-11-01T00:00:00Z&to=2026-10-01T00:00:00Z', { token: T.manager, expect: 400 });
+  await call('GET', '/v1/reports/problems', { token: T.frontdesk, expect: 403 });
   await call('GET', '/v1/events?limit=1000', { token: T.manager, expect: 200 });
   const f = await call('GET', '/v1/events?limit=3', { token: T.admin, expect: 200 });
   if (f && f.json) await call('GET', `/v1/events?after=${f.json.next_after}&limit=1000&wait=0`, { token: T.admin, expect: 200 });
