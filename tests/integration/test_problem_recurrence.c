@@ -9,6 +9,7 @@
  *     problem as effective; before the window's end the close is 409;
  *   - the report's numbers equal what the test did, recomputed here. */
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,60 @@ static void after_the_window_nothing_is_linked_and_only_a_manager_closes_the_pro
                                  "closed_effective AND closed_at IS NOT NULL", (long long)pid), 1);
 }
 
+struct racer {
+    const char *cat;
+    pthread_barrier_t *go;
+    long status;
+    json_int_t problem_id; /* -1 when the ticket has none */
+};
+
+static void *race_create(void *arg)
+{
+    struct racer *r = arg;
+    char body[256];
+    snprintf(body, sizeof body, "{\"subject\":\"refund again\",\"category\":\"%s\"}", r->cat);
+    pthread_barrier_wait(r->go);
+    h_resp *resp = h_req(H, "POST", "/v1/tickets", H->k.frontdesk, body);
+    r->status = resp->status;
+    json_t *pid = h_get(resp->json, "problem_id");
+    r->problem_id = json_is_integer(pid) ? json_integer_value(pid) : -1;
+    return NULL;
+}
+
+static void matching_complaints_at_once_reopen_the_problem_once(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    const char *cat = h_unique(H, "race");
+    json_int_t pid = h_int(new_problem(cat, NULL), "id");
+    drive(pid, true);
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, N);
+    struct racer r[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = (struct racer){.cat = cat, .go = &go};
+        assert_int_equal(pthread_create(&th[i], NULL, race_create, &r[i]), 0);
+    }
+    int linked = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(r[i].status, 201);
+        linked += r[i].problem_id == pid;
+    }
+    pthread_barrier_destroy(&go);
+    /* the first locks the problem and reopens it; the others find it open */
+    assert_int_equal(linked, 1);
+    json_t *p = problem(pid);
+    h_assert_str(p, "state", "open");
+    h_assert_int(p, "recurrences", 1);
+    h_assert_int(p, "linked_tickets", 1);
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM notifications WHERE problem_id = %lld "
+                                 "AND type = 'problem_recurred'", (long long)pid), 1);
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM problem_events WHERE problem_id = %lld "
+                                 "AND type = 'recurrence'", (long long)pid), 1);
+}
+
 /* percentile_disc(p): the first value whose position reaches the fraction */
 static double disc(double *v, size_t n, double p)
 {
@@ -363,6 +418,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_matching_complaint_while_verifying_is_linked_counted_reopens_the_problem_and_notifies_its_owner),
         cmocka_unit_test(after_the_window_nothing_is_linked_and_only_a_manager_closes_the_problem_as_effective),
+        cmocka_unit_test(matching_complaints_at_once_reopen_the_problem_once),
         cmocka_unit_test(the_problems_report_equals_what_the_test_did),
     };
     return h_run_group_tests(tests, setup, teardown);
