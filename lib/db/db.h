@@ -167,6 +167,11 @@ struct escp_customer_row {
     unsigned version; /* 0 when nothing is sealed */
 };
 void escp_customer_rows_free(struct escp_customer_row *rows, int n);
+/* `escalated check` (store_check.c): the newest ticket whose customer is
+ * sealed, on a connection of its own (*found 0: none); the caller frees
+ * row->sealed[]. */
+int escp_store_customer_sample(const char *conninfo, struct escp_customer_row *row, int *found,
+                               esc_error_t *err);
 /* Up to `batch` rows still in clear or sealed with a version below
  * below_version, locked (FOR UPDATE SKIP LOCKED: run inside a transaction;
  * rows other transactions hold are skipped).  *rows: malloc'd array of *n. */
