@@ -537,7 +537,7 @@ async function problems() {
   await call('POST', `/v1/problems/${p.id}/reopen`, { token: T.agent2, body: {}, expect: 400 });
   await call('POST', `/v1/problems/${p.id}/reopen`, { token: T.manager, body: { reason: '同批次又有投诉' }, expect: 200 });
   await call('GET', `/v1/problems/${p.id}/events`, { token: T.frontdesk, expect: 200 });
-  // a second one through to closed, with If-Match
+  // a second one through to verifying, then the close (If-Match first)
   const p2 = (await call('POST', '/v1/problems', { token: T.manager, body: { title: '排班不足导致接听慢' }, expect: 201 })).json;
   await call('POST', `/v1/problems/${p2.id}/root_cause`, { token: T.manager, body: { root_cause: '晚班人手不足' }, expect: 200 });
   await call('POST', `/v1/problems/${p2.id}/actions`, { token: T.manager, body: { kind: 'preventive', description: '调整排班', owner_id: ADMIN_ID, due_at: due }, expect: 201 });
