@@ -549,6 +549,10 @@ async function problems() {
   await call('POST', `/v1/problems/${p2.id}/close`, { token: T.manager, headers: { 'If-Match': `"${v.version}"` }, expect: 409 });
   await call('POST', `/v1/problems/${p2.id}/close`, { token: T.agent2, expect: 403 });
   await call('POST', `/v1/problems/${p2.id}/tickets`, { token: T.manager, body: { ticket_ids: [b.id] }, expect: 200 });
+  // one whose window has passed (test_openapi_live.c made it): closed as effective
+  const done = env('ESC_CLOSABLE_PROBLEM');
+  await call('POST', `/v1/problems/${done}/close`, { token: T.manager, expect: 200 });
+  await call('POST', `/v1/problems/${done}/tickets`, { token: T.manager, body: { ticket_ids: [b.id] }, expect: 409 });
 }
 
 async function limits() {
