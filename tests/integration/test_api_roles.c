@@ -1,6 +1,6 @@
 /* test_api_roles.c — who may call a route is decided before what they sent:
  * for every route of api_tickets.c, api_sla.c, api_events.c,
- * api_principals.c and api_problems.c that needs a
+ * api_principals.c and api_taxonomy.c, api_problems.c that needs a
  * token, a request that is malformed (bad query and, where there is one, a
  * bad body) gets 401 without a token and 403 from each role that may not use
  * the route, never 400.  The same request from a role that may use the route
@@ -68,6 +68,9 @@ static const struct role_case cases[] = {
     {"POST", "/v1/tickets/{}/reopen", "/v1/tickets/%lld/reopen?bogus=1", "{broken", "frontdesk",
      {"agent2", "agent3"}},
     {"POST", "/v1/tickets/{}/comment", "/v1/tickets/%lld/comment?bogus=1", "{broken", "agent3", {NULL}},
+    /* plan: the assignee's own promise: agents only */
+    {"POST", "/v1/tickets/{}/plan", "/v1/tickets/%lld/plan?bogus=1", "{broken", "agent2",
+     {"frontdesk", "manager", "admin"}},
     /* a queue is its agents': no other role, and no agent of another tier */
     {"POST", "/v1/queues/{tier}/claim", "/v1/queues/line-2/claim?wait=31", "{broken", "agent2",
      {"frontdesk", "manager", "agent1", "agent3"}},
@@ -88,6 +91,9 @@ static const struct role_case cases[] = {
      {"manager", "agent3"}},
     {"POST", "/v1/principals/{}/rotate", "/v1/principals/%lld/rotate?bogus=1", "{broken", "admin",
      {"manager", "frontdesk"}},
+    /* the taxonomy: managers and admins */
+    {"GET", "/v1/taxonomy", "/v1/taxonomy?bogus=1", NULL, "manager", {"frontdesk", "agent1"}},
+    {"PUT", "/v1/taxonomy", "/v1/taxonomy?bogus=1", "{broken", "admin", {"frontdesk", "agent3"}},
     /* problems (api_problems.c): opened by managers and agents of line-2 and
      * line-3 (a line-1 agent is refused before the request is looked at),
      * read by everyone, changed by managers and agents (which problem is
@@ -150,7 +156,7 @@ static void every_route_has_a_case(void **state)
     (void)state;
     const struct escp_route *const tables[] = {escp_routes_tickets, escp_routes_sla,
                                                escp_routes_events, escp_routes_principals,
-                                               escp_routes_problems, NULL};
+                                               escp_routes_taxonomy, escp_routes_problems, NULL};
     int missing = 0;
     size_t routes = 0;
     for (const struct escp_route *const *t = tables; *t; t++) {
