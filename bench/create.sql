@@ -91,6 +91,6 @@ t.customer_bank_card_masked AS customer_bank_card,
 t.external_ref, t.assignee_id, a.name AS assignee_name, t.root_cause, t.resolution, 
 t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, 
 t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, 
-t.breaches, t.version, 
+t.breaches, t.version, t.promised_at, t.promise_solution, t.promise_tier, t.promise_by, 
 t.problem_id, t.waiting_on_problem, least(t.ack_due_at, t.warn_due_at, t.resolve_due_at) AS first_due, 
  (SELECT count(*) FROM nf) AS notified FROM t LEFT JOIN principals a ON a.id = t.assignee_id;
