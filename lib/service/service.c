@@ -170,8 +170,10 @@ out:
          * linked it as one: migration 013) */
         const char *sev = json_string_value(json_object_get(t, "severity"));
         if ((sev && strcmp(sev, "major") == 0) ||
-            json_integer_value(json_object_get(t, "problem_id")) > 0)
+            json_integer_value(json_object_get(t, "problem_id")) > 0) {
             escp_webhooks_poke(svc->webhooks);
+            escp_alerts_poke(svc->alerts); /* and its alerts to the channels that want it */
+        }
     }
     return escp_render_ticket(t);
 }
@@ -360,6 +362,8 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
     case ESC_ACT_ACKNOWLEDGE:
         t.acknowledged_at = t.now;
         t.tier_assignee[t.tier] = actor->id;
+        if (args->via)
+            data = json_pack("{s:s}", "via", args->via);
         break;
     case ESC_ACT_RESOLVE:
         t.resolved_at = t.now;
