@@ -442,14 +442,14 @@ static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_bro
      * complaint; after a reload both problem cards show it as the summary
      * has it */
     json_int_t pid = problem_with_overdue_action("ATM card readers", t_live);
-    wd("POST", spath("/url"), json_pack("{s:s}", "url", url));
-    wait_js(h_fmt(H, "return !!document.querySelector('#problem-list li[data-problem=\"%lld\"]');",
+    wd("POST", wd_spath("/url"), json_pack("{s:s}", "url", url));
+    wd_wait_js(h_fmt(H, "return !!document.querySelector('#problem-list li[data-problem=\"%lld\"]');",
                   (long long)pid), 10, "the problem in the open problems card");
-    assert_string_equal(js_str(h_fmt(H, "return document.querySelector('#problem-list "
+    assert_string_equal(wd_js_str(h_fmt(H, "return document.querySelector('#problem-list "
                                         "li[data-problem=\"%lld\"]').dataset.overdue;", (long long)pid)), "1");
-    assert_string_equal(js_str(h_fmt(H, "return document.querySelector('#top-problem-list "
+    assert_string_equal(wd_js_str(h_fmt(H, "return document.querySelector('#top-problem-list "
                                         "li[data-problem=\"%lld\"]').dataset.complaints;", (long long)pid)), "1");
-    assert_string_equal(js_str("return document.getElementById('problems-count').textContent;"),
+    assert_string_equal(wd_js_str("return document.getElementById('problems-count').textContent;"),
                         h_sql_value(H, "SELECT count(*) FROM problems WHERE state <> 'closed'"));
 
     /* nothing but the daemon served the page */
