@@ -41,4 +41,15 @@ int h_rx_wait(h_rx *rx, int count, double seconds);
 /* A header's value of a recorded request (copied into out[cap]); "" if absent. */
 void h_rx_header(const struct h_rx_req *req, const char *name, char *out, size_t cap);
 
+
+/* The pieces, for a test whose receiver must do what this one does not
+ * (answer several connections at once, hold a request until released):
+ * a listening socket on 127.0.0.1 (-1 on failure; *port set), one request
+ * read from a connection into a zeroed *q (0 or -1; h_rx_req_free it either
+ * way), and a header's value from a request head. */
+int h_rx_listen_loopback(int *port);
+int h_rx_read(int fd, struct h_rx_req *q);
+void h_rx_req_free(struct h_rx_req *q);
+void h_rx_head_value(const char *head, const char *name, char *out, size_t cap);
+
 #endif
