@@ -1846,3 +1846,16 @@ char *h_source_dir(void)
     free(tests);
     return src;
 }
+
+void h_make_cert(const char *crt, const char *key)
+{
+    char *const argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                          "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                          "-keyout", (char *)key, "-out", (char *)crt, NULL};
+    char *out = NULL;
+    int st = h_run(argv, &out);
+    free(out);
+    if (st != 0)
+        fail_msg("openssl req failed (%d): is the openssl command installed?", st);
+    assert_int_equal(chmod(key, 0600), 0);
+}

@@ -338,4 +338,8 @@ char *h_dirname(const char *path);
 char *h_build_dir(void);
 char *h_source_dir(void);
 
+/* A self-signed certificate for 127.0.0.1 (openssl req, two days) written to
+ * crt and its key to key (mode 0600); fails the test when openssl cannot. */
+void h_make_cert(const char *crt, const char *key);
+
 #endif
