@@ -237,3 +237,53 @@ int h_rx_wait(h_rx *rx, int count, double seconds)
         h_sleep(0.02);
     return n;
 }
+
+struct conn_arg {
+    const struct h_rx_conns *conns;
+    int fd;
+};
+
+static void *conn_thread(void *arg)
+{
+    struct conn_arg a = *(struct conn_arg *)arg;
+    free(arg);
+    a.conns->serve(a.fd);
+    close(a.fd);
+    pthread_mutex_lock(a.conns->mu);
+    (*a.conns->active)--;
+    pthread_cond_broadcast(a.conns->cv);
+    pthread_mutex_unlock(a.conns->mu);
+    return NULL;
+}
+
+void *h_rx_conns_accept(void *arg)
+{
+    const struct h_rx_conns *conns = arg;
+    for (;;) {
+        pthread_mutex_lock(conns->mu);
+        int stop = *conns->stop;
+        pthread_mutex_unlock(conns->mu);
+        if (stop)
+            return NULL;
+        struct pollfd p = {conns->fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int c = accept(conns->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        struct conn_arg *a = malloc(sizeof *a);
+        pthread_mutex_lock(conns->mu);
+        (*conns->active)++;
+        pthread_mutex_unlock(conns->mu);
+        pthread_t t;
+        if (a && (a->conns = conns, a->fd = c, pthread_create(&t, NULL, conn_thread, a) == 0)) {
+            pthread_detach(t);
+        } else {
+            free(a);
+            close(c);
+            pthread_mutex_lock(conns->mu);
+            (*conns->active)--;
+            pthread_mutex_unlock(conns->mu);
+        }
+    }
+}

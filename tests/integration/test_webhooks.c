@@ -71,9 +71,9 @@ static struct {
     int n;
 } RX;
 
-static void *rx_conn(void *arg)
+/* One connection, on its own thread (h_rx_conns_accept). */
+static void rx_serve(int fd)
 {
-    int fd = (int)(intptr_t)arg;
     struct h_rx_req q = {0};
     struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -123,43 +123,10 @@ static void *rx_conn(void *arg)
         }
     }
     h_rx_req_free(&q);
-    close(fd);
-    pthread_mutex_lock(&RX.mu);
-    RX.active--;
-    pthread_cond_broadcast(&RX.cv);
-    pthread_mutex_unlock(&RX.mu);
-    return NULL;
 }
 
-static void *rx_accept(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        pthread_mutex_lock(&RX.mu);
-        int stop = RX.stop;
-        pthread_mutex_unlock(&RX.mu);
-        if (stop)
-            return NULL;
-        struct pollfd p = {RX.fd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int c = accept(RX.fd, NULL, NULL);
-        if (c < 0)
-            continue;
-        pthread_mutex_lock(&RX.mu);
-        RX.active++;
-        pthread_mutex_unlock(&RX.mu);
-        pthread_t t;
-        if (pthread_create(&t, NULL, rx_conn, (void *)(intptr_t)c) == 0) {
-            pthread_detach(t);
-        } else {
-            close(c);
-            pthread_mutex_lock(&RX.mu);
-            RX.active--;
-            pthread_mutex_unlock(&RX.mu);
-        }
-    }
-}
+/* the accept thread's view of RX (h_rx_conns_accept) */
+static struct h_rx_conns RX_CONNS;
 
 static void rx_start(void)
 {
@@ -168,7 +135,8 @@ static void rx_start(void)
     pthread_cond_init(&RX.cv, NULL);
     RX.fd = h_rx_listen_loopback(&RX.port);
     assert_true(RX.fd >= 0);
-    assert_int_equal(pthread_create(&RX.th, NULL, rx_accept, NULL), 0);
+    RX_CONNS = (struct h_rx_conns){RX.fd, &RX.mu, &RX.cv, &RX.stop, &RX.active, rx_serve};
+    assert_int_equal(pthread_create(&RX.th, NULL, h_rx_conns_accept, &RX_CONNS), 0);
 }
 
 static void rx_stop(void)
