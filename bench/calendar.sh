@@ -19,11 +19,11 @@ N=10000                                 # resolutions compared per calendar
 T0=1795425300000000                     # 2026-11-23T09:15:00Z, microseconds
 STEP=$((97 * 60 * 1000000))             # every 97 minutes: all hours, two years
 
-cleanup() {
-    [[ -f $WORK/pg.state ]] && "$SRC/scripts/pg.sh" stop-test "$WORK/pg.state" >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+STATE=$WORK/pg.state
+BENCH_NAME=calendar
+BENCH_TMP=$WORK
+# shellcheck source=bench/lib.sh
+. "$SRC/bench/lib.sh"
 
 echo "== where the zone rules come from"
 echo "PostgreSQL: $(pg_config --configure | tr ' ' '\n' | grep -o "with-system-tzdata=[^']*" || echo 'its own copy')"
@@ -39,10 +39,7 @@ cc -O2 -std=c11 -D_GNU_SOURCE -I"$SRC/lib" -o "$WORK/calendar_bench" "$SRC/bench
 
 echo
 echo "== PostgreSQL: the prototype function, µs per call (server side, median of 5)"
-"$SRC/scripts/pg.sh" start-test "$WORK/pg.state" >/dev/null
-# shellcheck disable=SC1091
-source "$WORK/pg.state"
-export PGHOST PGPORT PGUSER
+bench_pg_start "$STATE"
 psql_() { psql -X -q -v ON_ERROR_STOP=1 -d postgres -At "$@"; }
 psql_ -c "CREATE TABLE calendar (doc jsonb NOT NULL)" -c "INSERT INTO calendar VALUES ('{}')"
 psql_ -f "$SRC/bench/calendar_due.sql"

@@ -34,69 +34,34 @@ PAIRS=${BENCH_PAIRS:-3}
 SLOW=${BENCH_SLOW:-1100}
 CONNS=16
 
-log() { printf '%s hostile: %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-[[ $DUR =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive integer"
-[[ $PAIRS =~ ^[1-9][0-9]*$ ]] || die "BENCH_PAIRS must be a positive integer"
-[[ $SLOW =~ ^[1-9][0-9]*$ ]] || die "BENCH_SLOW must be a positive integer"
-for tool in cmake wrk psql perl curl; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
-done
+BENCH_NAME=hostile
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+bench_posint BENCH_SECONDS "$DUR"
+bench_posint BENCH_PAIRS "$PAIRS"
+bench_posint BENCH_SLOW "$SLOW"
+bench_need cmake wrk psql perl curl
 # the slow side's sockets, and the daemon's (it inherits the limit and raises it itself too)
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [[ $(ulimit -n) == unlimited || $(ulimit -n) -ge $((SLOW + 500)) ]] ||
     die "RLIMIT_NOFILE $(ulimit -n) is too low for $SLOW connections"
 
-DAEMON_PID="" SLOW_PID=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    for pid in "$SLOW_PID" "$DAEMON_PID"; do
-        [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-    done
-    [[ -f "$STATE" ]] && bash "$ROOT/scripts/pg.sh" stop-test "$STATE" >/dev/null 2>&1 || true
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+SLOW_PID=""
+bench_on_exit() { [[ -n "$SLOW_PID" ]] && kill -TERM "$SLOW_PID" 2>/dev/null && wait "$SLOW_PID" 2>/dev/null; }
 
-log "building the daemon (Release) in build-bench/"
-mkdir -p "$BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DESC_WERROR=OFF \
-    >"$BUILD/cmake-build.log" 2>&1 || { cat "$BUILD/cmake-build.log" >&2; die "cmake configure failed"; }
-cmake --build "$BUILD" -j"$(nproc)" >>"$BUILD/cmake-build.log" 2>&1 ||
-    { tail -n 40 "$BUILD/cmake-build.log" >&2; die "build failed"; }
-ESC=$BUILD/escalated
+bench_build "$BUILD"
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
-log "starting a private PostgreSQL cluster"
-bash "$ROOT/scripts/pg.sh" start-test "$STATE" >/dev/null
-PGHOST=$(sed -n 's/^PGHOST=//p' "$STATE")
-PGPORT=$(sed -n 's/^PGPORT=//p' "$STATE")
-export PGHOST PGPORT PGUSER=postgres
-unset PGPASSWORD PGSERVICE PGOPTIONS PGDATABASE 2>/dev/null || true
+bench_pg_start "$STATE"
 psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE hostile"
 DB="host=$PGHOST port=$PGPORT user=postgres dbname=hostile"
 "$ESC" migrate --db "$DB" >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log" >&2; die "migrate failed"; }
 MANAGER=$("$ESC" keys create --name hostile-manager --role manager --db "$DB")
 
-PORT=$((20000 + RANDOM % 40000))
-# the data key (docs/security.md): `serve` refuses to start without one
-export ESCALATED_DATA_KEY_FILE=$BUILD/bench.data.key
-[[ -f "$ESCALATED_DATA_KEY_FILE" ]] ||
-    "$ESC" data-key create --data-key-file "$ESCALATED_DATA_KEY_FILE" >/dev/null 2>&1
-"$ESC" serve --db "$DB" --listen "127.0.0.1:$PORT" --pool-size "$CONNS" --shutdown-grace 2 \
-    >"$WORK/daemon.log" 2>&1 &
-DAEMON_PID=$!
-for i in $(seq 100); do
-    [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz" || true)" == 200 ]] && break
-    kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.log" >&2; die "the daemon exited"; }
-    [[ $i -lt 100 ]] || die "the daemon did not become ready"
-    sleep 0.1
-done
+bench_data_key "$BUILD/bench.data.key"
+: >"$WORK/daemon.log"
+bench_serve "$WORK/daemon.log" 100 --db "$DB" --pool-size "$CONNS" --shutdown-grace 2
 ID=$(curl -s -H "Authorization: Bearer $MANAGER" -H 'Content-Type: application/json' \
     -d '{"subject":"宽带断网三天","customer":{"phone":"13800138000"}}' "http://127.0.0.1:$PORT/v1/tickets" |
     grep -o '"id":[0-9]*' | head -n 1 | cut -d: -f2)

@@ -23,33 +23,14 @@ SIZES=${PROBLEMS_SIZES:-"10 100 500"}
 WORK=$(mktemp -d /tmp/escalated-bench-problems.XXXXXX)
 STATE=$WORK/pg.state
 
-log() { printf '%s problems: %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+BENCH_NAME=problems
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+BENCH_TMP=$WORK
 [[ -x $ESC ]] || die "$ESC is not built (cmake --build build)"
-for tool in curl psql python3; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
-done
+bench_need curl psql python3
 
-DAEMON_PID=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-        kill -TERM "$DAEMON_PID" 2>/dev/null || true
-        wait "$DAEMON_PID" 2>/dev/null || true
-    fi
-    [[ -f "$STATE" ]] && bash "$ROOT/scripts/pg.sh" stop-test "$STATE" >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-bash "$ROOT/scripts/pg.sh" start-test "$STATE" >&2
-# shellcheck disable=SC1090
-. "$STATE"
-export PGHOST PGPORT PGUSER
+bench_pg_start "$STATE"
 psql -qX -d postgres -c "CREATE DATABASE pbench" >/dev/null
 export ESCALATED_DB="dbname=pbench"
 "$ESC" migrate 2>>"$WORK/daemon.log" || die "migrate failed"
@@ -57,18 +38,8 @@ FRONT=$("$ESC" keys create --name "bench front" --role frontdesk 2>>"$WORK/daemo
 LINE1=$("$ESC" keys create --name "bench line1" --role agent --tier 1 2>>"$WORK/daemon.log")
 LINE2=$("$ESC" keys create --name "bench line2" --role agent --tier 2 2>>"$WORK/daemon.log")
 
-export ESCALATED_DATA_KEY_FILE=$WORK/bench.data.key
-"$ESC" data-key create --data-key-file "$ESCALATED_DATA_KEY_FILE" >/dev/null 2>&1
-"$ESC" serve --listen 127.0.0.1:0 >>"$WORK/daemon.log" 2>&1 &
-DAEMON_PID=$!
-PORT=""
-for _ in $(seq 300); do
-    PORT=$(sed -n 's#.*listening on http://127\.0\.0\.1:\([0-9]*\).*#\1#p' "$WORK/daemon.log" | tail -n 1)
-    [[ -n "$PORT" ]] && curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-[[ -n "$PORT" ]] || die "the daemon did not start (see $WORK/daemon.log)"
-BASE=http://127.0.0.1:$PORT
+bench_data_key "$WORK/bench.data.key"
+bench_serve "$WORK/daemon.log" 300
 
 # post TOKEN PATH BODY -> "status seconds" on stdout, the body in $WORK/body
 post() {

@@ -31,41 +31,15 @@ RUNS=${Q_RUNS:-9}
 STATE=$BUILD/pg.state
 OUT=$BUILD/q-results.txt
 
-log() { printf '%s q: %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-[[ $N =~ ^[1-9][0-9]*$ ]] || die "Q_TICKETS must be a positive integer"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "Q_RUNS must be a positive integer"
-for tool in cmake curl psql; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
-done
+BENCH_NAME=q
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_posint Q_TICKETS "$N"
+bench_posint Q_RUNS "$RUNS"
+bench_need cmake curl psql
 
-DAEMON_PID=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-        kill -TERM "$DAEMON_PID" 2>/dev/null || true
-        wait "$DAEMON_PID" 2>/dev/null || true
-    fi
-    [[ -f "$STATE" ]] && bash "$ROOT/scripts/pg.sh" stop-test "$STATE" >/dev/null 2>&1 || true
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-log "building the daemon (Release) in $BUILD"
-mkdir -p "$BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DESC_WERROR=OFF \
-    >"$BUILD/cmake-build.log" 2>&1 || { cat "$BUILD/cmake-build.log" >&2; die "cmake configure failed"; }
-cmake --build "$BUILD" -j"$(nproc)" --target escalated >>"$BUILD/cmake-build.log" 2>&1 ||
-    { tail -n 40 "$BUILD/cmake-build.log" >&2; die "build failed"; }
-ESC=$BUILD/escalated
-
-bash "$ROOT/scripts/pg.sh" start-test "$STATE" >&2
-# shellcheck disable=SC1090
-. "$STATE"
-export PGHOST PGPORT PGUSER
+bench_build "$BUILD" --target escalated
+bench_pg_start "$STATE"
 psql -qX -d postgres -c "CREATE DATABASE qbench" >/dev/null
 export ESCALATED_DB="dbname=qbench"
 "$ESC" migrate 2>>"$BUILD/daemon.log" || die "migrate failed"
@@ -79,20 +53,9 @@ psql -qX -d qbench -c "REINDEX INDEX tickets_subject_trgm" -c "REINDEX INDEX tic
 t1=$(date +%s.%N)
 log "loaded in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }') s"
 
-export ESCALATED_DATA_KEY_FILE=$BUILD/bench.data.key
-[[ -f "$ESCALATED_DATA_KEY_FILE" ]] ||
-    "$ESC" data-key create --data-key-file "$ESCALATED_DATA_KEY_FILE" >/dev/null 2>&1
+bench_data_key "$BUILD/bench.data.key"
 : >"$BUILD/daemon.log"
-"$ESC" serve --listen 127.0.0.1:0 >>"$BUILD/daemon.log" 2>&1 &
-DAEMON_PID=$!
-PORT=""
-for _ in $(seq 300); do
-    PORT=$(sed -n 's#.*listening on http://127\.0\.0\.1:\([0-9]*\).*#\1#p' "$BUILD/daemon.log" | tail -n 1)
-    [[ -n "$PORT" ]] && curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-[[ -n "$PORT" ]] || die "the daemon did not start (see $BUILD/daemon.log)"
-BASE=http://127.0.0.1:$PORT
+bench_serve "$BUILD/daemon.log" 300
 
 RARE="罕见词500000"
 ORDER=$(psql -qtAX -d qbench -c "SELECT substring(subject from '订单号([0-9]+)') FROM tickets WHERE subject LIKE '%订单号%' ORDER BY id LIMIT 1 OFFSET 1000")

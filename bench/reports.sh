@@ -32,41 +32,15 @@ RUNS=${REPORTS_RUNS:-7}
 STATE=$BUILD/pg.state
 OUT=$BUILD/reports-results.txt
 
-log() { printf '%s reports: %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-[[ $N =~ ^[1-9][0-9]*$ ]] || die "REPORTS_TICKETS must be a positive integer"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "REPORTS_RUNS must be a positive integer"
-for tool in cmake curl psql; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
-done
+BENCH_NAME=reports
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_posint REPORTS_TICKETS "$N"
+bench_posint REPORTS_RUNS "$RUNS"
+bench_need cmake curl psql
 
-DAEMON_PID=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-        kill -TERM "$DAEMON_PID" 2>/dev/null || true
-        wait "$DAEMON_PID" 2>/dev/null || true
-    fi
-    [[ -f "$STATE" ]] && bash "$ROOT/scripts/pg.sh" stop-test "$STATE" >/dev/null 2>&1 || true
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-log "building the daemon (Release) in $BUILD"
-mkdir -p "$BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DESC_WERROR=OFF \
-    >"$BUILD/cmake-build.log" 2>&1 || { cat "$BUILD/cmake-build.log" >&2; die "cmake configure failed"; }
-cmake --build "$BUILD" -j"$(nproc)" --target escalated >>"$BUILD/cmake-build.log" 2>&1 ||
-    { tail -n 40 "$BUILD/cmake-build.log" >&2; die "build failed"; }
-ESC=$BUILD/escalated
-
-bash "$ROOT/scripts/pg.sh" start-test "$STATE" >&2
-# shellcheck disable=SC1090
-. "$STATE"
-export PGHOST PGPORT PGUSER
+bench_build "$BUILD" --target escalated
+bench_pg_start "$STATE"
 psql -qX -d postgres -c "CREATE DATABASE reports" >/dev/null
 export ESCALATED_DB="dbname=reports"
 "$ESC" migrate 2>>"$BUILD/daemon.log" || die "migrate failed"
@@ -79,22 +53,10 @@ t1=$(date +%s.%N)
 EVENTS=$(psql -qtAX -d reports -c "SELECT count(*) FROM events")
 log "loaded $N tickets and $EVENTS events in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }') s"
 
-# the data key (docs/security.md): `serve` refuses to start without one
-export ESCALATED_DATA_KEY_FILE=$BUILD/bench.data.key
-[[ -f "$ESCALATED_DATA_KEY_FILE" ]] ||
-    "$ESC" data-key create --data-key-file "$ESCALATED_DATA_KEY_FILE" >/dev/null 2>&1
-"$ESC" serve --listen 127.0.0.1:0 >>"$BUILD/daemon.log" 2>&1 &
-DAEMON_PID=$!
-PORT=""
+bench_data_key "$BUILD/bench.data.key"
 # serve scans the generated tickets' free text (never scanned: migration
 # 008) before it listens: about a minute per 200,000 tickets
-for _ in $(seq 6000); do
-    PORT=$(sed -n 's/.*listening on \(http:\/\/\)\{0,1\}127\.0\.0\.1:\([0-9]*\).*/\2/p' "$BUILD/daemon.log" | tail -n 1)
-    [[ -n "$PORT" ]] && curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-[[ -n "$PORT" ]] || die "the daemon did not start (see $BUILD/daemon.log)"
-BASE=http://127.0.0.1:$PORT
+bench_serve "$BUILD/daemon.log" 6000
 
 iso() { psql -qtAX -d reports -c "SELECT to_char((now() - interval '$1') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"; }
 MONTH_NOW=$(psql -qtAX -d reports -c "SELECT to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')")

@@ -74,66 +74,28 @@ fake_seal() { # VALUE
     printf 'esc1:v1:%s' "$(openssl rand -base64 $((n + 28)) | tr -d '\n=' | tr '+/' '-_')"
 }
 
-log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-[[ $DUR =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive integer"
-[[ $PAIRS =~ ^[1-9][0-9]*$ ]] || die "BENCH_PAIRS must be a positive integer"
-for tool in cmake wrk pgbench psql perl; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool not found (install the packages listed in .ci/run)"
-done
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+bench_posint BENCH_SECONDS "$DUR"
+bench_posint BENCH_PAIRS "$PAIRS"
+bench_need cmake wrk pgbench psql perl
 
 # ------------------------------------------------------------------ cleanup
-DAEMON_PID=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-        kill -TERM "$DAEMON_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$DAEMON_PID" 2>/dev/null || true
-        wait "$DAEMON_PID" 2>/dev/null || true
-    fi
-    if [[ -f "$STATE" ]]; then
-        [[ -n "${PGDIR:-}" && -f "$PGDIR/server.log" ]] && cp "$PGDIR/server.log" "$WORK/postgresql.log" 2>/dev/null || true
-        bash "$ROOT/scripts/pg.sh" stop-test "$STATE" >/dev/null 2>&1 || true
-    fi
+bench_on_exit() {
+    [[ -n "${PGDIR:-}" && -f "$PGDIR/server.log" ]] && cp "$PGDIR/server.log" "$WORK/postgresql.log" 2>/dev/null || true
     if [[ "${BENCH_KEEP:-0}" != 1 ]]; then
         rm -rf "$WORK/pgbench" 2>/dev/null || true
     fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ------------------------------------------------------------------ build
-log "building the daemon (Release) in build-bench/"
-mkdir -p "$BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DESC_WERROR=OFF \
-    >"$BUILD/cmake-build.log" 2>&1 || { cat "$BUILD/cmake-build.log" >&2; die "cmake configure failed"; }
-cmake --build "$BUILD" -j"$(nproc)" >>"$BUILD/cmake-build.log" 2>&1 ||
-    { tail -n 40 "$BUILD/cmake-build.log" >&2; die "build failed"; }
-ESC=$BUILD/escalated
+bench_build "$BUILD"
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
 # ------------------------------------------------------ same SQL on both sides
-# The daemon's statement text, taken from lib/db/store_tickets.c through the C
-# preprocessor (so TICKET_COLS is expanded exactly as compiled).
-daemon_sql() { # ENUM
-    local cflags
-    cflags=$(pkg-config --cflags libpq jansson libmicrohttpd 2>/dev/null || echo -I/usr/include/postgresql)
-    # shellcheck disable=SC2086
-    "${CC:-cc}" -E -P -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/lib" $cflags "$ROOT/lib/db/store_tickets.c" |
-        K="$1" perl -0777 -ne '
-            my $k = $ENV{K};
-            /\[\s*\Q$k\E\s*\]\s*=\s*\{\s*"(?:[^"\\]|\\.)*"\s*,((?:\s*"(?:[^"\\]|\\.)*")+)\s*\}/s
-                or die "statement $k not found in lib/db/store_tickets.c\n";
-            my ($lits, $s) = ($1, "");
-            while ($lits =~ /"((?:[^"\\]|\\.)*)"/g) { my $x = $1; $x =~ s/\\(.)/$1/g; $s .= $x; }
-            $s =~ s/\s+/ /g; $s =~ s/^ | $//g; print $s;'
-}
+# daemon_sql (bench/lib.sh): the daemon's statement text, as compiled.
 # A bench script's statement with its variables mapped back to $n.
 bench_sql() { # FILE "name=N name=N ..."
     MAP="$2" perl -0777 -ne '
@@ -162,29 +124,13 @@ check_sql S_CLAIM "$BENCH/claim.sql" "$CLAIM_MAP"
 log "bench/create.sql and bench/claim.sql match the daemon's statements"
 
 # ------------------------------------------------------------------ database
-find_pg_bindir() {
-    local d=""
-    command -v pg_config >/dev/null 2>&1 && d=$(pg_config --bindir 2>/dev/null || true)
-    [[ -n "$d" && -x "$d/pg_ctl" ]] || d=/usr/lib/postgresql/15/bin
-    [[ -x "$d/pg_ctl" ]] || die "pg_ctl not found (install postgresql-15)"
-    echo "$d"
-}
-as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-
-log "starting a private PostgreSQL cluster"
-bash "$ROOT/scripts/pg.sh" start-test "$STATE" >/dev/null
-PGHOST=$(sed -n 's/^PGHOST=//p' "$STATE")
-PGPORT=$(sed -n 's/^PGPORT=//p' "$STATE")
-PGDIR=$(sed -n 's/^PGDIR=//p' "$STATE")
-export PGHOST PGPORT PGUSER=postgres PGDATABASE=bench
-unset PGPASSWORD PGSERVICE PGOPTIONS 2>/dev/null || true
-
-psqlq() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+bench_pg_start "$STATE"
+export PGDATABASE=bench
 
 # Tuned like a deployment on this machine, durable: fsync, synchronous_commit
 # and full_page_writes stay on.  Bigger shared buffers, and WAL room so that
 # no checkpoint falls inside a run (run.sh checkpoints before every run).
-psqlq -d postgres <<'EOF'
+bench_pg_configure <<'EOF'
 ALTER SYSTEM SET fsync = on;
 ALTER SYSTEM SET synchronous_commit = on;
 ALTER SYSTEM SET full_page_writes = on;
@@ -197,10 +143,6 @@ ALTER SYSTEM SET log_min_duration_statement = '200ms';
 ALTER SYSTEM SET log_lock_waits = on;
 ALTER SYSTEM SET log_autovacuum_min_duration = 0;
 EOF
-PGBIN=$(find_pg_bindir)
-as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w -t 60 stop >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 start >/dev/null ||
-    { tail -n 30 "$PGDIR/server.log" >&2; die "PostgreSQL did not restart"; }
 PG_SETTINGS=$(psqlq -d postgres -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)
     FROM pg_settings WHERE name IN ('fsync','synchronous_commit','full_page_writes','shared_buffers',
     'max_wal_size','checkpoint_timeout','wal_buffers','max_connections')")
@@ -220,37 +162,10 @@ AGENT_ID=$(psqlq -c "SELECT id FROM principals WHERE name = 'bench-agent'")
 psqlq -c "UPDATE policies SET ack_seconds = 86400"
 
 # ------------------------------------------------------------------ daemon
-free_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-    done
-    die "no free TCP port"
-}
-http_status() { # PATH -> status code of a GET, or nothing
-    local line
-    exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 0
-    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$1" >&3
-    IFS=' ' read -r _ line _ <&3 || true
-    exec 3<&- 3>&-
-    echo "${line:-}"
-}
-PORT=$(free_port)
-# the data key (docs/security.md): `serve` refuses to start without one
-export ESCALATED_DATA_KEY_FILE=$BUILD/bench.data.key
-[[ -f "$ESCALATED_DATA_KEY_FILE" ]] ||
-    "$ESC" data-key create --data-key-file "$ESCALATED_DATA_KEY_FILE" >/dev/null 2>&1
-"$ESC" serve --db "$DB" --listen "127.0.0.1:$PORT" --pool-size "$CONNS" --shutdown-grace 2 \
-    --engine-max-sleep "$ENGINE_SLEEP" \
-    >"$WORK/daemon.log" 2>&1 &
-DAEMON_PID=$!
-for i in $(seq 100); do
-    [[ "$(http_status /readyz 2>/dev/null)" == 200 ]] && break
-    kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.log" >&2; die "the daemon exited"; }
-    [[ $i -lt 100 ]] || die "the daemon did not become ready"
-    sleep 0.1
-done
+bench_data_key "$BUILD/bench.data.key"
+: >"$WORK/daemon.log"
+bench_serve "$WORK/daemon.log" 100 --db "$DB" --pool-size "$CONNS" --shutdown-grace 2 \
+    --engine-max-sleep "$ENGINE_SLEEP"
 log "daemon pid $DAEMON_PID on 127.0.0.1:$PORT, PostgreSQL $PG_VERSION on $PGHOST:$PGPORT"
 
 # ------------------------------------------------------------------ runs

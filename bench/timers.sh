@@ -88,71 +88,43 @@ CUST_PHONE='+86 138-0013-8000'
 CUST_EMAIL='wang.xiaoming@example.com'
 CUST_ID='11010519491231002X'
 
-log() { printf '%s timers: %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-posint() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer (got '$2')"; }
-posint TIMER_BENCH_TICKETS "$N"
-posint TIMER_BENCH_IDLE_SECONDS "$IDLE"
+BENCH_NAME=timers
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+bench_posint TIMER_BENCH_TICKETS "$N"
+bench_posint TIMER_BENCH_IDLE_SECONDS "$IDLE"
 [[ $SETTLE =~ ^[0-9]+$ ]] || die "TIMER_BENCH_SETTLE_SECONDS must be a whole number"
-posint TIMER_BENCH_BURST "$BURST"
-posint TIMER_BENCH_STREAM_RATE "$RATE"
-posint TIMER_BENCH_STREAM_SECONDS "$STREAM_SECS"
-posint TIMER_BENCH_LEAD_SECONDS "$LEAD"
-posint TIMER_BENCH_CHUNK "$CHUNK"
+bench_posint TIMER_BENCH_BURST "$BURST"
+bench_posint TIMER_BENCH_STREAM_RATE "$RATE"
+bench_posint TIMER_BENCH_STREAM_SECONDS "$STREAM_SECS"
+bench_posint TIMER_BENCH_LEAD_SECONDS "$LEAD"
+bench_posint TIMER_BENCH_CHUNK "$CHUNK"
 SPREAD=${TIMER_BENCH_BURST_SPREAD_MS:-0}
 [[ $SPREAD =~ ^[0-9]+$ && $SPREAD -le 1000 ]] || die "TIMER_BENCH_BURST_SPREAD_MS must be 0..1000"
 if [[ $SPREAD -eq 0 ]]; then BURST_DESC="at one instant"; else BURST_DESC="over ${SPREAD} ms"; fi
 ENGINE_SLEEP=${TIMER_BENCH_ENGINE_MAX_SLEEP:-}
-[[ -z "$ENGINE_SLEEP" ]] || posint TIMER_BENCH_ENGINE_MAX_SLEEP "$ENGINE_SLEEP"
+[[ -z "$ENGINE_SLEEP" ]] || bench_posint TIMER_BENCH_ENGINE_MAX_SLEEP "$ENGINE_SLEEP"
 STREAM=$((RATE * STREAM_SECS))
 [[ $((BURST + STREAM)) -le $N ]] ||
     die "TIMER_BENCH_TICKETS ($N) must be at least the burst ($BURST) plus the stream ($STREAM)"
-for tool in cmake psql perl getconf; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
-done
+bench_need cmake psql perl getconf
 CLK_TCK=$(getconf CLK_TCK)
 
 # ------------------------------------------------------------------ cleanup
-DAEMON_PID=""
-stop_daemon() {
-    if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-        kill -TERM "$DAEMON_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$DAEMON_PID" 2>/dev/null || true
-        wait "$DAEMON_PID" 2>/dev/null || true
-    fi
-    DAEMON_PID=""
-}
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_daemon
-    if [[ -f "$STATE" ]]; then
-        bash "$ROOT/scripts/pg.sh" stop-test "$STATE" >/dev/null 2>&1 || true
-    fi
-    if [[ "${TIMER_BENCH_KEEP:-0}" != 1 && $rc -eq 0 ]]; then
+stop_daemon() { bench_stop_daemon; }
+bench_on_exit() {
+    if [[ "${TIMER_BENCH_KEEP:-0}" != 1 && $1 -eq 0 ]]; then
         rm -rf "$WORK" 2>/dev/null || true
     elif [[ -d "$WORK" ]]; then
         log "logs kept in ${WORK#"$ROOT"/}"
     fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 now_s() { date +%s.%N; }
 secs_since() { awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # ------------------------------------------------------------------ build
-log "building the daemon (Release) in ${BUILD#"$ROOT"/}/"
-mkdir -p "$BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DESC_WERROR=OFF \
-    >"$BUILD/cmake-build.log" 2>&1 || { cat "$BUILD/cmake-build.log" >&2; die "cmake configure failed"; }
-cmake --build "$BUILD" -j"$(nproc)" >>"$BUILD/cmake-build.log" 2>&1 ||
-    { tail -n 40 "$BUILD/cmake-build.log" >&2; die "build failed"; }
-ESC=$BUILD/escalated
+bench_build "$BUILD"
 rm -rf "$WORK"
 mkdir -p "$WORK"
 SERVE_ARGS=()
@@ -172,19 +144,6 @@ NOTIFY_CHANNEL=$(sed -n 's/^#define ESCP_TIMER_CHANNEL "\([a-z_]*\)".*/\1/p' "$R
 # The create statement as compiled (TICKET_COLS expanded by the C
 # preprocessor), compared with bench/timers-load.sql: the column lists of the
 # ticket, event and timer inserts and the timer kinds a create starts.
-daemon_sql() { # ENUM
-    local cflags
-    cflags=$(pkg-config --cflags libpq jansson libmicrohttpd 2>/dev/null || echo -I/usr/include/postgresql)
-    # shellcheck disable=SC2086
-    "${CC:-cc}" -E -P -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/lib" $cflags "$ROOT/lib/db/store_tickets.c" |
-        K="$1" perl -0777 -ne '
-            my $k = $ENV{K};
-            /\[\s*\Q$k\E\s*\]\s*=\s*\{\s*"(?:[^"\\]|\\.)*"\s*,((?:\s*"(?:[^"\\]|\\.)*")+)\s*\}/s
-                or die "statement $k not found in lib/db/store_tickets.c\n";
-            my ($lits, $s) = ($1, "");
-            while ($lits =~ /"((?:[^"\\]|\\.)*)"/g) { my $x = $1; $x =~ s/\\(.)/$1/g; $s .= $x; }
-            $s =~ s/\s+/ /g; $s =~ s/^ | $//g; print $s;'
-}
 create_shape() { # reads SQL on stdin, prints what must agree
     perl -0777 -ne '
         s/\s+/ /g;
@@ -204,27 +163,11 @@ if [[ "$A" != "$B" ]]; then
 fi
 
 # ------------------------------------------------------------------ database
-find_pg_bindir() {
-    local d=""
-    command -v pg_config >/dev/null 2>&1 && d=$(pg_config --bindir 2>/dev/null || true)
-    [[ -n "$d" && -x "$d/pg_ctl" ]] || d=/usr/lib/postgresql/15/bin
-    [[ -x "$d/pg_ctl" ]] || die "pg_ctl not found (install postgresql-15)"
-    echo "$d"
-}
-as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-
-log "starting a private PostgreSQL cluster"
-bash "$ROOT/scripts/pg.sh" start-test "$STATE" >/dev/null
-PGHOST=$(sed -n 's/^PGHOST=//p' "$STATE")
-PGPORT=$(sed -n 's/^PGPORT=//p' "$STATE")
-PGDIR=$(sed -n 's/^PGDIR=//p' "$STATE")
-export PGHOST PGPORT PGUSER=postgres PGDATABASE=bench PGAPPNAME=timers-bench
-unset PGPASSWORD PGSERVICE PGOPTIONS 2>/dev/null || true
-
-psqlq() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+bench_pg_start "$STATE"
+export PGDATABASE=bench PGAPPNAME=timers-bench
 
 # Tuned like bench/run.sh (a deployment on this machine), durable.
-psqlq -d postgres <<'EOF'
+bench_pg_configure <<'EOF'
 ALTER SYSTEM SET fsync = on;
 ALTER SYSTEM SET synchronous_commit = on;
 ALTER SYSTEM SET full_page_writes = on;
@@ -234,10 +177,6 @@ ALTER SYSTEM SET min_wal_size = '1GB';
 ALTER SYSTEM SET checkpoint_timeout = '30min';
 ALTER SYSTEM SET checkpoint_completion_target = 0.9;
 EOF
-PGBIN=$(find_pg_bindir)
-as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w -t 60 stop >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 start >/dev/null ||
-    { tail -n 30 "$PGDIR/server.log" >&2; die "PostgreSQL did not restart"; }
 PG_SETTINGS=$(psqlq -d postgres -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)
     FROM pg_settings WHERE name IN ('fsync','synchronous_commit','shared_buffers','max_wal_size',
     'checkpoint_timeout')")
@@ -288,36 +227,9 @@ CHECKPOINT;
 EOF
 
 # ------------------------------------------------------------------ daemon
-free_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-    done
-    die "no free TCP port"
-}
-http_status() { # PATH -> status code of a GET, or nothing
-    local line
-    exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 0
-    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$1" >&3
-    IFS=' ' read -r _ line _ <&3 || true
-    exec 3<&- 3>&-
-    echo "${line:-}"
-}
-PORT=$(free_port)
-# the data key (docs/security.md): `serve` refuses to start without one
-export ESCALATED_DATA_KEY_FILE=$BUILD/bench.data.key
-[[ -f "$ESCALATED_DATA_KEY_FILE" ]] ||
-    "$ESC" data-key create --data-key-file "$ESCALATED_DATA_KEY_FILE" >/dev/null 2>&1
-"$ESC" serve --db "$DB" --listen "127.0.0.1:$PORT" --shutdown-grace 2 "${SERVE_ARGS[@]}" \
-    >"$WORK/daemon.log" 2>&1 &
-DAEMON_PID=$!
-for i in $(seq 100); do
-    [[ "$(http_status /readyz 2>/dev/null)" == 200 ]] && break
-    kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.log" >&2; die "the daemon exited"; }
-    [[ $i -lt 100 ]] || die "the daemon did not become ready"
-    sleep 0.1
-done
+bench_data_key "$BUILD/bench.data.key"
+: >"$WORK/daemon.log"
+bench_serve "$WORK/daemon.log" 100 --db "$DB" --shutdown-grace 2 "${SERVE_ARGS[@]}"
 log "daemon pid $DAEMON_PID on 127.0.0.1:$PORT; settling ${SETTLE}s"
 sleep "$SETTLE"
 grep -q 'sla engine connected' "$WORK/daemon.log" || die "the SLA engine did not connect (see daemon log)"

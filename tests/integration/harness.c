@@ -1780,3 +1780,82 @@ const char *h_probe_clear(h_ctx *h, const char *needle)
 {
     return h_sql_value(h, "SELECT probe_clear('%s')", needle);
 }
+
+/* ---- the usual file -------------------------------------------------- */
+/* cmocka's group fixtures take no argument: what they need is kept here for
+ * the one run a test binary makes. */
+static struct {
+    h_ctx **hp;
+    const char *name;
+    unsigned flags;
+} usual;
+
+static int usual_setup(void **state)
+{
+    (void)state;
+    *usual.hp = h_start(usual.name, NULL);
+    if (!*usual.hp)
+        return -1;
+    if (usual.flags & H_WITH_PROBE)
+        h_probe_install(*usual.hp);
+    return 0;
+}
+
+static int usual_teardown(void **state)
+{
+    (void)state;
+    h_finish(*usual.hp);
+    *usual.hp = NULL;
+    return 0;
+}
+
+int h_run_tests_with_daemon_(h_ctx **hp, const char *name, unsigned flags, const char *group,
+                             const struct CMUnitTest *tests, size_t count)
+{
+    usual.hp = hp;
+    usual.name = name;
+    usual.flags = flags;
+    h_apply_test_filter();
+    return _cmocka_run_group_tests(group, tests, count, usual_setup, usual_teardown);
+}
+
+char *h_dirname(const char *path)
+{
+    char *d = strdup(path);
+    if (!d)
+        die("out of memory");
+    char *slash = strrchr(d, '/');
+    if (slash && slash != d)
+        *slash = '\0';
+    else
+        strcpy(d, ".");
+    return d;
+}
+
+char *h_build_dir(void)
+{
+    const char *bin = getenv("ESC_BIN");
+    return h_dirname(bin ? bin : "./escalated");
+}
+
+char *h_source_dir(void)
+{
+    const char *data = getenv("ESC_TEST_DATA");
+    char *tests = h_dirname(data ? data : "./tests/data");
+    char *src = h_dirname(tests);
+    free(tests);
+    return src;
+}
+
+void h_make_cert(const char *crt, const char *key)
+{
+    char *const argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                          "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                          "-keyout", (char *)key, "-out", (char *)crt, NULL};
+    char *out = NULL;
+    int st = h_run(argv, &out);
+    free(out);
+    if (st != 0)
+        fail_msg("openssl req failed (%d): is the openssl command installed?", st);
+    assert_int_equal(chmod(key, 0600), 0);
+}

@@ -318,4 +318,28 @@ long h_nofile_at_least(long n);
 void h_probe_install(h_ctx *h);
 const char *h_probe_clear(h_ctx *h, const char *needle);
 
+/* ---- the usual file -------------------------------------------------- */
+/* A file whose tests share one daemon: h_start(name) as the cmocka group
+ * setup (with h_probe_install after it when flags has H_WITH_PROBE), h_finish
+ * as the group teardown, *hp the context while the tests run.  One copy of
+ * the setup/teardown pair most files wrote out; a file whose setup does more
+ * (receivers, settings, a second daemon) keeps its own. */
+enum { H_WITH_PROBE = 1 };
+#define h_run_tests_with_daemon(hp, name, flags, tests) \
+    h_run_tests_with_daemon_((hp), (name), (flags), #tests, (tests), sizeof(tests) / sizeof((tests)[0]))
+int h_run_tests_with_daemon_(h_ctx **hp, const char *name, unsigned flags, const char *group,
+                             const struct CMUnitTest *tests, size_t count);
+
+/* The directory part of a path ("." when it has none), malloc'd. */
+char *h_dirname(const char *path);
+/* The build directory (where ESC_BIN is) and the source tree (two levels up
+ * from ESC_TEST_DATA, <src>/tests/data), malloc'd: for the tests that run the
+ * build's tools or read the tree (the console, the dashboard). */
+char *h_build_dir(void);
+char *h_source_dir(void);
+
+/* A self-signed certificate for 127.0.0.1 (openssl req, two days) written to
+ * crt and its key to key (mode 0600); fails the test when openssl cannot. */
+void h_make_cert(const char *crt, const char *key);
+
 #endif

@@ -26,7 +26,7 @@ struct h_rx {
     void *arg;
 };
 
-static int read_all(int fd, struct h_rx_req *q)
+int h_rx_read(int fd, struct h_rx_req *q)
 {
     size_t cap = 16384, len = 0;
     char *buf = malloc(cap + 1), *end = NULL;
@@ -74,11 +74,25 @@ fail:
     return -1;
 }
 
+void h_rx_req_free(struct h_rx_req *q)
+{
+    free(q->head);
+    free(q->method);
+    free(q->target);
+    free(q->body);
+    q->head = q->method = q->target = q->body = NULL;
+}
+
 void h_rx_header(const struct h_rx_req *req, const char *name, char *out, size_t cap)
+{
+    h_rx_head_value(req->head, name, out, cap);
+}
+
+void h_rx_head_value(const char *head, const char *name, char *out, size_t cap)
 {
     size_t n = strlen(name);
     out[0] = '\0';
-    for (const char *p = strstr(req->head, "\r\n"); p; p = strstr(p + 2, "\r\n")) {
+    for (const char *p = strstr(head, "\r\n"); p; p = strstr(p + 2, "\r\n")) {
         const char *line = p + 2;
         if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
             const char *v = line + n + 1;
@@ -96,11 +110,8 @@ static void serve(h_rx *rx, int fd)
     struct timeval tv = {5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct h_rx_req q = {0};
-    if (read_all(fd, &q) != 0) {
-        free(q.head);
-        free(q.method);
-        free(q.target);
-        free(q.body);
+    if (h_rx_read(fd, &q) != 0) {
+        h_rx_req_free(&q);
         return;
     }
     q.at = h_now();
@@ -148,6 +159,25 @@ static void *loop(void *arg)
     }
 }
 
+int h_rx_listen_loopback(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 128) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
 h_rx *h_rx_start(h_rx_reply_fn reply, void *arg)
 {
     h_rx *rx = calloc(1, sizeof *rx);
@@ -155,15 +185,8 @@ h_rx *h_rx_start(h_rx_reply_fn reply, void *arg)
     pthread_mutex_init(&rx->mu, NULL);
     rx->reply = reply;
     rx->arg = arg;
-    rx->fd = socket(AF_INET, SOCK_STREAM, 0);
+    rx->fd = h_rx_listen_loopback(&rx->port);
     assert_true(rx->fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(rx->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(rx->fd, 64), 0);
-    assert_int_equal(getsockname(rx->fd, (struct sockaddr *)&a, &al), 0);
-    rx->port = ntohs(a.sin_port);
     snprintf(rx->base, sizeof rx->base, "http://127.0.0.1:%d", rx->port);
     assert_int_equal(pthread_create(&rx->th, NULL, loop, rx), 0);
     return rx;
@@ -213,4 +236,54 @@ int h_rx_wait(h_rx *rx, int count, double seconds)
     while ((n = h_rx_count(rx)) < count && h_now() < until)
         h_sleep(0.02);
     return n;
+}
+
+struct conn_arg {
+    const struct h_rx_conns *conns;
+    int fd;
+};
+
+static void *conn_thread(void *arg)
+{
+    struct conn_arg a = *(struct conn_arg *)arg;
+    free(arg);
+    a.conns->serve(a.fd);
+    close(a.fd);
+    pthread_mutex_lock(a.conns->mu);
+    (*a.conns->active)--;
+    pthread_cond_broadcast(a.conns->cv);
+    pthread_mutex_unlock(a.conns->mu);
+    return NULL;
+}
+
+void *h_rx_conns_accept(void *arg)
+{
+    const struct h_rx_conns *conns = arg;
+    for (;;) {
+        pthread_mutex_lock(conns->mu);
+        int stop = *conns->stop;
+        pthread_mutex_unlock(conns->mu);
+        if (stop)
+            return NULL;
+        struct pollfd p = {conns->fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int c = accept(conns->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        struct conn_arg *a = malloc(sizeof *a);
+        pthread_mutex_lock(conns->mu);
+        (*conns->active)++;
+        pthread_mutex_unlock(conns->mu);
+        pthread_t t;
+        if (a && (a->conns = conns, a->fd = c, pthread_create(&t, NULL, conn_thread, a) == 0)) {
+            pthread_detach(t);
+        } else {
+            free(a);
+            close(c);
+            pthread_mutex_lock(conns->mu);
+            (*conns->active)--;
+            pthread_mutex_unlock(conns->mu);
+        }
+    }
 }

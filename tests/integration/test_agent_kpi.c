@@ -280,25 +280,11 @@ static void the_monthly_view_marks_rates_below_the_targets(void **state)
     h_daemon_restart(H);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_agent_kpi", NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_report_by_assignee_matches_what_was_done),
         cmocka_unit_test(the_monthly_view_marks_rates_below_the_targets),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_agent_kpi", 0, tests);
 }

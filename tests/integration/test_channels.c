@@ -36,6 +36,7 @@
  * timeout 1 s (an alert attempt 2 s, its lease 9 s), alert back-off 200 ms,
  * 3 attempts before the fallback, --public-url for the links. */
 #include "harness.h"
+#include "harness_receiver.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -190,68 +191,6 @@ static int recent(int plat, const char *key, double now, double seconds)
     return k;
 }
 
-static int read_request(int fd, char **head_out, char **body_out)
-{
-    size_t cap = 16384, len = 0;
-    char *buf = malloc(cap + 1), *end = NULL;
-    while (buf && !end) {
-        if (len == cap)
-            goto fail;
-        ssize_t n = recv(fd, buf + len, cap - len, 0);
-        if (n <= 0)
-            goto fail;
-        len += (size_t)n;
-        buf[len] = '\0';
-        end = strstr(buf, "\r\n\r\n");
-    }
-    if (!buf)
-        return -1;
-    size_t head_len = (size_t)(end - buf) + 4, want = 0;
-    for (char *p = buf; p < end; p = strstr(p, "\r\n") + 2)
-        if (strncasecmp(p, "Content-Length:", 15) == 0)
-            want = strtoul(p + 15, NULL, 10);
-    if (want > 1 << 20)
-        goto fail;
-    char *body = malloc(want + 1);
-    if (!body)
-        goto fail;
-    size_t have = len - head_len;
-    memcpy(body, buf + head_len, have < want ? have : want);
-    while (have < want) {
-        ssize_t n = recv(fd, body + have, want - have, 0);
-        if (n <= 0) {
-            free(body);
-            goto fail;
-        }
-        have += (size_t)n;
-    }
-    body[want] = '\0';
-    buf[head_len] = '\0';
-    *head_out = buf;
-    *body_out = body;
-    return 0;
-fail:
-    free(buf);
-    return -1;
-}
-
-static void header_value(const char *head, const char *name, char *out, size_t len)
-{
-    size_t n = strlen(name);
-    out[0] = '\0';
-    for (const char *p = strstr(head, "\r\n"); p && p[2] && p[2] != '\r'; p = strstr(p + 2, "\r\n")) {
-        const char *line = p + 2;
-        if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
-            const char *v = line + n + 1;
-            while (*v == ' ')
-                v++;
-            size_t vl = strcspn(v, "\r\n");
-            snprintf(out, len, "%.*s", (int)(vl < len ? vl : len - 1), v);
-            return;
-        }
-    }
-}
-
 static const char *jstr(json_t *o, const char *path)
 {
     const char *s = h_str(o, path);
@@ -384,10 +323,10 @@ static void judge(struct rec *r, const char *head, const char *target, const cha
         r->plat = P_HOOK;
         snprintf(r->key, sizeof r->key, "%s", path + 6);
         char sig[160], ts[32], want[80] = "sha256=";
-        header_value(head, "X-Escalated-Signature", sig, sizeof sig);
-        header_value(head, "X-Escalated-Timestamp", ts, sizeof ts);
-        header_value(head, "X-Escalated-Delivery", r->delivery, sizeof r->delivery);
-        header_value(head, "X-Escalated-Attempt", r->attempt, sizeof r->attempt);
+        h_rx_head_value(head, "X-Escalated-Signature", sig, sizeof sig);
+        h_rx_head_value(head, "X-Escalated-Timestamp", ts, sizeof ts);
+        h_rx_head_value(head, "X-Escalated-Delivery", r->delivery, sizeof r->delivery);
+        h_rx_head_value(head, "X-Escalated-Attempt", r->attempt, sizeof r->attempt);
         char *msg = NULL;
         unsigned char mac[EVP_MAX_MD_SIZE];
         unsigned int len = 0;
@@ -417,13 +356,14 @@ static void judge(struct rec *r, const char *head, const char *target, const cha
     json_decref(j);
 }
 
-static void *rx_conn(void *arg)
+/* One connection, on its own thread (h_rx_conns_accept). */
+static void rx_serve(int fd)
 {
-    int fd = (int)(intptr_t)arg;
-    char *head = NULL, *body = NULL;
+    struct h_rx_req q = {0};
     struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (read_request(fd, &head, &body) == 0) {
+    if (h_rx_read(fd, &q) == 0) {
+        const char *head = q.head, *body = q.body;
         char method[8] = "", target[1024] = "", answer[512], extra[128];
         sscanf(head, "%7s %1023s", method, target);
         int status = 200, hang = 0;
@@ -460,64 +400,11 @@ static void *rx_conn(void *arg)
             (void)ignored;
         }
     }
-    free(head);
-    free(body);
-    close(fd);
-    pthread_mutex_lock(&RX.mu);
-    RX.active--;
-    pthread_cond_broadcast(&RX.cv);
-    pthread_mutex_unlock(&RX.mu);
-    return NULL;
+    h_rx_req_free(&q);
 }
 
-static int listen_loopback(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 128) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-        close(fd);
-        return -1;
-    }
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-static void *rx_accept(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        pthread_mutex_lock(&RX.mu);
-        int stop = RX.stop;
-        pthread_mutex_unlock(&RX.mu);
-        if (stop)
-            return NULL;
-        struct pollfd p = {RX.fd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int c = accept(RX.fd, NULL, NULL);
-        if (c < 0)
-            continue;
-        pthread_mutex_lock(&RX.mu);
-        RX.active++;
-        pthread_mutex_unlock(&RX.mu);
-        pthread_t t;
-        if (pthread_create(&t, NULL, rx_conn, (void *)(intptr_t)c) == 0) {
-            pthread_detach(t);
-        } else {
-            close(c);
-            pthread_mutex_lock(&RX.mu);
-            RX.active--;
-            pthread_mutex_unlock(&RX.mu);
-        }
-    }
-}
+/* the accept thread's view of RX (h_rx_conns_accept) */
+static struct h_rx_conns RX_CONNS;
 
 static void rx_release(void)
 {
@@ -835,15 +722,7 @@ static void make_cert(void)
     char crt[128], key[128];
     snprintf(crt, sizeof crt, "%s/smtp.crt", dir);
     snprintf(key, sizeof key, "%s/smtp.key", dir);
-    char *const argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                          "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                          "-keyout", key, "-out", crt, NULL};
-    char *out = NULL;
-    int st = h_run(argv, &out);
-    free(out);
-    if (st != 0)
-        fail_msg("openssl req failed (%d): is the openssl command installed?", st);
-    assert_int_equal(chmod(key, 0600), 0);
+    h_make_cert(crt, key);
     SM.ctx = SSL_CTX_new(TLS_server_method());
     assert_non_null(SM.ctx);
     assert_int_equal(SSL_CTX_use_certificate_chain_file(SM.ctx, crt), 1);
@@ -859,8 +738,8 @@ static int setup(void **state)
     pthread_mutex_init(&RX.mu, NULL);
     pthread_cond_init(&RX.cv, NULL);
     pthread_mutex_init(&SM.mu, NULL);
-    RX.fd = listen_loopback(&RX.port);
-    SM.fd = listen_loopback(&SM.port);
+    RX.fd = h_rx_listen_loopback(&RX.port);
+    SM.fd = h_rx_listen_loopback(&SM.port);
     assert_true(RX.fd >= 0 && SM.fd >= 0);
     rx_defaults();
     char ca[128];
@@ -873,7 +752,8 @@ static int setup(void **state)
     setenv("ESCALATED_ALERT_CA_FILE", ca, 1);
     make_cert();
     H = h_start("test_channels", NULL);
-    assert_int_equal(pthread_create(&RX.th, NULL, rx_accept, NULL), 0);
+    RX_CONNS = (struct h_rx_conns){RX.fd, &RX.mu, &RX.cv, &RX.stop, &RX.active, rx_serve};
+    assert_int_equal(pthread_create(&RX.th, NULL, h_rx_conns_accept, &RX_CONNS), 0);
     assert_int_equal(pthread_create(&SM.th, NULL, sm_accept, NULL), 0);
     return 0;
 }

@@ -32,17 +32,6 @@ static char *OUTDIR, *SRCDIR;
 static const char *SUBJECT = "宽带连续三天无法上网，客户手机13812345678";
 static const char *MASKED = "138****5678";
 
-static char *dirname_of(const char *path)
-{
-    char *d = strdup(path);
-    char *slash = strrchr(d, '/');
-    if (slash && slash != d)
-        *slash = '\0';
-    else
-        strcpy(d, ".");
-    return d;
-}
-
 /* ------------------------------------------------------ the API routes */
 
 /* RFC 3339 UTC `seconds` from now (harness-owned). */
@@ -512,11 +501,8 @@ static int setup(void **state)
 {
     (void)state;
     H = h_start("test_console", NULL);
-    const char *bin = getenv("ESC_BIN"), *data = getenv("ESC_TEST_DATA");
-    OUTDIR = dirname_of(bin ? bin : "./escalated");
-    char *tests = dirname_of(data ? data : "./tests/data");
-    SRCDIR = dirname_of(tests);
-    free(tests);
+    OUTDIR = h_build_dir();
+    SRCDIR = h_source_dir();
     return 0;
 }
 

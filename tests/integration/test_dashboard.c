@@ -36,19 +36,6 @@ static struct {
     char *srcdir;      /* the source tree */
 } W;
 
-/* ---------------------------------------------------------------- helpers */
-
-static char *dirname_of(const char *path)
-{
-    char *d = strdup(path);
-    char *slash = strrchr(d, '/');
-    if (slash && slash != d)
-        *slash = '\0';
-    else
-        strcpy(d, ".");
-    return d;
-}
-
 /* ------------------------------------------------------------- the world */
 
 static const char *SUBJ_AT_RISK = "网点打印机卡纸，客户无法取号";
@@ -717,11 +704,8 @@ static int setup(void **state)
     T0 = h_now();
     H = h_start("test_dashboard", NULL);
     build_world();
-    const char *bin = getenv("ESC_BIN"), *data = getenv("ESC_TEST_DATA");
-    W.outdir = dirname_of(bin ? bin : "./escalated");
-    char *tests = dirname_of(data ? data : "./tests/data");
-    W.srcdir = dirname_of(tests);
-    free(tests);
+    W.outdir = h_build_dir();
+    W.srcdir = h_source_dir();
     return 0;
 }
 

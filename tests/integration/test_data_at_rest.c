@@ -65,21 +65,6 @@ static const char *ids_of(const char *query, const char *token)
     return out;
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_data_at_rest", NULL);
-    h_probe_install(H);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 static void no_customer_value_is_stored_in_clear_anywhere(void **state)
 {
     (void)state;
@@ -302,5 +287,5 @@ int main(void)
         cmocka_unit_test(rotation_reseals_every_row_with_the_new_version_while_the_daemon_serves),
         cmocka_unit_test(the_daemon_refuses_to_start_without_a_usable_key),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_data_at_rest", H_WITH_PROBE, tests);
 }

@@ -223,21 +223,6 @@ static void a_ticket_from_before_008_is_masked_and_sealed_when_the_daemon_starts
     h_assert_str(r->json, "free_text.resolution", RESOLUTION);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_free_text_pii", NULL);
-    h_probe_install(H);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,5 +231,5 @@ int main(void)
         cmocka_unit_test(q_searches_the_masked_text_only),
         cmocka_unit_test(a_ticket_from_before_008_is_masked_and_sealed_when_the_daemon_starts),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_free_text_pii", H_WITH_PROBE, tests);
 }

@@ -247,20 +247,6 @@ static void the_solution_is_masked_and_revealed(void **state)
     h_assert_str(r->json, "free_text_events.0.solution", solution);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_promise", NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,5 +258,5 @@ int main(void)
         cmocka_unit_test(a_missed_promise_is_breached_once_with_a_notification),
         cmocka_unit_test(the_solution_is_masked_and_revealed),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_promise", 0, tests);
 }

@@ -29,21 +29,6 @@ static h_ctx *H;
 #define R_PHONE "13700001111"
 #define R_EMAIL "zhao.liu@example.net"
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_retention", NULL);
-    h_probe_install(H);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 static h_resp *run(const char *query, const char *token)
 {
     return h_req(H, "POST", h_fmt(H, "/v1/retention/run%s", query), token, NULL);
@@ -478,5 +463,5 @@ int main(void)
         cmocka_unit_test(four_months_are_calendar_months_from_the_close),
         cmocka_unit_test(two_runs_at_once_anonymise_each_ticket_once),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_retention", H_WITH_PROBE, tests);
 }

@@ -218,20 +218,6 @@ static void reports_group_by_any_level(void **state)
                          400, "validation_failed", "level");
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_taxonomy", NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,5 +226,5 @@ int main(void)
         cmocka_unit_test(a_put_enforces_on_every_daemon_from_its_commit),
         cmocka_unit_test(reports_group_by_any_level),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_taxonomy", 0, tests);
 }

@@ -22,6 +22,7 @@
  * docs/webhooks.md): first back-off 200 ms, cap 2 s, 4 attempts, 1 s timeout.
  */
 #include "harness.h"
+#include "harness_receiver.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -70,79 +71,13 @@ static struct {
     int n;
 } RX;
 
-static int read_request(int fd, char **head_out, char **body_out, size_t *body_len)
+/* One connection, on its own thread (h_rx_conns_accept). */
+static void rx_serve(int fd)
 {
-    size_t cap = 8192, len = 0;
-    char *buf = malloc(cap + 1);
-    char *end = NULL;
-    while (buf && !end) {
-        if (len == cap)
-            goto fail;
-        ssize_t n = recv(fd, buf + len, cap - len, 0);
-        if (n <= 0)
-            goto fail;
-        len += (size_t)n;
-        buf[len] = '\0';
-        end = strstr(buf, "\r\n\r\n");
-    }
-    if (!buf)
-        return -1;
-    size_t head_len = (size_t)(end - buf) + 4;
-    size_t want = 0;
-    for (char *p = buf; p < end; p = strstr(p, "\r\n") + 2)
-        if (strncasecmp(p, "Content-Length:", 15) == 0)
-            want = strtoul(p + 15, NULL, 10);
-    if (want > 1 << 20)
-        goto fail;
-    char *body = malloc(want + 1);
-    if (!body)
-        goto fail;
-    size_t have = len - head_len;
-    memcpy(body, buf + head_len, have < want ? have : want);
-    while (have < want) {
-        ssize_t n = recv(fd, body + have, want - have, 0);
-        if (n <= 0) {
-            free(body);
-            goto fail;
-        }
-        have += (size_t)n;
-    }
-    body[want] = '\0';
-    buf[head_len] = '\0';
-    *head_out = buf;
-    *body_out = body;
-    *body_len = want;
-    return 0;
-fail:
-    free(buf);
-    return -1;
-}
-
-static void header_value(const char *head, const char *name, char *out, size_t len)
-{
-    size_t n = strlen(name);
-    out[0] = '\0';
-    for (const char *p = strstr(head, "\r\n"); p && p[2] && !(p[2] == '\r'); p = strstr(p + 2, "\r\n")) {
-        const char *line = p + 2;
-        if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
-            const char *v = line + n + 1;
-            while (*v == ' ')
-                v++;
-            size_t vl = strcspn(v, "\r\n");
-            snprintf(out, len, "%.*s", (int)(vl < len ? vl : len - 1), v);
-            return;
-        }
-    }
-}
-
-static void *rx_conn(void *arg)
-{
-    int fd = (int)(intptr_t)arg;
-    char *head = NULL, *body = NULL;
-    size_t blen = 0;
+    struct h_rx_req q = {0};
     struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (read_request(fd, &head, &body, &blen) == 0) {
+    if (h_rx_read(fd, &q) == 0) {
         pthread_mutex_lock(&RX.mu);
         int idx = RX.n < MAX_RECS ? RX.n++ : -1;
         int hang = 0, fail = 0, delay = RX.delay_ms;
@@ -156,14 +91,14 @@ static void *rx_conn(void *arg)
         }
         if (idx >= 0) {
             struct rec *r = &RX.recs[idx];
-            header_value(head, "X-Escalated-Delivery", r->delivery, sizeof r->delivery);
-            header_value(head, "X-Escalated-Event", r->event, sizeof r->event);
-            header_value(head, "X-Escalated-Attempt", r->attempt, sizeof r->attempt);
-            header_value(head, "X-Escalated-Signature", r->sig, sizeof r->sig);
-            header_value(head, "X-Escalated-Timestamp", r->ts, sizeof r->ts);
-            header_value(head, "Content-Type", r->ctype, sizeof r->ctype);
-            r->body = body;
-            body = NULL;
+            h_rx_head_value(q.head, "X-Escalated-Delivery", r->delivery, sizeof r->delivery);
+            h_rx_head_value(q.head, "X-Escalated-Event", r->event, sizeof r->event);
+            h_rx_head_value(q.head, "X-Escalated-Attempt", r->attempt, sizeof r->attempt);
+            h_rx_head_value(q.head, "X-Escalated-Signature", r->sig, sizeof r->sig);
+            h_rx_head_value(q.head, "X-Escalated-Timestamp", r->ts, sizeof r->ts);
+            h_rx_head_value(q.head, "Content-Type", r->ctype, sizeof r->ctype);
+            r->body = q.body;
+            q.body = NULL;
             r->at = h_now();
             json_t *j = json_loads(r->body, 0, NULL);
             json_t *t = json_object_get(j, "ticket_id");
@@ -187,61 +122,21 @@ static void *rx_conn(void *arg)
             (void)ignored;
         }
     }
-    free(head);
-    free(body);
-    close(fd);
-    pthread_mutex_lock(&RX.mu);
-    RX.active--;
-    pthread_cond_broadcast(&RX.cv);
-    pthread_mutex_unlock(&RX.mu);
-    return NULL;
+    h_rx_req_free(&q);
 }
 
-static void *rx_accept(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        pthread_mutex_lock(&RX.mu);
-        int stop = RX.stop;
-        pthread_mutex_unlock(&RX.mu);
-        if (stop)
-            return NULL;
-        struct pollfd p = {RX.fd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int c = accept(RX.fd, NULL, NULL);
-        if (c < 0)
-            continue;
-        pthread_mutex_lock(&RX.mu);
-        RX.active++;
-        pthread_mutex_unlock(&RX.mu);
-        pthread_t t;
-        if (pthread_create(&t, NULL, rx_conn, (void *)(intptr_t)c) == 0) {
-            pthread_detach(t);
-        } else {
-            close(c);
-            pthread_mutex_lock(&RX.mu);
-            RX.active--;
-            pthread_mutex_unlock(&RX.mu);
-        }
-    }
-}
+/* the accept thread's view of RX (h_rx_conns_accept) */
+static struct h_rx_conns RX_CONNS;
 
 static void rx_start(void)
 {
     memset(&RX, 0, sizeof RX);
     pthread_mutex_init(&RX.mu, NULL);
     pthread_cond_init(&RX.cv, NULL);
-    RX.fd = socket(AF_INET, SOCK_STREAM, 0);
+    RX.fd = h_rx_listen_loopback(&RX.port);
     assert_true(RX.fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(RX.fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(RX.fd, 128), 0);
-    socklen_t al = sizeof a;
-    getsockname(RX.fd, (struct sockaddr *)&a, &al);
-    RX.port = ntohs(a.sin_port);
-    assert_int_equal(pthread_create(&RX.th, NULL, rx_accept, NULL), 0);
+    RX_CONNS = (struct h_rx_conns){RX.fd, &RX.mu, &RX.cv, &RX.stop, &RX.active, rx_serve};
+    assert_int_equal(pthread_create(&RX.th, NULL, h_rx_conns_accept, &RX_CONNS), 0);
 }
 
 static void rx_stop(void)
