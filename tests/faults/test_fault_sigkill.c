@@ -1,0 +1,116 @@
+/* test_fault_sigkill.c — SIGKILL of the daemon under a mixed load (create
+ * with Idempotency-Key, acknowledge, escalate, claim, resolve), twice, each
+ * time restarted at once while the clients keep going.  Then every create
+ * that got no answer is sent again with its key, and the database is checked
+ * against the ledger (ledger.h): every answered write present at the version
+ * and state answered, one ticket per key, history length == version, each
+ * ack deadline that fell (2 s) recorded exactly once.
+ *
+ * Runs on the shared test cluster: only the daemon is killed. */
+#include "harness.h"
+#include "ledger.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ACK_SECONDS 2
+
+static h_ctx *H;
+
+static int setup(void **state)
+{
+    (void)state;
+    H = h_start("test_fault_sigkill", NULL);
+    return H ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    h_finish(H);
+    return 0;
+}
+
+/* SIGKILL, reap, start again on a new port; the seconds it took. */
+static double kill_and_restart(fl_load *l)
+{
+    pid_t pid = h_daemon_pid(H);
+    double t0 = fl_now();
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    H->pid = 0;
+    h_daemon_start(H); /* answers /healthz when it returns */
+    fl_load_set_url(l, 0, H->base_url);
+    return fl_now() - t0;
+}
+
+static void sigkill_under_load_loses_no_answered_write_and_no_breach(void **state)
+{
+    (void)state;
+    /* short ack deadlines so that some fall around the kills; the resolve
+     * deadline far away (one timer per ticket fires: ledger.h) */
+    h_put_policy(H, "normal", h_fmt(H, "{\"ack_seconds\": %d, \"resolve_seconds\": 36000}", ACK_SECONDS));
+    struct fl_config cfg = {
+        .urls = {H->base_url},
+        .n_urls = 1,
+        .threads = 8,
+        .frontdesk = H->k.frontdesk,
+        .agent1 = H->k.agent[1],
+        .agent2 = H->k.agent[2],
+        .key_prefix = h_unique(H, "kill"),
+        .request_timeout_s = 10,
+        .seed = (unsigned)getpid(),
+    };
+    fl_load *l = fl_load_start(&cfg);
+    assert_non_null(l);
+    h_sleep(3);
+    struct fl_stats before = fl_load_stats(l);
+    fl_fault_begin(l);
+    double down1 = kill_and_restart(l);
+    h_sleep(3);
+    double down2 = kill_and_restart(l);
+    h_sleep(2);
+    fl_fault_end(l);
+    h_sleep(1);
+    fl_load_stop(l);
+    struct fl_stats s = fl_load_stats(l);
+    fprintf(stderr, "sigkill: restarts took %.2f s and %.2f s; %ld writes before the first kill, %ld in all\n",
+            down1, down2, before.writes, s.writes);
+
+    /* the creates without an answer, again with the same key: each gets its
+     * ticket (the one the first attempt made, if it committed) */
+    long left = fl_load_retry_unanswered(l, H->base_url, 20);
+    assert_int_equal(left, 0);
+
+    /* let the engine fire what is due, then compare */
+    h_sleep(ACK_SECONDS + 1.0);
+    struct fl_check_result res;
+    int rc = fl_check(l, H->conninfo, ACK_SECONDS, 1.0, &res, stderr);
+    char errs[200];
+    fl_errors_text(&s, errs, sizeof errs);
+    fl_report_row("SIGKILL daemon x2 under load", s.answered_2xx, errs, s.longest_gap_s,
+                  res.lost + res.key_violations + res.breach_lost);
+    if (rc != 0)
+        h_daemon_log_tail(H, 30);
+    assert_int_equal(rc, 0);
+    /* the load did something on both sides of the kills */
+    assert_true(before.writes > 50);
+    assert_true(s.writes > before.writes + 50);
+    assert_true(s.unanswered_creates >= 0);
+    assert_true(res.breaches > 0);
+    assert_int_equal(s.s5xx_other, 0);
+    h_restore_settings(H);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sigkill_under_load_loses_no_answered_write_and_no_breach),
+    };
+    return h_run_group_tests(tests, setup, teardown);
+}
