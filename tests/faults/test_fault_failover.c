@@ -21,6 +21,8 @@
  *     deadlines that fell while there was no primary included;
  *   - the webhook worker delivers every breach notification, those of the
  *     failover included;
+ *   - the engine LISTENs again on the new primary: a deadline committed
+ *     through another daemon wakes it from its 60 s sleep;
  *   - the longest time without a successful answer is measured and printed,
  *     with its parts (the detection delay is the test's own choice).
  *
@@ -242,6 +244,23 @@ static void primary_crash_and_promotion_lose_no_answered_write(void **state)
         "(SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.status = 'delivered')");
     long long notified = h_sql_ll(H, "SELECT count(*) FROM notifications WHERE type = 'breached'");
 
+    /* The engine LISTENs again on the new primary.  No timer is due for
+     * hours now, so it sleeps its maximum (60 s); a deadline committed
+     * through another daemon, which stops at once, is fired on time only if
+     * that daemon's NOTIFY reaches this engine. */
+    const char *b_url = NULL;
+    pid_t b_pid = h_extra_start(H, &b_url);
+    h_resp *cr = h_reqj_at(H, b_url, "POST", "/v1/tickets", H->k.frontdesk,
+                           json_pack("{s:s}", "subject", "a deadline from another daemon"));
+    h_expect_status(cr, 201);
+    json_int_t b_ticket = h_int(cr->json, "id");
+    assert_int_equal(h_extra_stop(H, b_pid), 0);
+    if (h_wait_sql_count(H, 1, ACK_S + 5.0, "SELECT count(*) FROM breaches WHERE ticket_id = %lld AND kind = 'ack'",
+                         (long long)b_ticket) != 1)
+        fail_msg("a deadline committed through another daemon did not fire: no LISTEN on the new primary?");
+    double notify_late = h_sql_d(H, "SELECT extract(epoch FROM detected_at - due_at) FROM breaches "
+                                    "WHERE ticket_id = %lld AND kind = 'ack'", (long long)b_ticket);
+
     char errors[256];
     fl_errors_text(&st, errors, sizeof errors);
     long errors_after = failures(&st) - failures(&at_promoted);
@@ -253,10 +272,11 @@ static void primary_crash_and_promotion_lose_no_answered_write(void **state)
             "failover: %ld breaches; %lld due while there was no primary; the engine's first breach "
             "on the new primary %.3f s after the promotion; those due from the crash to 2 s after the "
             "promotion detected at most %.3f s late, the %lld due later at most %.3f s late; %lld "
-            "breach notifications, %lld undelivered; receiver answered %ld\n",
+            "breach notifications, %lld undelivered; receiver answered %ld; a deadline committed "
+            "through another daemon fired %.3f s late\n",
             t_crashed - t_crash, t_promote - t_crash, t_promoted - t_promote, t_first - t_promoted,
             st.longest_gap_s, st.requests, st.answered_2xx, st.writes, errors, errors_after, res.breaches, gap_n,
-            engine_back, during_max, late_n, late_max, notified, undelivered, fr_count(RX));
+            engine_back, during_max, late_n, late_max, notified, undelivered, fr_count(RX), notify_late);
     fl_report_row("primary crash, standby promoted", st.answered_2xx, errors, st.longest_gap_s, res.lost);
 
     assert_int_equal(ck, 0);
@@ -266,6 +286,9 @@ static void primary_crash_and_promotion_lose_no_answered_write(void **state)
     if (late_max > 1.5)
         fail_msg("breaches due after the failover were detected up to %.3f s late", late_max);
     assert_int_equal(undelivered, 0);
+    if (notify_late > 1.0)
+        fail_msg("a deadline committed through another daemon fired %.3f s late: no LISTEN on the new primary?",
+                 notify_late);
     fl_load_free(l);
 }
 
