@@ -13,8 +13,9 @@
 #include "service/service.h"
 #include "workers/workers.h"
 
-/* The routes served, in the order they are matched. */
-static const struct escp_route *const escp_route_tables[] = {
+/* The routes served, in the order they are matched (not static: the
+ * OpenAPI test walks the same list, tests/openapi/test_openapi_routes.c). */
+const struct escp_route *const escp_route_tables[] = {
     escp_routes_health,  escp_routes_tickets, escp_routes_sla,      escp_routes_reports,
     escp_routes_events,  escp_routes_metrics, escp_routes_webhooks, escp_routes_dashboard,
     escp_routes_principals,

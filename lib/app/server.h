@@ -9,6 +9,10 @@
 
 #include "base/error.h"
 
+/* Every route table served, NULL-terminated, in the order they are matched. */
+struct escp_route;
+extern const struct escp_route *const escp_route_tables[];
+
 struct esc_server_config {
     const char *db;          /* conninfo; NULL = libpq defaults */
     const char *data_key_file; /* the data key (docs/security.md); required: customer data

@@ -65,14 +65,31 @@ enum { ESC_OPEN_STATES = ESC_STATE_CLOSED };
 extern const char *const esc_state_names[ESC_STATE__COUNT];
 
 /* The SLA timers, as timers.kind stores them: "ack", "resolve", "warn" (the
- * at-risk warning, shown as "at_risk") and "callback". */
-enum escp_timer { ESCP_TIMER_ACK, ESCP_TIMER_RESOLVE, ESCP_TIMER_WARN, ESCP_TIMER_CALLBACK, ESCP_TIMER__COUNT };
+ * at-risk warning, shown as "at_risk"), "callback" and "promise" (the time
+ * the assignee promised a solution by, issue 10's `plan`). */
+enum escp_timer {
+    ESCP_TIMER_ACK,
+    ESCP_TIMER_RESOLVE,
+    ESCP_TIMER_WARN,
+    ESCP_TIMER_CALLBACK,
+    ESCP_TIMER_PROMISE,
+    ESCP_TIMER__COUNT
+};
 extern const char *const esc_timer_names[ESCP_TIMER__COUNT];
 int esc_timer_from_name(const char *s);
 
-/* The breaches, as breaches.kind stores them: a timer of the same name came
- * due ("ack", "resolve", "callback"; every timer but the warning). */
-enum esc_breach { ESC_BREACH_ACK, ESC_BREACH_RESOLVE, ESC_BREACH_CALLBACK, ESC_BREACH__COUNT };
+/* The breaches, as breaches.kind stores them: a ticket's timer of the same
+ * name came due ("ack", "resolve", "callback", "promise"; every timer but the
+ * warning), or a corrective/preventive action of a problem passed its due
+ * date ("action"; no ticket timer has that name). */
+enum esc_breach {
+    ESC_BREACH_ACK,
+    ESC_BREACH_RESOLVE,
+    ESC_BREACH_CALLBACK,
+    ESC_BREACH_PROMISE,
+    ESC_BREACH_ACTION,
+    ESC_BREACH__COUNT
+};
 extern const char *const esc_breach_names[ESC_BREACH__COUNT];
 int esc_breach_from_name(const char *s);
 
