@@ -70,6 +70,7 @@ struct escp_ticket {
     int64_t ack_seconds, resolve_seconds;
     double warn_ratio;
     int callback_days;
+    bool timer_due; /* a timer of the ticket is due and not fired yet */
 };
 
 struct escp_event {

@@ -124,8 +124,11 @@ json_t *escp_store_event_add(struct escp_conn *c, int64_t ticket_id, const struc
 /* The calendar document (new reference). */
 json_t *escp_store_calendar(struct escp_conn *c, esc_error_t *err);
 /* Claim the most urgent awaiting ticket of `tier` for actor: the ticket JSON,
- * or NULL with err->code == ESC_OK when the queue is empty. */
-json_t *escp_store_claim(struct escp_conn *c, enum esc_tier tier, int64_t actor_id, esc_error_t *err);
+ * or NULL with err->code == ESC_OK when the queue is empty -- or when that
+ * ticket's ack timer is due and not fired yet: then *overdue_id is its id
+ * (fire it with escp_store_fire_due_ticket and claim again), else 0. */
+json_t *escp_store_claim(struct escp_conn *c, enum esc_tier tier, int64_t actor_id, int64_t *overdue_id,
+                         esc_error_t *err);
 
 struct escp_list_filter {
     const char *tiers;      /* postgres array literal text "{1,2}" or NULL */
@@ -195,6 +198,9 @@ int escp_store_text_store(struct escp_conn *c, int64_t id, const char *const tex
 /* Fire up to `batch` due timers; *fired gets the count, *max_late_s the
  * largest lateness (detected_at - due_at) among them. */
 int escp_store_fire_due(struct escp_conn *c, int batch, int *fired, double *max_late_s, esc_error_t *err);
+/* The same for the due timers of one ticket (an action or a claim about to
+ * stop or replace them fires them first); *fired gets the count. */
+int escp_store_fire_due_ticket(struct escp_conn *c, int64_t ticket_id, int *fired, esc_error_t *err);
 /* Seconds until the earliest live timer; *none = true when there is none. */
 int escp_store_next_due(struct escp_conn *c, double *seconds, bool *none, esc_error_t *err);
 /* Cross-daemon wake-up: the channel every engine LISTENs on.  A transaction

@@ -15,57 +15,71 @@ enum {
     S_CALENDAR_PUT,
     S_BREACH_LIST,
     S_TIMER_NOTIFY,
+    S_FIRE_DUE_TICKET,
     S__COUNT
 };
+
+/* The fire statement, with more conditions on the due timers (where_more).
+ * In `d`, the ids are drawn up front: no CTE is joined to another (the
+ * planner estimates `due` at one row and would join them by nested loops).
+ * They are drawn once per row in a subquery of its own (one with volatile
+ * output is never merged into the query above, which would draw the breach
+ * id twice); not in a LATERAL join, which the planner may memoize on its
+ * inputs -- one id for many breaches.  `agg` gives the flags of the two
+ * timers the ticket's row remembers firing. */
+#define FIRE_DUE_SQL(where_more) \
+    "WITH due AS (SELECT tm.ticket_id, tm.kind, tm.due_at, t.tier, t.severity, t.assignee_id, " \
+    "  t.resolve_due_at, tm.kind = ANY ($2::text[]) AS breach " \
+    " FROM timers tm JOIN tickets t ON t.id = tm.ticket_id " \
+    " WHERE tm.due_at <= now() " where_more " ORDER BY tm.due_at LIMIT $1::int " \
+    " FOR UPDATE OF tm, t SKIP LOCKED), " \
+    "d AS (SELECT x.*, CASE WHEN x.breach THEN 'breached' ELSE 'at_risk' END AS type, " \
+    "  CASE WHEN x.breach THEN jsonb_build_object('kind', x.kind, 'breach_id', x.breach_id, " \
+    "    'due_at', to_char(x.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) " \
+    "  ELSE jsonb_build_object('kind', 'resolve', " \
+    "    'warn_at', to_char(x.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), " \
+    "    'resolve_due_at', to_char(x.resolve_due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) " \
+    "  END AS data " \
+    " FROM (SELECT due.*, CASE WHEN due.breach THEN nextval('breaches_id_seq') END AS breach_id, " \
+    "  nextval('events_id_seq') AS event_id FROM due) x), " \
+    "del AS (DELETE FROM timers x USING d WHERE x.ticket_id = d.ticket_id AND x.kind = d.kind), " \
+    "br AS (INSERT INTO breaches (id, ticket_id, kind, tier, severity, assignee_id, due_at, detected_at) " \
+    " SELECT breach_id, ticket_id, kind, tier, severity, assignee_id, due_at, now() FROM d " \
+    " WHERE breach), " \
+    "agg AS (SELECT ticket_id, array_agg(kind) FILTER (WHERE breach) AS kinds, " \
+    " bool_or(kind = 'resolve') AS r, bool_or(kind = 'warn') AS w FROM d GROUP BY ticket_id), " \
+    "upd AS (UPDATE tickets t SET " \
+    " breaches = t.breaches || ARRAY(SELECT k FROM unnest(agg.kinds) AS k WHERE NOT k = ANY (t.breaches)), " \
+    " resolve_fired = t.resolve_fired OR agg.r, warn_fired = t.warn_fired OR agg.w, " \
+    " version = t.version + 1, updated_at = now() FROM agg WHERE t.id = agg.ticket_id), " \
+    "ev AS (INSERT INTO events (id, ticket_id, type, data) SELECT event_id, ticket_id, type, data FROM d), " \
+    "nt AS (INSERT INTO notifications (ticket_id, type, payload) " \
+    " SELECT ticket_id, type, jsonb_build_object('type', type, 'ticket_id', ticket_id, " \
+    "  'event_id', event_id, 'tier', 'line-' || tier, 'severity', severity) || data FROM d) " \
+    "SELECT count(*) AS fired, coalesce(max(extract(epoch FROM now() - due_at)), 0) AS max_late_s " \
+    "FROM due"
 
 static const struct escp_stmt stmts[S__COUNT] = {
     /* The SLA engine: fire up to $1 due timers, oldest first.  A timer row
      * exists only while its timer is live (acknowledge, resolve, close delete
-     * it under the ticket's row lock), and SKIP LOCKED on both the timer and
-     * the ticket means a ticket being acted on is fired, if still due, on the
-     * next pass -- and that two daemons never fire one timer twice.  The
+     * it under the ticket's row lock, after firing it if it is due: see
+     * fire_due_ticket), and SKIP LOCKED on both the timer and the ticket
+     * means a ticket being acted on is fired, if still due, on the next pass
+     * -- and that two daemons never fire one timer twice.  The
      * breach, the ticket's `breaches`, the event and the outbox row are one
      * statement, so one transaction.  A timer whose kind is one of the breach
      * kinds ($2, core/model.h) records a breach; the other, the warning,
      * records at_risk about the resolve deadline. */
     [S_FIRE_DUE] = {"fire_due",
-        "WITH due AS (SELECT tm.ticket_id, tm.kind, tm.due_at, t.tier, t.severity, t.assignee_id, "
-        "  t.resolve_due_at, tm.kind = ANY ($2::text[]) AS breach "
-        " FROM timers tm JOIN tickets t ON t.id = tm.ticket_id "
-        " WHERE tm.due_at <= now() ORDER BY tm.due_at LIMIT $1::int "
-        " FOR UPDATE OF tm, t SKIP LOCKED), "
-        /* ids drawn up front: no CTE is joined to another (the planner
-         * estimates `due` at one row and would join them by nested loops).
-         * They are drawn once per row in a subquery of its own (one with
-         * volatile output is never merged into the query above, which
-         * would draw the breach id twice); not in a LATERAL join, which the
-         * planner may memoize on its inputs -- one id for many breaches. */
-        "d AS (SELECT x.*, CASE WHEN x.breach THEN 'breached' ELSE 'at_risk' END AS type, "
-        "  CASE WHEN x.breach THEN jsonb_build_object('kind', x.kind, 'breach_id', x.breach_id, "
-        "    'due_at', to_char(x.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) "
-        "  ELSE jsonb_build_object('kind', 'resolve', "
-        "    'warn_at', to_char(x.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-        "    'resolve_due_at', to_char(x.resolve_due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) "
-        "  END AS data "
-        " FROM (SELECT due.*, CASE WHEN due.breach THEN nextval('breaches_id_seq') END AS breach_id, "
-        "  nextval('events_id_seq') AS event_id FROM due) x), "
-        "del AS (DELETE FROM timers x USING d WHERE x.ticket_id = d.ticket_id AND x.kind = d.kind), "
-        "br AS (INSERT INTO breaches (id, ticket_id, kind, tier, severity, assignee_id, due_at, detected_at) "
-        " SELECT breach_id, ticket_id, kind, tier, severity, assignee_id, due_at, now() FROM d "
-        " WHERE breach), "
-        /* the flags of the two timers the ticket's row remembers firing */
-        "agg AS (SELECT ticket_id, array_agg(kind) FILTER (WHERE breach) AS kinds, "
-        " bool_or(kind = 'resolve') AS r, bool_or(kind = 'warn') AS w FROM d GROUP BY ticket_id), "
-        "upd AS (UPDATE tickets t SET "
-        " breaches = t.breaches || ARRAY(SELECT k FROM unnest(agg.kinds) AS k WHERE NOT k = ANY (t.breaches)), "
-        " resolve_fired = t.resolve_fired OR agg.r, warn_fired = t.warn_fired OR agg.w, "
-        " version = t.version + 1, updated_at = now() FROM agg WHERE t.id = agg.ticket_id), "
-        "ev AS (INSERT INTO events (id, ticket_id, type, data) SELECT event_id, ticket_id, type, data FROM d), "
-        "nt AS (INSERT INTO notifications (ticket_id, type, payload) "
-        " SELECT ticket_id, type, jsonb_build_object('type', type, 'ticket_id', ticket_id, "
-        "  'event_id', event_id, 'tier', 'line-' || tier, 'severity', severity) || data FROM d) "
-        "SELECT count(*) AS fired, coalesce(max(extract(epoch FROM now() - due_at)), 0) AS max_late_s "
-        "FROM due"},
+        FIRE_DUE_SQL("")},
+
+    /* The same for one ticket ($3): run by an action or a claim, under the
+     * ticket's row lock or just before taking it, when one of the ticket's
+     * timers is already due.  The action would delete or replace that timer,
+     * so without this a deadline that passed moments before an acknowledge
+     * (say, while the engine was reconnecting after a database outage) would
+     * never be recorded as a breach. */
+    [S_FIRE_DUE_TICKET] = {"fire_due_ticket", FIRE_DUE_SQL("AND tm.ticket_id = $3::bigint")},
 
     /* Seconds until the earliest live timer (negative: already due). */
     [S_NEXT_DUE] = {"next_due",
@@ -119,6 +133,25 @@ int escp_store_fire_due(struct escp_conn *c, int batch, int *fired, double *max_
         goto out;
     *fired = atoi(PQgetvalue(res, 0, fired_col));
     *max_late_s = strtod(PQgetvalue(res, 0, late_col), NULL);
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+int escp_store_fire_due_ticket(struct escp_conn *c, int64_t ticket_id, int *fired, esc_error_t *err)
+{
+    char id[24], kinds[ESCP_NAMES_LEN];
+    snprintf(id, sizeof id, "%" PRId64, ticket_id);
+    /* a ticket has a handful of timers at most (one per kind) */
+    const char *v[3] = {"16", escp_pg_names(kinds, sizeof kinds, esc_breach_names, ESC_BREACH__COUNT, err), id};
+    int rc = -1, fired_col;
+    if (!v[1])
+        return -1;
+    PGresult *res = escp_exec(c, &stmts[S_FIRE_DUE_TICKET], 3, v, err);
+    if (!res || escp_columns(res, stmts[S_FIRE_DUE_TICKET].name, err, "fired", &fired_col, NULL) != 0)
+        goto out;
+    *fired = atoi(PQgetvalue(res, 0, fired_col));
     rc = 0;
 out:
     PQclear(res);

@@ -111,7 +111,9 @@ static const struct escp_stmt stmts[S__COUNT] = {
         " t.warn_due_at, t.callback_due_at, t.resolve_started_at, t.paused_at, "
         " t.resolve_left_us, t.warn_left_us, t.paused_total_us, t.resolve_fired, t.warn_fired, "
         " t.version, now() AS db_now, p.ack_seconds, p.resolve_seconds, p.warn_ratio, "
-        " p.callback_business_days "
+        " p.callback_business_days, "
+        /* a timer of the ticket already due: the service fires it first */
+        " EXISTS (SELECT 1 FROM timers tm WHERE tm.ticket_id = t.id AND tm.due_at <= now()) AS timer_due "
         "FROM tickets t JOIN policies p ON p.severity = t.severity "
         "WHERE t.id = $1 FOR UPDATE OF t"},
 
@@ -156,20 +158,27 @@ static const struct escp_stmt stmts[S__COUNT] = {
     /* Most urgent first: major before normal, then the earliest ack
      * deadline.  'awaiting_ack' is written out because the queue's partial
      * index (tickets_queue) is on that predicate, which a parameter could not
-     * match in a generic plan; the ack timer stops as the ticket is taken. */
+     * match in a generic plan; the ack timer stops as the ticket is taken.
+     * A ticket whose ack timer is due and not yet fired is not taken: the
+     * statement answers one row with no ticket and its id as overdue_id, and
+     * the service fires the timer (fire_due_ticket) before trying again --
+     * deleting it here would lose that breach. */
     [S_CLAIM] = {"claim",
-        "WITH c AS (SELECT id FROM tickets WHERE state = 'awaiting_ack' AND tier = $1::smallint "
+        "WITH c AS (SELECT id, EXISTS (SELECT 1 FROM timers tm WHERE tm.ticket_id = tickets.id "
+        "  AND tm.kind = 'ack' AND tm.due_at <= now()) AS overdue "
+        " FROM tickets WHERE state = 'awaiting_ack' AND tier = $1::smallint "
         "  ORDER BY (severity = 'major') DESC, ack_due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED), "
         "u AS (UPDATE tickets k SET state = 'acknowledged', assignee_id = $2, "
         "  tier1_assignee_id = CASE WHEN k.tier = 1 THEN $2 ELSE k.tier1_assignee_id END, "
         "  tier2_assignee_id = CASE WHEN k.tier = 2 THEN $2 ELSE k.tier2_assignee_id END, "
         "  tier3_assignee_id = CASE WHEN k.tier = 3 THEN $2 ELSE k.tier3_assignee_id END, "
         "  acknowledged_at = now(), ack_due_at = NULL, version = k.version + 1, updated_at = now() "
-        " FROM c WHERE k.id = c.id RETURNING k.*), "
+        " FROM c WHERE k.id = c.id AND NOT c.overdue RETURNING k.*), "
         "e AS (INSERT INTO events (ticket_id, type, actor_id, from_state, to_state, data) "
         " SELECT id, 'acknowledged', $2, 'awaiting_ack', 'acknowledged', '{\"via\": \"claim\"}' FROM u), "
         "d AS (DELETE FROM timers WHERE ticket_id IN (SELECT id FROM u) AND kind = 'ack') "
-        "SELECT " TICKET_COLS " FROM u t LEFT JOIN principals a ON a.id = t.assignee_id"},
+        "SELECT " TICKET_COLS ", (SELECT c.id FROM c WHERE c.overdue) AS overdue_id "
+        "FROM (VALUES (1)) AS one (x) LEFT JOIN u t ON true LEFT JOIN principals a ON a.id = t.assignee_id"},
 
     [S_TICKET_LIST] = {"ticket_list",
         "SELECT " TICKET_COLS " " TICKET_FROM
@@ -492,7 +501,7 @@ int escp_store_ticket_lock(struct escp_conn *c, int64_t id, struct escp_ticket *
             tier3_assignee_id, resolver_id, resolved_tier, acknowledged_at, resolved_at, closed_at,
             ack_due_at, resolve_due_at, warn_due_at, callback_due_at, resolve_started_at, paused_at,
             resolve_left_us, warn_left_us, paused_total_us, resolve_fired, warn_fired, version,
-            db_now, ack_seconds, resolve_seconds, warn_ratio, callback_business_days;
+            db_now, ack_seconds, resolve_seconds, warn_ratio, callback_business_days, timer_due;
     } col, *k = &col;
     int rc = -1;
     PGresult *res = escp_exec(c, &stmts[S_TICKET_LOCK], 1, v, err);
@@ -514,7 +523,7 @@ int escp_store_ticket_lock(struct escp_conn *c, int64_t id, struct escp_ticket *
                      ESCP_COL(k, paused_total_us), ESCP_COL(k, resolve_fired),
                      ESCP_COL(k, warn_fired), ESCP_COL(k, version), ESCP_COL(k, db_now),
                      ESCP_COL(k, ack_seconds), ESCP_COL(k, resolve_seconds), ESCP_COL(k, warn_ratio),
-                     ESCP_COL(k, callback_business_days), NULL) != 0)
+                     ESCP_COL(k, callback_business_days), ESCP_COL(k, timer_due), NULL) != 0)
         goto out;
     memset(t, 0, sizeof *t);
     t->id = int_col(res, k->id, 0);
@@ -547,6 +556,7 @@ int escp_store_ticket_lock(struct escp_conn *c, int64_t id, struct escp_ticket *
     t->resolve_seconds = int_col(res, k->resolve_seconds, 86400);
     t->warn_ratio = strtod(PQgetvalue(res, 0, k->warn_ratio), NULL);
     t->callback_days = (int)int_col(res, k->callback_business_days, 3);
+    t->timer_due = PQgetvalue(res, 0, k->timer_due)[0] == 't';
     if ((int)t->state < 0 || t->now == ESC_TIME_NULL) {
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
         goto out;
@@ -748,17 +758,29 @@ out:
     return doc;
 }
 
-json_t *escp_store_claim(struct escp_conn *c, enum esc_tier tier, int64_t actor_id, esc_error_t *err)
+json_t *escp_store_claim(struct escp_conn *c, enum esc_tier tier, int64_t actor_id, int64_t *overdue_id,
+                         esc_error_t *err)
 {
     char tb[8], actor[24];
     snprintf(tb, sizeof tb, "%d", (int)tier);
     snprintf(actor, sizeof actor, "%" PRId64, actor_id);
     const char *v[2] = {tb, actor};
+    *overdue_id = 0;
     PGresult *res = escp_exec(c, &stmts[S_CLAIM], 2, v, err);
     if (!res)
         return NULL;
-    /* an empty queue is no error: NULL with err untouched */
-    json_t *t = PQntuples(res) == 1 ? first_ticket(res, stmts[S_CLAIM].name, err) : NULL;
+    json_t *t = NULL;
+    int id_col, overdue_col;
+    if (escp_columns(res, stmts[S_CLAIM].name, err, "id", &id_col, "overdue_id", &overdue_col, NULL) != 0 ||
+        PQntuples(res) != 1) {
+        if (err->code == ESC_OK)
+            esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
+    } else if (!PQgetisnull(res, 0, id_col)) {
+        t = first_ticket(res, stmts[S_CLAIM].name, err);
+    } else if (!PQgetisnull(res, 0, overdue_col)) {
+        *overdue_id = strtoll(PQgetvalue(res, 0, overdue_col), NULL, 10);
+    }
+    /* otherwise an empty queue, which is no error: NULL with err untouched */
     PQclear(res);
     return t;
 }

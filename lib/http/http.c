@@ -53,6 +53,7 @@ struct escp_http {
     pthread_mutex_t mu;
     pthread_cond_t idle;
     int in_flight;  /* requests between their headers and their completion */
+    double last_start; /* escp_mono_now() when the last request's headers came */
     int long_polls; /* requests holding a long-poll slot */
     /* suspended requests (see escp_long_poll in http.h for who owns them),
      * and the thread that resumes them when their time comes */
@@ -399,6 +400,13 @@ static struct MHD_Response *render(struct req *q, int *status)
     if (r->err.code == ESC_OK && r->headers)
         for (const char *const *h = r->headers; h[0] && h[1]; h += 2)
             MHD_add_response_header(resp, h[0], h[1]);
+    /* Stopping: close the connection after this answer, so that a client on
+     * a kept-alive connection does not send its next request into a server
+     * that is about to close it.  Without this a steady client kept requests
+     * in flight through the whole grace, and those in flight at its end were
+     * cut (tests/faults/test_fault_sigterm). */
+    if (*r->stopping)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
                             r->err.code == ESC_OK && r->cache_control ? r->cache_control : "no-store");
@@ -621,6 +629,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->started = escp_mono_now();
         pthread_mutex_lock(&s->mu);
         s->in_flight++;
+        s->last_start = r->started;
         pthread_mutex_unlock(&s->mu);
         q->counted = true;
         on_headers(s, q);
@@ -930,13 +939,32 @@ void escp_http_stop(struct escp_http *s)
     MHD_socket fd = MHD_quiesce_daemon(s->mhd); /* no new connections */
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += s->cfg.shutdown_grace_s;
+    /* Done when nothing is in flight and no request has started for a
+     * quiet moment: a request a client wrote into a kept-alive connection
+     * just before the signal is read within milliseconds, and is answered
+     * (with Connection: close) rather than cut when the daemon stops.  No
+     * open connection at all ends the wait at once. */
+    const double quiet_s = 0.25;
+    const double deadline = escp_mono_now() + s->cfg.shutdown_grace_s;
     pthread_mutex_lock(&s->mu);
-    while (s->in_flight > 0)
-        if (pthread_cond_timedwait(&s->idle, &s->mu, &until) != 0)
+    for (;;) {
+        double now = escp_mono_now();
+        if (s->in_flight == 0) {
+            const union MHD_DaemonInfo *ci = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+            if ((ci && ci->num_connections == 0) || now - s->last_start >= quiet_s)
+                break;
+        }
+        if (now >= deadline)
             break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 50 * 1000000L; /* the quiet moment is a matter of time, not of a signal */
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->idle, &s->mu, &until);
+    }
     if (s->in_flight > 0)
         log_warn("stopping with %d requests still in flight", s->in_flight);
     s->timer_quit = true;

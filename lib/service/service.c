@@ -273,6 +273,16 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
         goto out;
     if (escp_store_ticket_lock(c, id, &t, err) != 0)
         goto out;
+    /* A deadline of this ticket has passed and the engine has not fired it
+     * yet (it does within milliseconds, but not while it reconnects after a
+     * database outage): fire it now, under this lock, and read the ticket
+     * again.  The action would stop or replace the timer, and the breach
+     * would be lost (tests/faults/test_fault_pg_outage found it). */
+    if (t.timer_due) {
+        int fired = 0;
+        if (escp_store_fire_due_ticket(c, id, &fired, err) != 0 || escp_store_ticket_lock(c, id, &t, err) != 0)
+            goto out;
+    }
     if (args->if_match >= 0 && args->if_match != t.version) {
         esc_error_set(err, ESC_ERR_VERSION_MISMATCH, "If-Match",
                       "the ticket has changed: it is at version %d", t.version);
@@ -403,7 +413,19 @@ json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum
     struct escp_conn *c = escp_lease(svc->store, err);
     if (!c)
         return NULL;
-    json_t *t = escp_store_claim(c, tier, actor->id, err);
+    /* The most urgent ticket may have an ack deadline that passed and that
+     * the engine has not fired yet: the claim leaves it, this fires it (the
+     * breach first, then the claim, as with an acknowledge) and tries again.
+     * Each round fires a timer or finds it fired, so the loop ends; the
+     * bound is only against a bug. */
+    json_t *t = NULL;
+    for (int round = 0; round < 10000; round++) {
+        int64_t overdue = 0;
+        int fired = 0;
+        t = escp_store_claim(c, tier, actor->id, &overdue, err);
+        if (t || !overdue || escp_store_fire_due_ticket(c, overdue, &fired, err) != 0)
+            break;
+    }
     escp_release(svc->store, c);
     if (t)
         escp_wake_events(svc->wake);

@@ -691,7 +691,7 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
             report(out, &res->breach_doubled, "ticket %s: %ld %s breaches due at %s", PQgetvalue(br, i, 0), n,
                    PQgetvalue(br, i, 1), PQgetvalue(br, i, 2));
     }
-    r = q(c, "SELECT b.ticket_id, b.n, coalesce(e.n, 0) FROM "
+    r = q(c, "SELECT ticket_id, coalesce(b.n, 0), coalesce(e.n, 0) FROM "
              "(SELECT ticket_id, count(*) AS n FROM breaches GROUP BY 1) b FULL JOIN "
              "(SELECT ticket_id, count(*) AS n FROM events WHERE type = 'breached' GROUP BY 1) e "
              "USING (ticket_id) WHERE b.n IS DISTINCT FROM e.n", out);

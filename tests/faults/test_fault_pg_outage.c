@@ -119,6 +119,7 @@ static void pg_outage_of_10_s_is_503_throughout_and_every_deadline_fires_once_at
     /* deadlines fell during the outage and each fired within 1 s of the return */
     assert_true(fell > 0);
     assert_true(late < 1.0);
+    fl_load_free(l);
     h_restore_settings(H);
 }
 

@@ -183,6 +183,7 @@ static void sigterm_answers_long_polls_and_requests_in_flight_and_exits_0(void *
     assert_int_equal(left, 0);
     assert_int_equal(rc, 0);
     assert_int_equal(s.s5xx_other, 0);
+    fl_load_free(l);
     h_restore_settings(H);
 }
 

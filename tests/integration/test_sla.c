@@ -830,6 +830,64 @@ static void the_engine_reconnects_after_postgresql_restarts_and_records_what_cam
     assert_int_equal(events_of_type(id, "breached", NULL), 1);
 }
 
+/* A deadline that has passed but that the engine has not fired yet (it
+ * fires within milliseconds, but not while it reconnects after a database
+ * outage: tests/faults/test_fault_pg_outage caught an acknowledge in that
+ * window) is recorded before an acknowledge or a claim stops its timer.
+ * Here the timer is moved into the past behind the engine's back (no
+ * notification: the engine sleeps toward the old, 10-minute deadline), so
+ * the action always comes first. */
+static void an_ack_deadline_passed_but_not_yet_fired_is_recorded_before_an_acknowledge_or_a_claim(void **state)
+{
+    (void)state;
+    json_int_t acked = create("due, not fired, acknowledged", "normal");
+    json_int_t claimed = create("due, not fired, claimed", "major");
+    const char *err = NULL;
+    for (int i = 0; i < 2; i++) {
+        json_int_t id = i ? claimed : acked;
+        assert_int_equal(h_sql_exec(H, h_fmt(H, "UPDATE timers SET due_at = now() - interval '2 s' "
+                                                "WHERE ticket_id = %lld AND kind = 'ack'", (long long)id), &err), 0);
+    }
+    const char *due_acked = h_sql_value(H, "SELECT to_char(due_at AT TIME ZONE 'UTC', "
+                                           "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM timers "
+                                           "WHERE ticket_id = %lld AND kind = 'ack'", (long long)acked);
+    assert_non_null(due_acked);
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM breaches WHERE ticket_id IN (%lld, %lld)",
+                              (long long)acked, (long long)claimed), 0);
+
+    json_t *t = h_action_ok(H, H->k.agent[1], acked, "acknowledge", NULL);
+    h_assert_str(t, "state", "acknowledged");
+    h_assert_int(t, "version", 3); /* created, breached, acknowledged */
+    /* claim until it is ours (the tests before left tickets in the queue) */
+    h_resp *r = NULL;
+    for (int n = 0; n < 5000; n++) {
+        r = h_req(H, "POST", "/v1/queues/line-1/claim", H->k.agent[1], NULL);
+        h_expect_status(r, 200);
+        if (h_int(r->json, "id") == claimed)
+            break;
+    }
+    h_assert_int(r->json, "id", claimed);
+    h_assert_int(r->json, "version", 3);
+
+    for (int i = 0; i < 2; i++) {
+        json_int_t id = i ? claimed : acked;
+        json_t *items = breaches_of(id);
+        assert_int_equal(json_array_size(items), 1);
+        json_t *b = json_array_get(items, 0);
+        h_assert_str(b, "kind", "ack");
+        h_assert_str(b, "tier", "line-1");
+        h_assert_null(b, "assignee"); /* nobody had it when it was due */
+        if (!i)
+            h_assert_str(b, "due_at", due_acked);
+        /* history: the breach before the acknowledgement */
+        json_t *ev = h_events(H, id);
+        assert_int_equal(json_array_size(ev), i ? 4 : 3); /* the major one also has `notified` */
+        h_assert_str(json_array_get(ev, json_array_size(ev) - 2), "type", "breached");
+        h_assert_str(json_array_get(ev, json_array_size(ev) - 1), "type", "acknowledged");
+        check_breaches_array(id, (const char *const[]){"ack"}, 1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -839,6 +897,7 @@ int main(void)
         cmocka_unit_test_setup(burst_of_400_deadlines_each_fires_once_within_a_second, defaults),
         cmocka_unit_test_setup(deadlines_missed_while_no_daemon_ran_are_recorded_within_a_second_of_start, defaults),
         cmocka_unit_test_setup(the_engine_reconnects_after_postgresql_restarts_and_records_what_came_due, defaults),
+        cmocka_unit_test_setup(an_ack_deadline_passed_but_not_yet_fired_is_recorded_before_an_acknowledge_or_a_claim, defaults),
     };
     return h_run_group_tests(tests, setup, teardown);
 }
