@@ -48,6 +48,7 @@
 #define THREADS 4
 
 static h_ctx *H;
+static fl_load *LOAD; /* running, or not freed yet: a failed test leaves it to teardown */
 static char *STATE; /* our pg.sh state file */
 static char *PGSH;
 static fr_receiver *RX;
@@ -117,14 +118,24 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    /* the daemon exits 0 on SIGTERM, failover or not; stopped here, not by
+     * h_finish, which would exit before the pair is stopped */
+    if (LOAD) {
+        fl_load_stop(LOAD);
+        fl_load_free(LOAD);
+        LOAD = NULL;
+    }
+    int st = H ? h_daemon_stop(H) : 0;
+    if (st != 0)
+        fprintf(stderr, "test_fault_failover: the daemon's exit status after SIGTERM was %d, expected 0\n", st);
     if (H)
-        h_finish(H); /* asserts the daemon exits 0 on SIGTERM, failover or not */
+        h_finish(H);
     fr_stop(RX);
     if (STATE)
         pair("stop-pair");
     free(STATE);
     free(PGSH);
-    return 0;
+    return st == 0 ? 0 : -1;
 }
 
 /* Answers that were not service: 5xx and no answer at all. */
@@ -167,7 +178,7 @@ static void primary_crash_and_promotion_lose_no_answered_write(void **state)
         .request_timeout_s = 15,
         .seed = (unsigned)getpid(),
     };
-    fl_load *l = fl_load_start(&cfg);
+    fl_load *l = LOAD = fl_load_start(&cfg);
     assert_non_null(l);
     h_sleep(WARM_S);
     struct fl_stats before = fl_load_stats(l);
@@ -290,6 +301,7 @@ static void primary_crash_and_promotion_lose_no_answered_write(void **state)
         fail_msg("a deadline committed through another daemon fired %.3f s late: no LISTEN on the new primary?",
                  notify_late);
     fl_load_free(l);
+    LOAD = NULL;
 }
 
 /* The database goes away and comes back while the daemon is idle (a

@@ -32,6 +32,7 @@
 #define THREADS 6      /* two clients per daemon to start with */
 
 static h_ctx *H;
+static fl_load *LOAD; /* running, or not freed yet: a failed test leaves it to teardown */
 static pid_t PIDS[DAEMONS];
 static const char *URLS[DAEMONS];
 
@@ -50,6 +51,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    if (LOAD) {
+        fl_load_stop(LOAD);
+        fl_load_free(LOAD);
+        LOAD = NULL;
+    }
     for (int i = 0; i < DAEMONS; i++)
         if (PIDS[i])
             h_extra_stop(H, PIDS[i]);
@@ -73,7 +79,7 @@ static void sigkill_one_of_three_every_few_seconds_loses_nothing(void **state)
     };
     for (int i = 0; i < DAEMONS; i++)
         cfg.urls[i] = URLS[i];
-    fl_load *l = fl_load_start(&cfg);
+    fl_load *l = LOAD = fl_load_start(&cfg);
     assert_non_null(l);
     h_sleep(PERIOD_S);
 
@@ -126,6 +132,7 @@ static void sigkill_one_of_three_every_few_seconds_loses_nothing(void **state)
     if (res.breaches == 0)
         fail_msg("no deadline fell: the test checked no breach");
     fl_load_free(l);
+    LOAD = NULL;
 
     /* the survivors and the restarted ones stop cleanly */
     for (int i = 0; i < DAEMONS; i++) {
