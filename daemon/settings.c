@@ -3,12 +3,16 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
 
 /* Names and defaults are part of the contract (SPEC section 8, README,
  * scripts, tests): change them only together with those. */
@@ -96,6 +100,7 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
         .flag = "--log-level", .env = "ESCALATED_LOG_LEVEL", .type = ESCP_SETTING_CHOICE,
         .scope = ESCP_SCOPE_ALL, .dflt = "info", .choices = log_levels,
         .help = "the least severe log lines written to standard error",
+        .reloadable = 1,
     },
     [ESCP_SET_ENGINE_MAX_SLEEP] = {
         .flag = "--engine-max-sleep", .env = "ESCALATED_ENGINE_MAX_SLEEP", .type = ESCP_SETTING_INT,
@@ -117,22 +122,26 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
         .type = ESCP_SETTING_INT, .scope = ESCP_SCOPE_SERVE, .dflt = "10", .min = 1, .max = 100,
         .help = "webhook delivery attempts before a delivery is marked failed",
         .doc = "See [webhooks.md](webhooks.md#settings).",
+        .reloadable = 1,
     },
     [ESCP_SET_WEBHOOK_BACKOFF_MS] = {
         .flag = "--webhook-backoff-ms", .env = "ESCALATED_WEBHOOK_BACKOFF_MS", .type = ESCP_SETTING_INT,
         .scope = ESCP_SCOPE_SERVE, .dflt = "30000", .min = 10, .max = 86400000, .unit = "ms",
         .help = "back-off after a first failed delivery attempt, doubling after each further one",
+        .reloadable = 1,
     },
     [ESCP_SET_WEBHOOK_BACKOFF_CAP_MS] = {
         .flag = "--webhook-backoff-cap-ms", .env = "ESCALATED_WEBHOOK_BACKOFF_CAP_MS",
         .type = ESCP_SETTING_INT, .scope = ESCP_SCOPE_SERVE, .dflt = "3600000", .min = 10,
         .max = 86400000, .unit = "ms",
         .help = "longest back-off between delivery attempts",
+        .reloadable = 1,
     },
     [ESCP_SET_WEBHOOK_TIMEOUT_MS] = {
         .flag = "--webhook-timeout-ms", .env = "ESCALATED_WEBHOOK_TIMEOUT_MS", .type = ESCP_SETTING_INT,
         .scope = ESCP_SCOPE_SERVE, .dflt = "5000", .min = 100, .max = 60000, .unit = "ms",
         .help = "time allowed for one delivery attempt, connecting included",
+        .reloadable = 1,
     },
     [ESCP_SET_WEBHOOK_WORKER] = {
         .flag = "--webhook-worker", .env = "ESCALATED_WEBHOOK_WORKER", .type = ESCP_SETTING_CHOICE,
@@ -147,6 +156,7 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
                 "192.168/16, fc00::/7) and carrier-grade NAT addresses; off: to public addresses "
                 "only. Link-local addresses and cloud metadata services are refused either way",
         .doc = "See [security.md](security.md#webhook-destinations).",
+        .reloadable = 1,
     },
     [ESCP_SET_TLS_CERT] = {
         .flag = "--tls-cert", .env = "ESCALATED_TLS_CERT", .type = ESCP_SETTING_TEXT,
@@ -161,6 +171,22 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
         .help = "PEM file with the certificate's private key; refused when every user may read "
                 "it; needs --tls-cert",
         .doc = "See [HTTPS](#https).",
+    },
+    [ESCP_SET_LOG_FORMAT] = {
+        .flag = "--log-format", .env = "ESCALATED_LOG_FORMAT", .type = ESCP_SETTING_CHOICE,
+        .scope = ESCP_SCOPE_ALL, .dflt = "text", .choices = log_formats,
+        .help = "text: a line of time, level and message; json: one JSON object a line, with ts, "
+                "level and msg, for a log collector",
+        .doc = "See [Logs](#logs).",
+        .reloadable = 1,
+    },
+    [ESCP_SET_CONFIG] = {
+        .flag = "--config", .env = "ESCALATED_CONFIG", .type = ESCP_SETTING_TEXT,
+        .scope = ESCP_SCOPE_ALL, .unset = "none",
+        .help = "a file of KEY=VALUE lines with these variables' names (the format of "
+                "/etc/escalated/escalated.env); its values win over the environment, flags over it. "
+                "serve reads it again on SIGHUP and applies the settings marked so",
+        .doc = "See [Reloading](#reloading-sighup).",
     },
 };
 
@@ -298,6 +324,132 @@ static int check_value(const struct escp_setting *d, struct escp_setting_value *
     return 0;
 }
 
+void escp_settings_free(struct escp_settings *s)
+{
+    free(s->config_text);
+    s->config_text = NULL;
+    memset(s->config_value, 0, sizeof s->config_value);
+}
+
+#define CONFIG_MAX (1 << 20) /* a few KiB in practice */
+
+/* The whole file, NUL-terminated (malloc'd), or NULL with err. */
+static char *read_text_file(const char *path, esc_error_t *err)
+{
+    char *buf = NULL;
+    struct stat st;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        esc_error_set(err, ESC_ERR_VALIDATION, "--config", "--config %.200s: %s", path,
+                      strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX) {
+        esc_error_set(err, ESC_ERR_VALIDATION, "--config",
+                      "--config %.200s: not a regular file of at most 1 MiB", path);
+        goto out;
+    }
+    if (!(buf = malloc((size_t)st.st_size + 1))) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+        goto out;
+    }
+    while (len < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+        if (n <= 0) {
+            esc_error_set(err, ESC_ERR_VALIDATION, "--config", "--config %.200s: %s", path,
+                          n < 0 ? strerror(errno) : "the file shrank while read");
+            free(buf);
+            buf = NULL;
+            goto out;
+        }
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+out:
+    if (fd >= 0)
+        close(fd);
+    return buf;
+}
+
+/* One line of the file, in place: NULL key for a blank or comment line;
+ * else *key and *value point into it, both NUL-terminated.  -1 when the
+ * line is neither. */
+static int config_line(char *line, char **key, char **value)
+{
+    *key = *value = NULL;
+    while (*line == ' ' || *line == '\t')
+        line++;
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    if (n == 0 || line[0] == '#')
+        return 0;
+    if (strncmp(line, "export ", 7) == 0) /* a file that a shell also sources */
+        line += 7;
+    char *eq = strchr(line, '=');
+    if (!eq || eq == line)
+        return -1;
+    *eq = '\0';
+    char *v = eq + 1;
+    size_t vn = strlen(v);
+    if (vn >= 2 && (v[0] == '"' || v[0] == '\'') && v[vn - 1] == v[0]) {
+        v[vn - 1] = '\0';
+        v++;
+    }
+    *key = line;
+    *value = v;
+    return 0;
+}
+
+int escp_settings_load_config(struct escp_settings *s, esc_error_t *err)
+{
+    const char *e = getenv(escp_settings_table[ESCP_SET_CONFIG].env);
+    const char *path = s->flag_value[ESCP_SET_CONFIG] ? s->flag_value[ESCP_SET_CONFIG]
+                       : e && *e                       ? e
+                                                       : NULL;
+    escp_settings_free(s);
+    if (!path)
+        return 0;
+    char *text = read_text_file(path, err);
+    if (!text)
+        return -1;
+    const char *values[ESCP_SET__COUNT] = {0};
+    int lines[ESCP_SET__COUNT] = {0};
+    int lineno = 0;
+    for (char *line = text, *next; line; line = next) {
+        lineno++;
+        if ((next = strchr(line, '\n')))
+            *next++ = '\0';
+        char *key, *value;
+        if (config_line(line, &key, &value) != 0) {
+            esc_error_set(err, ESC_ERR_VALIDATION, "--config",
+                          "--config %.200s line %d: not KEY=VALUE, a comment (#) or blank", path,
+                          lineno);
+            free(text);
+            return -1;
+        }
+        if (!key || strncmp(key, "ESCALATED_", 10) != 0)
+            continue; /* blank, comment, or a variable of libpq's or systemd's */
+        int k = 0;
+        while (k < ESCP_SET__COUNT && strcmp(escp_settings_table[k].env, key) != 0)
+            k++;
+        if (k == ESCP_SET__COUNT || k == ESCP_SET_CONFIG) {
+            esc_error_set(err, ESC_ERR_VALIDATION, "--config",
+                          "--config %.200s line %d: %.64s is not a setting (escalated --help "
+                          "lists them)", path, lineno, key);
+            free(text);
+            return -1;
+        }
+        values[k] = value;
+        lines[k] = lineno;
+    }
+    s->config_text = text;
+    memcpy(s->config_value, values, sizeof values);
+    memcpy(s->config_line, lines, sizeof lines);
+    return 0;
+}
+
 int escp_settings_resolve(struct escp_settings *s, enum escp_setting_scope scope, esc_error_t *err)
 {
     for (int k = 0; k < ESCP_SET__COUNT; k++) {
@@ -308,6 +460,9 @@ int escp_settings_resolve(struct escp_settings *s, enum escp_setting_scope scope
         if (s->flag_value[k]) {
             v->text = s->flag_value[k];
             snprintf(v->from, sizeof v->from, "%s", d->flag);
+        } else if (s->config_value[k] && *s->config_value[k]) { /* empty: unset, as below */
+            v->text = s->config_value[k];
+            snprintf(v->from, sizeof v->from, "%s (--config line %d)", d->env, s->config_line[k]);
         } else if (e && *e) { /* an empty variable counts as unset */
             v->text = e;
             snprintf(v->from, sizeof v->from, "%s (%s)", d->env, d->flag);
@@ -357,7 +512,7 @@ static void print_scopes(FILE *f, const char *q)
         fprintf(f, "%s%s%s%s", seen == 1 ? "" : seen == all ? " and " : ", ", q,
                 escp_settings_table[k].flag, q);
     }
-    fprintf(f, " apply to every sub-command; the others apply to %sserve%s.\n", q, q);
+    fprintf(f, " apply to every sub-command;\nthe others apply to %sserve%s.\n", q, q);
 }
 
 void escp_settings_print_help(FILE *f)
@@ -368,13 +523,14 @@ void escp_settings_print_help(FILE *f)
         char values[160], line[1024];
         values_text(d, values, sizeof values);
         fprintf(f, "  %-25s %-33s %s\n", d->flag, d->env, d->dflt ? d->dflt : "-");
-        snprintf(line, sizeof line, "%s%s%s%s%s", d->help,
+        snprintf(line, sizeof line, "%s%s%s%s%s%s", d->help,
                  values[0] && d->type != ESCP_SETTING_HOSTPORT ? "; " : "",
                  d->type != ESCP_SETTING_HOSTPORT ? values : "", d->unset ? "; unset: " : "",
-                 d->unset ? d->unset : "");
+                 d->unset ? d->unset : "", d->reloadable ? "; reloaded on SIGHUP" : "");
         print_wrapped(f, 6, 79, line);
     }
-    fprintf(f, "A flag wins over its variable, the variable over the default.\n");
+    fprintf(f, "A flag wins over the --config file, the file over the variable, the variable\n"
+               "over the default.\n");
     print_scopes(f, "");
 }
 
@@ -417,10 +573,105 @@ void escp_settings_print_markdown(FILE *f)
         }
         fprintf(f, " | ");
         print_md_plain(f, d->help);
-        fprintf(f, ".%s%s |\n", d->doc ? " " : "", d->doc ? d->doc : "");
+        fprintf(f, ".%s%s%s |\n", d->reloadable ? " Reloaded on `SIGHUP`." : "", d->doc ? " " : "",
+                d->doc ? d->doc : "");
     }
-    fprintf(f, "\nA flag wins over its environment variable, and the variable over the default;\n"
-               "an empty variable counts as unset. A malformed value, or a number out of its\n"
-               "range, stops `escalated` with exit status 2 and a message naming the setting.\n");
+    fprintf(f, "\nA flag wins over the `--config` file, the file over the environment variable,\n"
+               "and the variable over the default; an empty value counts as unset. A malformed\n"
+               "value, or a number out of its range, stops `escalated` with exit status 2 and a\n"
+               "message naming the setting.\n");
     print_scopes(f, "`");
+}
+
+/* Text for roff: backslashes as \e, a leading . or ' made literal; with
+ * `minus`, hyphens as \- (flags, which are typed as they are shown). */
+static void print_roff(FILE *f, const char *text, int minus)
+{
+    if (text[0] == '.' || text[0] == '\'')
+        fputs("\\&", f);
+    for (const char *p = text; *p; p++) {
+        if (*p == '\\')
+            fputs("\\e", f);
+        else if (*p == '-' && minus)
+            fputs("\\-", f);
+        else
+            fputc(*p, f);
+    }
+}
+
+void escp_settings_print_man(FILE *f)
+{
+    for (int k = 0; k < ESCP_SET__COUNT; k++) {
+        const struct escp_setting *d = &escp_settings_table[k];
+        char values[160];
+        values_text(d, values, sizeof values);
+        fprintf(f, ".TP\n\\fB");
+        print_roff(f, d->flag, 1);
+        fprintf(f, "\\fR \\fI%s\\fR\n", d->type == ESCP_SETTING_INT      ? "N"
+                                            : d->type == ESCP_SETTING_CHOICE   ? "WORD"
+                                            : d->type == ESCP_SETTING_HOSTPORT ? "HOST:PORT"
+                                                                               : "VALUE");
+        fprintf(f, "(\\fB%s\\fR) ", d->env);
+        print_roff(f, d->help, 0);
+        fprintf(f, ".\n");
+        if (values[0] && d->type != ESCP_SETTING_HOSTPORT) {
+            fprintf(f, "Values: ");
+            print_roff(f, values, 0);
+            fprintf(f, ".\n");
+        }
+        fprintf(f, "Default: ");
+        print_roff(f, d->dflt ? d->dflt : d->unset, 0);
+        fprintf(f, ".%s\n", d->reloadable ? " Reloaded on SIGHUP." : "");
+    }
+    fprintf(f, ".PP\nA flag wins over the \\fB\\-\\-config\\fR file, the file over the environment "
+               "variable, and the variable over the default; an empty value counts as unset.\n");
+    fprintf(f, ".PP\n");
+    print_scopes(f, "");
+}
+
+/* "# " and text in lines of at most 79 columns. */
+static void print_env_comment(FILE *f, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        int n = (int)strlen(p);
+        if (n > 77) {
+            n = 77;
+            while (n > 0 && p[n] != ' ')
+                n--;
+            if (n == 0)
+                n = (int)strcspn(p, " ");
+        }
+        fprintf(f, "# %.*s\n", n, p);
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+void escp_settings_print_env(FILE *f)
+{
+    fprintf(f, "# escalated's settings, one KEY=VALUE a line: read by systemd\n"
+               "# (EnvironmentFile= of escalated.service) at start, and by the daemon itself\n"
+               "# (--config) at start and on SIGHUP (systemctl reload escalated), when it\n"
+               "# applies the settings marked \"reloaded on SIGHUP\" and logs the others as\n"
+               "# needing a restart.  Generated from the settings table (daemon/settings.c);\n"
+               "# `man 8 escalated` says more.  Every line below is commented out: it shows\n"
+               "# the default.  serve needs at least ESCALATED_DB and ESCALATED_DATA_KEY_FILE.\n"
+               "# Other variables (PGPASSFILE, PGSSLMODE, ...) may be set here too: systemd\n"
+               "# passes them to libpq, and --config leaves them alone.\n");
+    for (int k = 0; k < ESCP_SET__COUNT; k++) {
+        const struct escp_setting *d = &escp_settings_table[k];
+        char values[160], line[1024];
+        if (k == ESCP_SET_CONFIG) /* the file does not name itself */
+            continue;
+        values_text(d, values, sizeof values);
+        snprintf(line, sizeof line, "%s (%s)%s%s%s%s%s", d->help, d->flag,
+                 values[0] && d->type != ESCP_SETTING_HOSTPORT ? "; " : "",
+                 d->type != ESCP_SETTING_HOSTPORT ? values : "", d->dflt ? "" : "; unset: ",
+                 d->dflt ? "" : d->unset, d->reloadable ? "; reloaded on SIGHUP" : "");
+        fprintf(f, "\n");
+        print_env_comment(f, line);
+        fprintf(f, "#%s=%s\n", d->env, d->dflt ? d->dflt : "");
+    }
 }

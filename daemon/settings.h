@@ -4,8 +4,10 @@
  *
  * The command line (daemon/main.c), `escalated --help`, the settings section
  * of docs/operations.md (daemon/settings_doc.c) and tests/unit/test_settings.c
- * all read this one table.  A value comes from its flag, else from its
- * environment variable (when set and not empty), else from the default.
+ * all read this one table, and so do the man page escalated.8 and
+ * packaging/escalated.env.  A value comes from its flag, else from the
+ * --config file, else from its environment variable (when set and not
+ * empty), else from the default.
  *
  * It lives in daemon/, not lib/: flag and variable names are the executable's
  * business, as curl's option table lives in src/ and not in lib/; the library
@@ -43,6 +45,8 @@ enum escp_setting_id {
     ESCP_SET_WEBHOOK_ALLOW_PRIVATE_NETWORK,
     ESCP_SET_TLS_CERT,
     ESCP_SET_TLS_KEY,
+    ESCP_SET_LOG_FORMAT,
+    ESCP_SET_CONFIG,
     ESCP_SET__COUNT
 };
 
@@ -73,6 +77,7 @@ struct escp_setting {
     const char *const *choices;    /* ESCP_SETTING_CHOICE: NULL-terminated */
     const char *help;              /* plain text, for --help and the docs */
     const char *doc;               /* Markdown added in the docs only, or NULL */
+    int reloadable;                /* `serve` applies a new value on SIGHUP (--config) */
 };
 
 /* The table, indexed by enum escp_setting_id. */
@@ -89,6 +94,9 @@ struct escp_setting_value {
 
 struct escp_settings {
     const char *flag_value[ESCP_SET__COUNT]; /* from argv (borrowed); NULL: not given */
+    const char *config_value[ESCP_SET__COUNT]; /* from the --config file (in config_text) */
+    int config_line[ESCP_SET__COUNT];          /* its line there, for messages */
+    char *config_text;                         /* the file, owned: escp_settings_free */
     struct escp_setting_value v[ESCP_SET__COUNT];
 };
 
@@ -99,7 +107,19 @@ struct escp_settings {
 int escp_settings_take_flags(struct escp_settings *s, int argc, char **argv, const char **rest,
                              int *nrest, esc_error_t *err);
 
-/* Fill s->v[] from the flags taken, the environment and the defaults, and
+/* Read the --config file (the flag's, else ESCALATED_CONFIG's; none: 0 and
+ * nothing read) into s->config_value, replacing what an earlier call read.
+ * Its lines are KEY=VALUE with the settings' variable names, as in a systemd
+ * EnvironmentFile: blank lines and lines starting with # are skipped, a value
+ * may be in "double" or 'single' quotes, and names that do not start with
+ * ESCALATED_ (PGPASSFILE, ...) are left to the environment.  An unknown
+ * ESCALATED_ name, a line without =, or a file that cannot be read: -1 with
+ * err naming the file and line. */
+int escp_settings_load_config(struct escp_settings *s, esc_error_t *err);
+/* Free what escp_settings_load_config read (s->v[].text may point into it). */
+void escp_settings_free(struct escp_settings *s);
+
+/* Fill s->v[] from the flags taken, the --config file, the environment and the defaults, and
  * check the settings read in `scope` (ESCP_SCOPE_SERVE: all of them).  0, or
  * -1 with an error that names the setting (err->field is its flag). */
 int escp_settings_resolve(struct escp_settings *s, enum escp_setting_scope scope, esc_error_t *err);
@@ -111,5 +131,11 @@ void escp_settings_print_help(FILE *f);
 
 /* The settings section of docs/operations.md, in Markdown. */
 void escp_settings_print_markdown(FILE *f);
+/* The OPTIONS section of escalated.8, in roff (man(7) macros). */
+void escp_settings_print_man(FILE *f);
+/* packaging/escalated.env: every setting's variable, commented out, with its
+ * default and help, as KEY=VALUE lines for systemd's EnvironmentFile= and
+ * for --config. */
+void escp_settings_print_env(FILE *f);
 
 #endif

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build escalated and run every test, three times: a RelWithDebInfo build with
-# gcc in build/ (the only one that runs the fault suite of tests/faults/), an
-# AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/, and a
-# build with clang-14 in build-clang/; then run each fuzz
+# gcc in build/ (the only one that runs the fault suite of tests/faults/, and
+# whose Debian package is then installed, started and purged:
+# packaging/test-deb.sh), an AddressSanitizer + UndefinedBehaviorSanitizer
+# build in build-asan/, and a build with clang-14 in build-clang/; then run each fuzz
 # harness for FUZZ_SECONDS (default 20) in build-fuzz/.  Every build treats
 # warnings as errors (-DESC_WERROR=ON; a plain cmake build does not), so a new
 # warning from either compiler fails CI.
@@ -16,7 +17,8 @@ PACKAGES=(build-essential cmake pkg-config postgresql-15 postgresql-client-15 li
           libmicrohttpd-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev
           wrk ca-certificates clang-14 libclang-rt-14-dev openssl  # libFuzzer and sanitizer runtimes; openssl: test_tls makes its certificate
           libjs-chart.js chromium chromium-driver fonts-wqy-microhei  # the dashboard and its browser test
-          nodejs prometheus)  # tests/openapi: node (redocly lint, ajv) and promtool
+          nodejs prometheus  # tests/openapi: node (redocly lint, ajv) and promtool
+          libsystemd-dev dpkg-dev groff-base curl adduser)  # sd_notify; the package: dpkg-shlibdeps, the man page test, test-deb.sh (adduser: its Depends)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -68,6 +70,24 @@ run_suite() { # BUILD_DIR [cmake args...]
 # document linted and checked against the routes and a running daemon, and
 # /metrics through promtool); they check documents, so one build runs them.
 run_suite build || status=1
+
+# The Debian package, once, from the gcc build: built with cpack, installed,
+# its daemon started as the systemd unit would start it, removed and purged
+# (packaging/test-deb.sh).  dpkg needs root.
+echo "==== test.sh: the Debian package (packaging/test-deb.sh) ===="
+start=$SECONDS
+DEB_SUDO=""
+[[ $(id -u) -ne 0 ]] && sudo -n true 2>/dev/null && DEB_SUDO="sudo -n"
+if [[ $(id -u) -ne 0 && -z "$DEB_SUDO" ]]; then
+    timings+=("package: SKIPPED (needs root or sudo)")
+    echo "test.sh: the package test needs root or sudo: SKIPPED" >&2
+elif $DEB_SUDO packaging/test-deb.sh build; then
+    timings+=("package: $((SECONDS - start)) s")
+else
+    timings+=("package: FAILED")
+    echo "test.sh: the package test FAILED" >&2
+    status=1
+fi
 
 # The sanitizer build.  Leak detection stays on for everything that is ours
 # (the daemon, the unit tests, the integration test programs).  The test

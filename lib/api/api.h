@@ -15,5 +15,6 @@ extern const struct escp_route escp_routes_metrics[];
 extern const struct escp_route escp_routes_webhooks[];
 extern const struct escp_route escp_routes_dashboard[];
 extern const struct escp_route escp_routes_principals[];
+extern const struct escp_route escp_routes_retention[];
 
 #endif

@@ -19,6 +19,7 @@ const struct escp_route *const escp_route_tables[] = {
     escp_routes_health,  escp_routes_tickets, escp_routes_sla,      escp_routes_reports,
     escp_routes_events,  escp_routes_metrics, escp_routes_webhooks, escp_routes_dashboard,
     escp_routes_principals,
+    escp_routes_retention,
     NULL,
 };
 
@@ -174,6 +175,18 @@ fail:
 }
 
 int esc_server_global_init(void) { return escp_webhooks_global_init(); }
+
+int esc_server_reload(struct esc_server *s, const struct esc_server_reload *r, esc_error_t *err)
+{
+    struct escp_webhook_config wc = {.max_attempts = r->webhook_max_attempts,
+                                     .backoff_base_ms = r->webhook_backoff_ms,
+                                     .backoff_cap_ms = r->webhook_backoff_cap_ms,
+                                     .timeout_ms = r->webhook_timeout_ms,
+                                     .allow_private_network = r->webhook_allow_private_network != 0};
+    s->svc.webhook_allow_private = r->webhook_allow_private_network != 0;
+    escp_webhooks_configure(s->svc.webhooks, &wc); /* NULL (--webhook-worker off): nothing */
+    return escp_keyring_reload(s->svc.keys, err);
+}
 
 int esc_data_key_rotate(const char *db, const char *data_key_file, int batch, unsigned *version,
                         long *rows, esc_error_t *err)

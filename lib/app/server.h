@@ -65,6 +65,20 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
 int esc_data_key_rotate(const char *db, const char *data_key_file, int batch, unsigned *version,
                         long *rows, esc_error_t *err);
 
+/* What a running server may change (SIGHUP, docs/operations.md#reloading-sighup):
+ * the webhook delivery settings (0 = the default) and the data key file,
+ * loaded again.  The log level and format are the logger's (base/log.h). */
+struct esc_server_reload {
+    int webhook_max_attempts, webhook_backoff_ms, webhook_backoff_cap_ms, webhook_timeout_ms;
+    int webhook_allow_private_network;
+};
+/* Apply r: the delivery worker takes the new settings before its next pass
+ * (an attempt in flight ends with the old ones); new webhooks are checked
+ * against the new allow_private_network at once.  The data key file is
+ * loaded again; 0, or -1 with err when it does not load (the key in use
+ * stays, the rest is applied). */
+int esc_server_reload(struct esc_server *s, const struct esc_server_reload *r, esc_error_t *err);
+
 /* The port actually bound (useful with listen_port 0). */
 int esc_server_port(const struct esc_server *s);
 /* Stop accepting, wake long-polls, wait for requests in flight (up to the

@@ -43,6 +43,7 @@ static const struct {
     [ESC_ERR_RATE_LIMITED] = {"rate_limited", 429},
     [ESC_ERR_UNAVAILABLE] = {"unavailable", 503},
     [ESC_ERR_INTERNAL] = {"internal", 500},
+    [ESC_ERR_GONE] = {"gone", 410},
 };
 
 const char *esc_code_name(esc_code code)

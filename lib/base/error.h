@@ -26,7 +26,8 @@ typedef enum esc_code {
     ESC_ERR_UNSUPPORTED_MEDIA,     /* 415 unsupported_media_type */
     ESC_ERR_RATE_LIMITED,          /* 429 rate_limited (too many failed tokens from one address) */
     ESC_ERR_UNAVAILABLE,           /* 503 unavailable */
-    ESC_ERR_INTERNAL               /* 500 internal */
+    ESC_ERR_INTERNAL,              /* 500 internal */
+    ESC_ERR_GONE                   /* 410 gone (the customer's data was anonymised) */
 } esc_code;
 
 typedef struct esc_error {

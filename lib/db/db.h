@@ -169,6 +169,11 @@ struct escp_customer_row {
     unsigned version; /* 0 when nothing is sealed */
 };
 void escp_customer_rows_free(struct escp_customer_row *rows, int n);
+/* `escalated check` (store_check.c): the newest ticket whose customer is
+ * sealed, on a connection of its own (*found 0: none); the caller frees
+ * row->sealed[]. */
+int escp_store_customer_sample(const char *conninfo, struct escp_customer_row *row, int *found,
+                               esc_error_t *err);
 /* Up to `batch` rows still in clear or sealed with a version below
  * below_version, locked (FOR UPDATE SKIP LOCKED: run inside a transaction;
  * rows other transactions hold are skipped).  *rows: malloc'd array of *n. */
@@ -347,5 +352,32 @@ json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash
 /* ---- /metrics figures (store_metrics.c) ---- */
 /* Fill *out with one statement on the caller's connection. */
 int escp_store_metrics(struct escp_conn *c, struct escp_db_metrics *out, esc_error_t *err);
+
+/* ---- retention (store_retention.c; migration 010; docs/operations.md
+ * "Retention and anonymisation") ----
+ * The period is one row in the database, the same for every daemon.  Its
+ * JSON: {"months", "minimum_months", "cutoff" (tickets closed at or before
+ * it are due), "updated_at", "updated_by" (principal id or null)}. */
+#define ESCP_RETENTION_MIN_MONTHS 4    /* the procedures' minimum; the schema's CHECK too */
+#define ESCP_RETENTION_MAX_MONTHS 1200
+/* What an anonymised customer field shows instead of its masked form. */
+#define ESCP_RETENTION_MARK "[anonymised]"
+json_t *escp_store_retention_get(struct escp_conn *c, esc_error_t *err);
+/* actor_id 0 = the command line.  ESC_ERR_VALIDATION when months is out of
+ * bounds (the schema refuses it). */
+json_t *escp_store_retention_put(struct escp_conn *c, int months, int64_t actor_id,
+                                 esc_error_t *err);
+/* What a run would do now, changing nothing: {"months", "cutoff", "due" (how
+ * many tickets are due), "tickets": the first `limit` of them, oldest closed
+ * first, as [{"id", "closed_at"}]} (new reference). */
+json_t *escp_store_retention_due(struct escp_conn *c, int limit, esc_error_t *err);
+/* One batch, inside the caller's transaction: anonymise up to `limit` due
+ * tickets that no other transaction holds (SKIP LOCKED), each with its
+ * `anonymised` event (actor_id 0 = none), and erase the sealed findings of
+ * their events.  {"id", "closed_at"} of each is appended to `done` (when
+ * not NULL); *n
+ * gets the count (0: none was left to take). */
+int escp_store_retention_anonymise(struct escp_conn *c, int limit, int64_t actor_id, json_t *done,
+                                   int *n, esc_error_t *err);
 
 #endif

@@ -19,7 +19,7 @@
 /* Every store file's table of statements: X(f) is escp_stmts_<f>, defined
  * in the file whose functions run them (store_<f>.c; "pool" is this file's).
  * A new store file adds one entry here. */
-#define STMT_TABLES(X) X(pool) X(tickets) X(sla) X(reports) X(events) X(metrics) X(webhooks) X(dashboard) X(principals)
+#define STMT_TABLES(X) X(pool) X(tickets) X(sla) X(reports) X(events) X(metrics) X(webhooks) X(dashboard) X(principals) X(retention)
 #define DECLARE_TABLE(f) extern const struct escp_stmt_table escp_stmts_##f;
 STMT_TABLES(DECLARE_TABLE)
 #define LIST_TABLE(f) &escp_stmts_##f,
@@ -276,6 +276,11 @@ struct escp_conn *escp_conn_open_stmts(const char *conninfo, const struct escp_s
 fail:
     escp_conn_close(c);
     return NULL;
+}
+
+int escp_conn_prepare(struct escp_conn *c, const struct escp_stmt *st, esc_error_t *err)
+{
+    return prepare(c->pg, st, err);
 }
 
 void escp_conn_close(struct escp_conn *c)

@@ -29,6 +29,20 @@ void esc_store_set_statement_timeout(struct esc_store *store, int ms);
  * applied; *applied (may be NULL) gets the count. */
 int esc_store_migrate(const char *conninfo, int *applied, esc_error_t *err);
 
+/* `escalated check`: the migrations of this build against the database's
+ * escalated_migrations (store_check.c).  0 with out filled (table 0: never
+ * migrated), or -1 with err when the database cannot be asked. */
+struct esc_store_schema {
+    int table;          /* escalated_migrations exists */
+    int known, applied; /* migrations of this build; of them, applied */
+    char missing[512];  /* this build's migrations not applied, comma-separated */
+    char unknown[512];  /* applied ones this build does not know (a newer version's) */
+};
+int esc_store_check_schema(const char *conninfo, struct esc_store_schema *out, esc_error_t *err);
+/* 0 when a connection as the pool makes them works: every statement of this
+ * build prepares and the schema allows the model's states and kinds. */
+int esc_store_check_statements(const char *conninfo, esc_error_t *err);
+
 /* 0 when the database answers and every embedded migration is applied;
  * -1 with ESC_ERR_UNAVAILABLE otherwise (message says which). */
 int esc_store_ready(struct esc_store *store, esc_error_t *err);

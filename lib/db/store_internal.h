@@ -44,6 +44,10 @@ struct escp_conn {
 struct escp_conn *escp_conn_open_stmts(const char *conninfo, const struct escp_stmt *const *which,
                                        int n, esc_error_t *err);
 
+/* Prepare one more statement on c (store_check.c: one that can only prepare
+ * once an earlier one has shown the schema has its table). */
+int escp_conn_prepare(struct escp_conn *c, const struct escp_stmt *s, esc_error_t *err);
+
 /* Run a prepared statement. The result (TUPLES_OK or COMMAND_OK), or NULL
  * with err mapped from the SQLSTATE (the server's text is logged, not shown). */
 PGresult *escp_exec(struct escp_conn *c, const struct escp_stmt *s, int nparams,

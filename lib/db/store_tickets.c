@@ -204,14 +204,15 @@ static const struct escp_stmt stmts[S__COUNT] = {
     [S_TICKET_EXISTS] = {"ticket_exists", "SELECT 1 FROM tickets WHERE id = $1"},
 
     /* The sealed values (the service opens them) and the record of the
-     * reveal, together. */
+     * reveal, together.  An anonymised ticket (migration 010) has nothing
+     * to reveal: no event, and anonymised_at tells the caller why. */
     [S_CUSTOMER_REVEAL] = {"customer_reveal",
         "WITH t AS (SELECT id, customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
         "  customer_id_number_sealed, customer_bank_card_sealed, subject, description, category, "
-        "  resolution, sat_feedback, pii_sealed FROM tickets WHERE id = $1), "
+        "  resolution, sat_feedback, pii_sealed, anonymised_at FROM tickets WHERE id = $1), "
         "e AS (INSERT INTO events (ticket_id, type, actor_id) "
-        " SELECT id, 'customer_revealed', $2 FROM t) "
-        "SELECT id, customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
+        " SELECT id, 'customer_revealed', $2 FROM t WHERE anonymised_at IS NULL) "
+        "SELECT anonymised_at, id, customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
         " customer_id_number_sealed, customer_bank_card_sealed, subject, description, category, "
         " resolution, sat_feedback AS feedback, pii_sealed, "
         /* the events whose texts had findings, with their stored (masked) texts */
@@ -849,7 +850,7 @@ json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t acto
     struct {
         int customer_name_sealed, customer_phone_sealed, customer_email_sealed,
             customer_id_number_sealed, customer_bank_card_sealed, subject, description, category,
-            resolution, feedback, pii_sealed, event_pii;
+            resolution, feedback, pii_sealed, event_pii, anonymised_at;
     } col, *k = &col;
     PGresult *res = escp_exec(c, &stmts[S_CUSTOMER_REVEAL], 2, v, err);
     if (!res)
@@ -857,6 +858,12 @@ json_t *escp_store_customer_reveal(struct escp_conn *c, int64_t id, int64_t acto
     json_t *out = NULL;
     if (PQntuples(res) != 1)
         esc_error_set(err, ESC_ERR_NOT_FOUND, NULL, "no such ticket");
+    else if (escp_columns(res, stmts[S_CUSTOMER_REVEAL].name, err, ESCP_COL(k, anonymised_at),
+                          NULL) == 0 && escp_val(res, 0, k->anonymised_at))
+        esc_error_set(err, ESC_ERR_GONE, NULL,
+                      "the customer's personal data of this ticket was anonymised at %s "
+                      "(retention); the ticket and its history remain",
+                      escp_val(res, 0, k->anonymised_at));
     else if (escp_columns(res, stmts[S_CUSTOMER_REVEAL].name, err,
                           ESCP_COL(k, customer_name_sealed), ESCP_COL(k, customer_phone_sealed),
                           ESCP_COL(k, customer_email_sealed), ESCP_COL(k, customer_id_number_sealed),

@@ -119,6 +119,19 @@ void escp_keyring_free(struct escp_keyring *kr)
     free(kr);
 }
 
+int escp_keyring_reload(struct escp_keyring *kr, esc_error_t *err)
+{
+    pthread_mutex_lock(&kr->reload_mu);
+    struct esc_datakey *ring = reload_ring(kr, "cannot be loaded");
+    if (ring)
+        remember_file(kr);
+    pthread_mutex_unlock(&kr->reload_mu);
+    if (!ring)
+        esc_error_set(err, ESC_ERR_VALIDATION, "data_key_file",
+                      "the data key file %s cannot be loaded (the key in use stays)", kr->path);
+    return ring ? 0 : -1;
+}
+
 unsigned escp_keyring_version(struct escp_keyring *kr)
 {
     pthread_rwlock_rdlock(&kr->lock);
@@ -275,6 +288,38 @@ int escp_customer_open(struct escp_keyring *kr, int64_t id, const char *const se
         }
     }
     return 0;
+}
+
+int escp_customer_try_open(const char *conninfo, struct escp_keyring *kr, int64_t *id,
+                           unsigned *version, esc_error_t *err)
+{
+    struct escp_customer_row row;
+    char *clear[ESCP_CUST__COUNT];
+    int found = 0, rc = -1;
+    *id = 0;
+    *version = 0;
+    if (escp_store_customer_sample(conninfo, &row, &found, err) != 0)
+        return -1;
+    if (!found)
+        return 0;
+    esc_error_t oerr = {0};
+    if (escp_customer_open(kr, row.id, (const char *const *)row.sealed, clear, &oerr) == 0) {
+        for (int f = 0; f < ESCP_CUST__COUNT; f++)
+            if (clear[f]) {
+                memset(clear[f], 0, strlen(clear[f])); /* customer data: not left in memory */
+                free(clear[f]);
+            }
+        rc = 0;
+    } else {
+        esc_error_set(err, ESC_ERR_VALIDATION, "data_key_file",
+                      "ticket %" PRId64 "'s customer record (key version %u) does not open with "
+                      "this data key file: %s", row.id, row.version, oerr.message);
+    }
+    *id = row.id;
+    *version = row.version;
+    for (int f = 0; f < ESCP_CUST__COUNT; f++)
+        free(row.sealed[f]);
+    return rc;
 }
 
 int escp_customer_index(struct escp_keyring *kr, const char *kind, const char *value,

@@ -103,6 +103,15 @@ struct escp_keyring *escp_keyring_load(const char *path, esc_error_t *err);
 void escp_keyring_free(struct escp_keyring *kr);
 /* The version new values are sealed with. */
 unsigned escp_keyring_version(struct escp_keyring *kr);
+/* Load the key file again now (SIGHUP): 0, or -1 with err when it does not
+ * load (the ring in use stays). */
+int escp_keyring_reload(struct escp_keyring *kr, esc_error_t *err);
+/* `escalated check`: open the newest sealed customer record of the database
+ * with kr.  0 with *id (0: there is none yet) and *version (its key
+ * version); -1 with err: the database (ESC_ERR_UNAVAILABLE, ...) or a record
+ * that does not open with this key file (ESC_ERR_VALIDATION). */
+int escp_customer_try_open(const char *conninfo, struct escp_keyring *kr, int64_t *id,
+                           unsigned *version, esc_error_t *err);
 /* Seal, mask and index the customer fields of ticket `id` (clear[f] NULL =
  * absent) into *cs (free with escp_customer_stored_clear). */
 int escp_customer_seal(struct escp_keyring *kr, int64_t id, const char *const clear[ESCP_CUST__COUNT],
@@ -175,7 +184,8 @@ struct escp_svc {
     struct escp_engine *engine; /* may be NULL */
     struct escp_webhooks *webhooks; /* the delivery worker; may be NULL */
     int notify_within_ms; /* pg_notify a new timer due sooner than this (0 = never) */
-    bool webhook_allow_private; /* webhooks may also aim at loopback and private networks */
+    _Atomic bool webhook_allow_private; /* webhooks may also aim at loopback and private
+                                           networks (atomic: SIGHUP changes it while serving) */
 };
 
 /* ---- tickets (service.c) ----
@@ -298,5 +308,23 @@ json_t *escp_svc_notification_list(struct escp_svc *svc, const struct escp_notif
 json_t *escp_svc_notification_get(struct escp_svc *svc, int64_t id, esc_error_t *err);
 json_t *escp_svc_notification_retry(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
                                     esc_error_t *err);
+
+/* ---- retention (retention.c; docs/operations.md "Retention and
+ * anonymisation") ---- */
+/* The period (db.h, escp_store_retention_get). */
+json_t *escp_svc_retention_get(struct escp_svc *svc, esc_error_t *err);
+/* Set it (actor_id 0 = the command line); ESC_ERR_VALIDATION (field months)
+ * outside ESCP_RETENTION_MIN_MONTHS..ESCP_RETENTION_MAX_MONTHS. */
+json_t *escp_svc_retention_put(struct escp_svc *svc, int64_t actor_id, int64_t months,
+                               esc_error_t *err);
+/* {"dry_run", "months", "cutoff", "due" (tickets due when the call began),
+ * "tickets" (when `list`: [{"id", "closed_at"}] that would be / were
+ * anonymised, at most `limit`), "anonymised" (0 in a dry run), "more"
+ * (tickets are due beyond those)}.  A dry run changes nothing; a run
+ * anonymises up to `limit` tickets in transactions of 500 (SKIP LOCKED:
+ * safe beside runs of other daemons) and can be repeated: a ticket is
+ * anonymised once. */
+json_t *escp_svc_retention_run(struct escp_svc *svc, int64_t actor_id, bool dry_run, int limit,
+                               bool list, esc_error_t *err);
 
 #endif

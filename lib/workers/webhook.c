@@ -53,6 +53,11 @@ struct escp_webhooks {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* CLOCK_MONOTONIC */
     int stop, poked;
+    /* escp_webhooks_configure's new settings (under mu), which the thread
+     * takes between passes: cfg and lease_s are the thread's alone, so an
+     * attempt never sees half of a change */
+    struct escp_webhook_config next_cfg;
+    int reconfigured;
 };
 
 /* ---- small helpers ---- */
@@ -558,6 +563,26 @@ static double pass(struct escp_webhooks *w, struct escp_conn *c, esc_error_t *er
     return wait_s;
 }
 
+/* cfg, its zeros as the defaults, into w->cfg (and the lease it implies). */
+static void set_config(struct escp_webhooks *w, const struct escp_webhook_config *cfg)
+{
+    w->cfg = *cfg;
+    if (w->cfg.max_attempts <= 0)
+        w->cfg.max_attempts = 10;
+    if (w->cfg.backoff_base_ms <= 0)
+        w->cfg.backoff_base_ms = 30000;
+    if (w->cfg.backoff_cap_ms <= 0)
+        w->cfg.backoff_cap_ms = 3600000;
+    if (w->cfg.backoff_cap_ms < w->cfg.backoff_base_ms)
+        w->cfg.backoff_cap_ms = w->cfg.backoff_base_ms;
+    if (w->cfg.timeout_ms <= 0)
+        w->cfg.timeout_ms = 5000;
+    if (w->cfg.max_sleep_ms <= 0)
+        w->cfg.max_sleep_ms = 1000;
+    /* a lease outlives an attempt, so no other daemon takes a delivery in flight */
+    w->lease_s = 2.0 * w->cfg.timeout_ms / 1000.0 + 5.0;
+}
+
 static void *run(void *arg)
 {
     struct escp_webhooks *w = arg;
@@ -583,6 +608,14 @@ static void *run(void *arg)
             nap(w, wait_s);
         else
             w->poked = 0;
+        if (w->reconfigured) {
+            set_config(w, &w->next_cfg);
+            w->reconfigured = 0;
+            log_info("webhook worker: max attempts %d, back-off %d ms (cap %d ms), timeout %d ms, "
+                     "private networks %s", w->cfg.max_attempts, w->cfg.backoff_base_ms,
+                     w->cfg.backoff_cap_ms, w->cfg.timeout_ms,
+                     w->cfg.allow_private_network ? "allowed" : "refused");
+        }
         pthread_mutex_unlock(&w->mu);
     }
     escp_conn_close(c);
@@ -598,20 +631,7 @@ struct escp_webhooks *escp_webhooks_start(const char *conninfo, const struct esc
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
         return NULL;
     }
-    w->cfg = *cfg;
-    if (w->cfg.max_attempts <= 0)
-        w->cfg.max_attempts = 10;
-    if (w->cfg.backoff_base_ms <= 0)
-        w->cfg.backoff_base_ms = 30000;
-    if (w->cfg.backoff_cap_ms <= 0)
-        w->cfg.backoff_cap_ms = 3600000;
-    if (w->cfg.backoff_cap_ms < w->cfg.backoff_base_ms)
-        w->cfg.backoff_cap_ms = w->cfg.backoff_base_ms;
-    if (w->cfg.timeout_ms <= 0)
-        w->cfg.timeout_ms = 5000;
-    if (w->cfg.max_sleep_ms <= 0)
-        w->cfg.max_sleep_ms = 1000;
-    w->lease_s = 2.0 * w->cfg.timeout_ms / 1000.0 + 5.0;
+    set_config(w, cfg);
     pthread_mutex_init(&w->mu, NULL);
     escp_cond_init_mono(&w->cv);
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
@@ -638,6 +658,18 @@ void escp_webhooks_stop(struct escp_webhooks *w)
     pthread_cond_destroy(&w->cv);
     free(w->conninfo);
     free(w);
+}
+
+void escp_webhooks_configure(struct escp_webhooks *w, const struct escp_webhook_config *cfg)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->next_cfg = *cfg;
+    w->reconfigured = 1;
+    w->poked = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
 }
 
 void escp_webhooks_poke(struct escp_webhooks *w)

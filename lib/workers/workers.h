@@ -49,6 +49,10 @@ struct escp_webhooks *escp_webhooks_start(const char *conninfo, const struct esc
 void escp_webhooks_stop(struct escp_webhooks *w);
 /* This process committed a notification: look now rather than at the next poll. NULL-safe. */
 void escp_webhooks_poke(struct escp_webhooks *w);
+/* New settings (0 in a field = its default), taken by the worker before
+ * its next pass; an attempt in flight finishes with the old ones (SIGHUP).
+ * NULL-safe. */
+void escp_webhooks_configure(struct escp_webhooks *w, const struct escp_webhook_config *cfg);
 /* 0 when url is an absolute http or https URL with a host (libcurl's parser). */
 int escp_webhook_url_check(const char *url, esc_error_t *err);
 /* 0 when a webhook may be registered for url (already through

@@ -490,6 +490,18 @@ async function principals() {
   await call('GET', '/v1/principals/999999999/audit', { token: T.admin, expect: 404 });
 }
 
+async function retention() {
+  await call('GET', '/v1/retention', { token: T.admin, expect: 200 });
+  await call('GET', '/v1/retention', { token: T.manager, expect: 403 });
+  await call('PUT', '/v1/retention', { token: T.admin, body: { months: 3 }, expect: 400 });
+  await call('PUT', '/v1/retention', { token: T.admin, body: { months: 24 }, expect: 200 });
+  await call('PUT', '/v1/retention', { token: T.admin, body: { months: 12 }, expect: 200 });
+  await call('POST', '/v1/retention/run?dry_run=true&limit=10', { token: T.admin, expect: 200 });
+  await call('POST', '/v1/retention/run?dry_run=maybe', { token: T.admin, expect: 400 });
+  await call('POST', '/v1/retention/run', { token: T.manager, expect: 403 });
+  await call('POST', '/v1/retention/run', { token: T.admin, body: {}, expect: 200 });
+}
+
 async function limits() {
   // a body over 1 MiB is refused on its Content-Length, before it is read;
   // the daemon may close the connection while the body is still being sent
@@ -513,6 +525,7 @@ async function main() {
   await reportsAndFeeds();
   await webhooks(t);
   await principals();
+  await retention();
   // the policies back as the migration made them
   await call('PUT', '/v1/policies/major', { token: T.manager, body: { ack_seconds: 600, resolve_seconds: 172800, warn_ratio: 0.8 }, expect: 200 });
   await limits();

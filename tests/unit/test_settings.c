@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -45,6 +46,8 @@ static const struct {
     {ESCP_SET_AUTH_FAIL_LIMIT, "--auth-fail-limit", "ESCALATED_AUTH_FAIL_LIMIT", "20"},
     {ESCP_SET_AUTH_FAIL_WINDOW, "--auth-fail-window", "ESCALATED_AUTH_FAIL_WINDOW", "60"},
     {ESCP_SET_STATEMENT_TIMEOUT, "--statement-timeout", "ESCALATED_STATEMENT_TIMEOUT", "30000"},
+    {ESCP_SET_LOG_FORMAT, "--log-format", "ESCALATED_LOG_FORMAT", "text"},
+    {ESCP_SET_CONFIG, "--config", "ESCALATED_CONFIG", NULL},
 };
 
 /* Each test starts from an environment without any of our variables. */
@@ -79,10 +82,13 @@ static void names_and_defaults_are_pinned(void **state)
         else
             assert_null(d->dflt);
     }
-    /* --db and --log-level serve every sub-command, the others `serve` */
+    /* --db, the log's and --config serve every sub-command, the others `serve` */
     for (int k = 0; k < ESCP_SET__COUNT; k++)
         assert_int_equal(escp_settings_table[k].scope,
-                         k == ESCP_SET_DB || k == ESCP_SET_LOG_LEVEL ? ESCP_SCOPE_ALL : ESCP_SCOPE_SERVE);
+                         k == ESCP_SET_DB || k == ESCP_SET_LOG_LEVEL || k == ESCP_SET_LOG_FORMAT ||
+                                 k == ESCP_SET_CONFIG
+                             ? ESCP_SCOPE_ALL
+                             : ESCP_SCOPE_SERVE);
 }
 
 static void rows_are_complete(void **state)
@@ -308,13 +314,122 @@ static void help_lists_every_setting(void **state)
     }
     assert_non_null(strstr(help, "1..256\n"));
     assert_non_null(strstr(help, "; 1..3600 seconds\n"));
-    assert_non_null(strstr(help, "--db and --log-level apply to every sub-command"));
+    assert_non_null(strstr(help, "--db, --log-level, --log-format and --config apply to every "
+                                 "sub-command"));
     for (const char *p = help; *p;) {
         size_t n = strcspn(p, "\n");
         assert_true(n <= 79);
         p += n + (p[n] == '\n');
     }
     free(help);
+}
+
+/* A --config file in a temporary directory, with `text`; its path in path. */
+static void write_config(char path[64], const char *text)
+{
+    snprintf(path, 64, "/tmp/esc_settings_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+/* flag > --config file > environment > default, and the file's syntax:
+ * comments, blank lines, quotes, export, names that are not ours */
+static void config_file_sits_between_flag_and_variable(void **state)
+{
+    (void)state;
+    char path[64];
+    struct escp_settings s = {0};
+    esc_error_t err = {0};
+    write_config(path, "# comment\n\n  ESCALATED_POOL_SIZE=20\nexport ESCALATED_LOG_LEVEL=\"debug\"\n"
+                       "ESCALATED_IDLE_TIMEOUT='7'\r\nPGPASSFILE=/etc/escalated/pgpass\n"
+                       "ESCALATED_SHUTDOWN_GRACE=\n");
+    setenv("ESCALATED_POOL_SIZE", "30", 1);
+    setenv("ESCALATED_AUTH_FAIL_LIMIT", "5", 1);
+    setenv("ESCALATED_SHUTDOWN_GRACE", "9", 1);
+    s.flag_value[ESCP_SET_CONFIG] = path;
+    s.flag_value[ESCP_SET_IDLE_TIMEOUT] = "8";
+    assert_int_equal(escp_settings_load_config(&s, &err), 0);
+    assert_int_equal(escp_settings_resolve(&s, ESCP_SCOPE_SERVE, &err), 0);
+    assert_int_equal(s.v[ESCP_SET_POOL_SIZE].num, 20);         /* the file over the variable */
+    assert_string_equal(s.v[ESCP_SET_LOG_LEVEL].text, "debug"); /* quotes and export */
+    assert_int_equal(s.v[ESCP_SET_IDLE_TIMEOUT].num, 8);       /* the flag over the file */
+    assert_int_equal(s.v[ESCP_SET_AUTH_FAIL_LIMIT].num, 5);    /* the variable, not in the file */
+    assert_int_equal(s.v[ESCP_SET_SHUTDOWN_GRACE].num, 9);     /* empty in the file: unset */
+    assert_int_equal(s.v[ESCP_SET_LISTEN].num, 8080);          /* the default */
+    assert_non_null(strstr(s.v[ESCP_SET_POOL_SIZE].from, "--config line 3"));
+
+    /* read again (SIGHUP): the new file's values, and none of the old */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("ESCALATED_LOG_LEVEL=warn\n", f);
+    fclose(f);
+    assert_int_equal(escp_settings_load_config(&s, &err), 0);
+    assert_int_equal(escp_settings_resolve(&s, ESCP_SCOPE_SERVE, &err), 0);
+    assert_string_equal(s.v[ESCP_SET_LOG_LEVEL].text, "warn");
+    assert_int_equal(s.v[ESCP_SET_POOL_SIZE].num, 30);
+    escp_settings_free(&s);
+    unlink(path);
+}
+
+static void config_file_errors_name_the_line(void **state)
+{
+    (void)state;
+    const struct {
+        const char *text, *message;
+    } cases[] = {
+        {"ESCALATED_POOL_SIZE=4\nESCALATED_POOL_SIZ=4\n", "line 2: ESCALATED_POOL_SIZ is not a setting"},
+        {"# fine\nnot a setting line\n", "line 2: not KEY=VALUE"},
+        {"ESCALATED_CONFIG=/etc/other\n", "line 1: ESCALATED_CONFIG is not a setting"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[64];
+        struct escp_settings s = {0};
+        esc_error_t err = {0};
+        write_config(path, cases[i].text);
+        s.flag_value[ESCP_SET_CONFIG] = path;
+        assert_int_equal(escp_settings_load_config(&s, &err), -1);
+        if (!strstr(err.message, cases[i].message))
+            fail_msg("'%s' lacks '%s'", err.message, cases[i].message);
+        assert_null(s.config_text);
+        unlink(path);
+    }
+    /* a value out of range in the file is named with its line */
+    char path[64];
+    struct escp_settings s = {0};
+    esc_error_t err = {0};
+    write_config(path, "\nESCALATED_POOL_SIZE=0\n");
+    s.flag_value[ESCP_SET_CONFIG] = path;
+    assert_int_equal(escp_settings_load_config(&s, &err), 0);
+    assert_int_equal(escp_settings_resolve(&s, ESCP_SCOPE_SERVE, &err), -1);
+    assert_non_null(strstr(err.message, "ESCALATED_POOL_SIZE (--config line 2)"));
+    escp_settings_free(&s);
+    unlink(path);
+    /* a file that is not there */
+    memset(&s, 0, sizeof s);
+    esc_error_clear(&err);
+    s.flag_value[ESCP_SET_CONFIG] = "/nonexistent/escalated.env";
+    assert_int_equal(escp_settings_load_config(&s, &err), -1);
+    if (!strstr(err.message, "/nonexistent/escalated.env: No such file"))
+        fail_msg("%s", err.message);
+}
+
+static void env_example_has_every_variable(void **state)
+{
+    (void)state;
+    char *env = NULL;
+    render(escp_settings_print_env, &env);
+    for (int k = 0; k < ESCP_SET__COUNT; k++) {
+        char line[128];
+        const struct escp_setting *d = &escp_settings_table[k];
+        snprintf(line, sizeof line, "\n#%s=%s\n", d->env, d->dflt ? d->dflt : "");
+        if (k == ESCP_SET_CONFIG)
+            assert_null(strstr(env, line)); /* the file does not name itself */
+        else if (!strstr(env, line))
+            fail_msg("the example lacks %s", line + 1);
+    }
+    free(env);
 }
 
 static void markdown_has_a_row_per_setting(void **state)
@@ -351,6 +466,9 @@ int main(void)
         cmocka_unit_test_setup(listen_is_host_and_port, clear_env),
         cmocka_unit_test_setup(help_lists_every_setting, clear_env),
         cmocka_unit_test_setup(markdown_has_a_row_per_setting, clear_env),
+        cmocka_unit_test_setup(config_file_sits_between_flag_and_variable, clear_env),
+        cmocka_unit_test_setup(config_file_errors_name_the_line, clear_env),
+        cmocka_unit_test_setup(env_example_has_every_variable, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
