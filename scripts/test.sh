@@ -70,6 +70,10 @@ run_suite() { # BUILD_DIR [cmake args...]
 # document linted and checked against the routes and a running daemon, and
 # /metrics through promtool); they check documents, so one build runs them.
 run_suite build || status=1
+# What each fault did (ctest shows the faults.report test's output only on failure).
+if [[ -s build/faults.tsv ]]; then
+    sh tests/faults/report.sh build/faults.tsv || true
+fi
 
 # The Debian package, once, from the gcc build: built with cpack, installed,
 # its daemon started as the systemd unit would start it, removed and purged

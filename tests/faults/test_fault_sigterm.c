@@ -77,8 +77,9 @@ static void *long_poll(void *arg)
         }
         if (p->feed && r->status == 200 && h_int(r->json, "next_after") > 0)
             p->after = h_int(r->json, "next_after");
+        long status = r->status;
         h_free(H, r);
-        if (!before || (r->status != 200 && r->status != 204))
+        if (!before || (status != 200 && status != 204))
             break;
     }
     return NULL;
