@@ -250,6 +250,8 @@ static int cmd_serve(int n, const char **extra)
     cfg.no_webhooks = strcasecmp(setting(ESCP_SET_WEBHOOK_WORKER), "off") == 0;
     cfg.webhook_allow_private_network =
         strcasecmp(setting(ESCP_SET_WEBHOOK_ALLOW_PRIVATE_NETWORK), "on") == 0;
+    cfg.target_resolution_pct = int_setting(ESCP_SET_TARGET_RESOLUTION_RATE);
+    cfg.target_satisfaction_pct = int_setting(ESCP_SET_TARGET_SATISFACTION_RATE);
 
     const char *cert_path = setting(ESCP_SET_TLS_CERT), *key_path = setting(ESCP_SET_TLS_KEY);
     char *cert = NULL, *key = NULL;

@@ -188,6 +188,21 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
                 "serve reads it again on SIGHUP and applies the settings marked so",
         .doc = "See [Reloading](#reloading-sighup).",
     },
+    /* the procedures appraise each agent against 90% (issue 10 item 7) */
+    [ESCP_SET_TARGET_RESOLUTION_RATE] = {
+        .flag = "--target-resolution-rate", .env = "ESCALATED_TARGET_RESOLUTION_RATE",
+        .type = ESCP_SETTING_INT, .scope = ESCP_SCOPE_SERVE, .dflt = "90", .min = 1, .max = 100,
+        .help = "the resolution rate in percent (resolved within the SLA) below which the monthly report "
+                "marks an agent, or the month, below_target",
+        .doc = "See [reports.md](reports.md#targets).",
+    },
+    [ESCP_SET_TARGET_SATISFACTION_RATE] = {
+        .flag = "--target-satisfaction-rate", .env = "ESCALATED_TARGET_SATISFACTION_RATE",
+        .type = ESCP_SETTING_INT, .scope = ESCP_SCOPE_SERVE, .dflt = "90", .min = 1, .max = 100,
+        .help = "the satisfaction rate in percent below which the monthly report marks an agent, or the "
+                "month, below_target",
+        .doc = "See [reports.md](reports.md#targets).",
+    },
 };
 
 int escp_settings_take_flags(struct escp_settings *s, int argc, char **argv, const char **rest,

@@ -24,6 +24,8 @@
     ['resolve_breach_rate', 'pct'], ['mtta_seconds', 'dur'], ['mttr_seconds', 'dur'],
     ['p90_ttr_seconds', 'dur'], ['resolution_rate', 'pct'], ['satisfaction_rate', 'pct']
   ];
+  /* ... and, by agent, the counts from the tickets' history (issue 10) */
+  var AGENT_COLS = [['handled', 'n'], ['escalated', 'n'], ['returned', 'n'], ['reopened', 'n']];
 
   var I18N = {
     en: {
@@ -41,6 +43,8 @@
       'open.title': 'Open tickets by tier and state',
       'open.tier': 'Tier',
       'open.total': 'Total',
+      'agents.title': 'Open tickets by agent', 'agents.agent': 'Agent', 'agents.open': 'Open',
+      'agents.waiting': 'Waiting for customer', 'agents.risk': 'At risk', 'agents.empty': 'Nobody holds an open ticket.',
       'risk.title': 'At risk in the next hour',
       'risk.caption': 'tickets with a deadline in the next hour',
       'risk.more': '… and {n} more',
@@ -58,6 +62,8 @@
       'report.unavailable': 'The SLA report could not be loaded: {msg}',
       'report.badrange': 'The start date must not be after the end date.',
       'group.tier': 'Tier', 'group.severity': 'Severity', 'group.category': 'Category', 'group.day': 'Day',
+      'group.assignee': 'Agent', 'col.handled': 'Handled', 'col.escalated': 'Escalated',
+      'col.returned': 'Returned', 'col.reopened': 'Reopened',
       'col.created': 'Created', 'col.acknowledged': 'Acknowledged', 'col.resolved': 'Resolved',
       'col.closed': 'Closed', 'col.ack_breaches': 'Ack breaches', 'col.resolve_breaches': 'Resolve breaches',
       'col.ack_breach_rate': 'Ack breach rate', 'col.resolve_breach_rate': 'Resolve breach rate',
@@ -106,6 +112,8 @@
       'open.title': '未关闭工单（按线别和状态）',
       'open.tier': '线别',
       'open.total': '合计',
+      'agents.title': '各坐席在办工单', 'agents.agent': '坐席', 'agents.open': '在办',
+      'agents.waiting': '等待客户', 'agents.risk': '有超时风险', 'agents.empty': '没有人在办工单。',
       'risk.title': '一小时内有超时风险',
       'risk.caption': '张工单的时限在一小时内到期',
       'risk.more': '……另有 {n} 张',
@@ -123,6 +131,8 @@
       'report.unavailable': 'SLA 报表加载失败：{msg}',
       'report.badrange': '开始日期不能晚于结束日期。',
       'group.tier': '线别', 'group.severity': '严重程度', 'group.category': '类别', 'group.day': '日期',
+      'group.assignee': '坐席', 'col.handled': '受理', 'col.escalated': '升级', 'col.returned': '退回',
+      'col.reopened': '被重开',
       'col.created': '新建', 'col.acknowledged': '已受理', 'col.resolved': '已解决', 'col.closed': '已关闭',
       'col.ack_breaches': '受理超时', 'col.resolve_breaches': '解决超时',
       'col.ack_breach_rate': '受理超时率', 'col.resolve_breach_rate': '解决超时率',
@@ -404,6 +414,7 @@
     if (!s) return;
     $('updated').textContent = t('updated', { time: fmtTime(s.generated_at, false) });
     renderOpen(s);
+    renderAgents(s);
     renderRisk(s);
     renderChart(s);
   }
@@ -450,6 +461,38 @@
     fr.appendChild(tot);
     tfoot.appendChild(fr);
     table.appendChild(tfoot);
+  }
+
+  /* The open tickets each agent holds (summary "agents", issue 10). */
+  function renderAgents(s) {
+    var table = $('agents-table');
+    clear(table);
+    var thead = el('thead'), hr = el('tr');
+    ['agents.agent', 'agents.open', 'agents.waiting', 'agents.risk'].forEach(function (k) {
+      hr.appendChild(el('th', null, t(k)));
+    });
+    thead.appendChild(hr);
+    table.appendChild(thead);
+    var tbody = el('tbody'), agents = s.agents || [];
+    if (!agents.length) {
+      var tr0 = el('tr'), td0 = el('td', 'muted', t('agents.empty'));
+      td0.colSpan = 4;
+      tr0.appendChild(td0);
+      tbody.appendChild(tr0);
+    }
+    agents.forEach(function (a) {
+      var tr = el('tr');
+      tr.dataset.agent = String(a.agent.id);
+      tr.appendChild(el('th', null, String(a.agent.name) +
+                                     (a.agent.tier ? ' · ' + label('tier', a.agent.tier) : '')));
+      [['open', a.open], ['waiting_customer', a.waiting_customer], ['at_risk', a.at_risk]].forEach(function (c) {
+        var td = el('td', c[1] ? null : 'zero', c[1]);
+        td.dataset.col = c[0];
+        tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+    table.appendChild(tbody);
   }
 
   function renderRisk(s) {
@@ -561,9 +604,10 @@
     var rep = state.report;
     if (!rep) return;
     var groupBy = rep.group_by || $('group-by').value;
+    var cols = groupBy === 'assignee' ? REPORT_COLS.concat(AGENT_COLS) : REPORT_COLS;
     var thead = el('thead'), hr = el('tr');
     hr.appendChild(el('th', null, t('group.' + groupBy)));
-    REPORT_COLS.forEach(function (c) {
+    cols.forEach(function (c) {
       var th = el('th', null, t('col.' + c[0]));
       th.dataset.col = c[0];
       hr.appendChild(th);
@@ -574,7 +618,7 @@
     var groups = rep.groups || [];
     if (!groups.length) {
       var tr0 = el('tr'), td0 = el('td', 'muted', t('report.empty'));
-      td0.colSpan = REPORT_COLS.length + 1;
+      td0.colSpan = cols.length + 1;
       tr0.appendChild(td0);
       tbody.appendChild(tr0);
     }
@@ -583,9 +627,10 @@
       tr.dataset.key = g.key === null || g.key === undefined ? '' : String(g.key);
       var keyText = groupBy === 'tier' ? label('tier', g.key)
                   : groupBy === 'severity' ? label('severity', g.key)
+                  : groupBy === 'assignee' && g.agent ? String(g.agent.name)
                   : (g.key === null || g.key === undefined || g.key === '' ? t('none') : String(g.key));
       tr.appendChild(el('td', 'key', keyText));
-      REPORT_COLS.forEach(function (c) {
+      cols.forEach(function (c) {
         var v = g[c[0]], text;
         if (c[1] === 'pct') text = fmtPct(v);
         else if (c[1] === 'dur') text = fmtDuration(v);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build escalated and run every test, three times: a RelWithDebInfo build with
-# gcc in build/ (the only one that runs the fault suite of tests/faults/, and
-# whose Debian package is then installed, started and purged:
-# packaging/test-deb.sh), an AddressSanitizer + UndefinedBehaviorSanitizer
-# build in build-asan/, and a build with clang-14 in build-clang/; then run each fuzz
+# gcc in build/ (the only one that runs the fault suite of tests/faults/; its
+# Debian package is then installed, started and purged: packaging/test-deb.sh),
+# an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/, and a
+# build with clang-14 in build-clang/; then run each fuzz
 # harness for FUZZ_SECONDS (default 20) in build-fuzz/.  Every build treats
 # warnings as errors (-DESC_WERROR=ON; a plain cmake build does not), so a new
 # warning from either compiler fails CI.

@@ -1,6 +1,7 @@
 /* api_reports.c — the manager reports (docs/reports.md):
- *   GET /v1/reports/sla       the SLA table by tier, severity, category or day,
- *                             as JSON or (Accept: text/csv) as CSV
+ *   GET /v1/reports/sla       the SLA table by tier, severity, category (at a
+ *                             level of the taxonomy), day or assignee, as JSON
+ *                             or (Accept: text/csv) as CSV
  *   GET /v1/reports/monthly   a month's most frequent categories and root causes
  */
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <strings.h>
 
 #include "base/text.h"
+#include "core/taxonomy.h"
 #include "http/http.h"
 
 #define MONTHLY_LIMIT_DEFAULT 10
@@ -19,6 +21,9 @@ static const char *const sla_columns[] = {
     "created", "acknowledged", "resolved", "closed", "ack_breaches", "resolve_breaches",
     "ack_breach_rate", "resolve_breach_rate", "mtta_seconds", "mttr_seconds", "p90_ttr_seconds",
     "resolution_rate", "satisfaction_rate", NULL};
+/* ... and after those, by assignee (issue 10 item 7) */
+static const char *const agent_columns[] = {"agent_name", "handled", "escalated", "returned",
+                                            "reopened", NULL};
 
 /* ---- content negotiation ---- */
 
@@ -131,11 +136,15 @@ static void put_value(struct escp_text *t, json_t *v)
 
 /* The groups as CSV: a header row, one row per group, CRLF after each.
  * NULL when out of memory. */
-static char *sla_csv(json_t *groups, size_t *len)
+static char *sla_csv(json_t *groups, bool by_agent, size_t *len)
 {
     struct escp_text t = {0};
     puts_(&t, "key");
     for (const char *const *c = sla_columns; *c; c++) {
+        puts_(&t, ",");
+        puts_(&t, *c);
+    }
+    for (const char *const *c = agent_columns; by_agent && *c; c++) {
         puts_(&t, ",");
         puts_(&t, *c);
     }
@@ -147,6 +156,12 @@ static char *sla_csv(json_t *groups, size_t *len)
         for (const char *const *c = sla_columns; *c; c++) {
             puts_(&t, ",");
             put_value(&t, json_object_get(g, *c));
+        }
+        for (const char *const *c = agent_columns; by_agent && *c; c++) {
+            puts_(&t, ",");
+            put_value(&t, strcmp(*c, "agent_name") == 0
+                              ? json_object_get(json_object_get(g, "agent"), "name")
+                              : json_object_get(g, *c));
         }
         puts_(&t, "\r\n");
     }
@@ -161,8 +176,9 @@ static char *sla_csv(json_t *groups, size_t *len)
 
 static void escp_api_report_sla(struct escp_req *r)
 {
-    static const char *const allowed[] = {"from", "to", "group_by", NULL};
-    static const char *const group_bys[] = {"tier", "severity", "category", "day", NULL};
+    static const char *const allowed[] = {"from", "to", "group_by", "level", NULL};
+    static const char *const group_bys[] = {"tier", "severity", "category", "day", "assignee",
+                                            NULL};
     esc_error_t *err = &r->err;
     char fbuf[48], tbuf[48];
     const char *from, *to, *group_by = escp_query(r, "group_by");
@@ -174,13 +190,26 @@ static void escp_api_report_sla(struct escp_req *r)
     while (*g && strcmp(*g, group_by) != 0)
         g++;
     if (!*g) {
-        esc_error_set(err, ESC_ERR_VALIDATION, "group_by", "group_by must be tier, severity, category or day");
+        esc_error_set(err, ESC_ERR_VALIDATION, "group_by",
+                      "group_by must be tier, severity, category, day or assignee");
         return;
+    }
+    /* a level of the taxonomy (issue 10): root categories are level 1 */
+    const char *lv = escp_query(r, "level");
+    int level = 0;
+    if (lv) {
+        int64_t n = escp_parse_id(lv);
+        if (strcmp(*g, "category") != 0 || n < 1 || n > ESC_TAXONOMY_MAX_DEPTH) {
+            esc_error_set(err, ESC_ERR_VALIDATION, "level",
+                          "level must be 1 to %d, with group_by=category", ESC_TAXONOMY_MAX_DEPTH);
+            return;
+        }
+        level = (int)n;
     }
     if (escp_time_query(r, "from", fbuf, sizeof fbuf, &from) != 0 ||
         escp_time_query(r, "to", tbuf, sizeof tbuf, &to) != 0)
         return;
-    json_t *doc = escp_svc_report_sla(r->svc, from, to, *g, err);
+    json_t *doc = escp_svc_report_sla(r->svc, from, to, *g, level, err);
     if (!doc)
         return;
     r->status = 200;
@@ -188,7 +217,7 @@ static void escp_api_report_sla(struct escp_req *r)
         r->json = doc;
         return;
     }
-    r->raw = sla_csv(json_object_get(doc, "groups"), &r->raw_len);
+    r->raw = sla_csv(json_object_get(doc, "groups"), strcmp(*g, "assignee") == 0, &r->raw_len);
     json_decref(doc);
     if (!r->raw)
         esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");

@@ -118,8 +118,9 @@ static void escp_api_breaches(struct escp_req *r)
     if (escp_query_only(r, allowed) != 0)
         return;
     if ((v = escp_query(r, "kind"))) {
-        if (strcmp(v, "ack") && strcmp(v, "resolve") && strcmp(v, "callback")) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "kind", "kind must be ack, resolve or callback");
+        if (strcmp(v, "ack") && strcmp(v, "resolve") && strcmp(v, "callback") && strcmp(v, "promise")) {
+            esc_error_set(err, ESC_ERR_VALIDATION, "kind",
+                          "kind must be ack, resolve, callback or promise");
             return;
         }
         f.kind = v;

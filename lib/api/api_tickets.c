@@ -127,37 +127,6 @@ static void escp_api_ticket_customer(struct escp_req *r)
 
 /* ---- POST /v1/tickets/{id}/<action> ---- */
 
-static int parse_if_match(struct escp_req *r, int *out)
-{
-    const char *h = escp_header(r, MHD_HTTP_HEADER_IF_MATCH);
-    *out = -1;
-    if (!h)
-        return 0;
-    while (*h == ' ')
-        h++;
-    if (strncmp(h, "W/", 2) == 0)
-        h += 2;
-    char buf[16];
-    size_t n = strlen(h);
-    if (n >= 2 && h[0] == '"' && h[n - 1] == '"') {
-        h++;
-        n -= 2;
-    }
-    if (n == 0 || n >= sizeof buf) {
-        esc_error_set(&r->err, ESC_ERR_VALIDATION, "If-Match", "If-Match must be \"<version>\"");
-        return -1;
-    }
-    memcpy(buf, h, n);
-    buf[n] = '\0';
-    int64_t v = escp_parse_id(buf);
-    if (v <= 0 || v > 2000000000) {
-        esc_error_set(&r->err, ESC_ERR_VALIDATION, "If-Match", "If-Match must be \"<version>\"");
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 static void escp_api_ticket_action(struct escp_req *r)
 {
     enum esc_action action = (enum esc_action)r->action;
@@ -171,7 +140,7 @@ static void escp_api_ticket_action(struct escp_req *r)
     if (!(b = escp_body_object(r, action == ESC_ACT_ACKNOWLEDGE || action == ESC_ACT_RESUME)))
         return;
     if (escp_action_body_parse(action, b, &a, err) != 0 || path_id(r, &id) != 0 ||
-        parse_if_match(r, &a.if_match) != 0)
+        escp_if_match(r, &a.if_match) != 0)
         goto out;
     json_t *res = escp_svc_act(r->svc, &r->actor, id, action, &a, err);
     if (!res)
@@ -264,7 +233,8 @@ bad:
 
 static int breach_kind(const char *s)
 {
-    return (strcmp(s, "ack") == 0 || strcmp(s, "resolve") == 0 || strcmp(s, "callback") == 0) ? 0 : -1;
+    return (strcmp(s, "ack") == 0 || strcmp(s, "resolve") == 0 || strcmp(s, "callback") == 0 ||
+            strcmp(s, "promise") == 0) ? 0 : -1;
 }
 
 static void escp_api_ticket_list(struct escp_req *r)
@@ -301,7 +271,7 @@ static void escp_api_ticket_list(struct escp_req *r)
     }
     if ((v = escp_query(r, "breached"))) {
         if (breach_kind(v) != 0) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "breached", "breached must be ack, resolve or callback");
+            esc_error_set(err, ESC_ERR_VALIDATION, "breached", "breached must be ack, resolve, callback or promise");
             return;
         }
         f.breached = v;
@@ -360,6 +330,7 @@ const struct escp_route escp_routes_tickets[] = {
     {"POST", "/v1/tickets/{}/close",       escp_api_ticket_action, ESCP_ANY_ROLE, ESC_ACT_CLOSE},
     {"POST", "/v1/tickets/{}/reopen",      escp_api_ticket_action, ESCP_ANY_ROLE, ESC_ACT_REOPEN},
     {"POST", "/v1/tickets/{}/comment",     escp_api_ticket_action, ESCP_ANY_ROLE, ESC_ACT_COMMENT},
+    {"POST", "/v1/tickets/{}/plan",        escp_api_ticket_action, ESCP_ANY_ROLE, ESC_ACT_PLAN},
     {"POST", "/v1/queues/{tier}/claim",    escp_api_claim, ESCP_AGENTS, -1},
     {0},
 };

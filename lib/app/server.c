@@ -20,10 +20,12 @@ const struct escp_route *const escp_route_tables[] = {
     escp_routes_events,  escp_routes_metrics, escp_routes_webhooks, escp_routes_dashboard,
     escp_routes_principals,
     escp_routes_retention,
+    escp_routes_taxonomy,
     NULL,
 };
 
 #define DEFAULT_POOL_SIZE 16
+#define DEFAULT_TARGET_PCT 90
 #define DEFAULT_STATEMENT_TIMEOUT_MS 30000
 #define RESEAL_BATCH 500
 
@@ -92,6 +94,10 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
         goto fail;
     }
     s->svc.webhook_allow_private = cfg->webhook_allow_private_network != 0;
+    s->svc.target_resolution_rate = (cfg->target_resolution_pct > 0 ? cfg->target_resolution_pct
+                                                                    : DEFAULT_TARGET_PCT) / 100.0;
+    s->svc.target_satisfaction_rate =
+        (cfg->target_satisfaction_pct > 0 ? cfg->target_satisfaction_pct : DEFAULT_TARGET_PCT) / 100.0;
     esc_store_set_statement_timeout(s->svc.store, cfg->statement_timeout_ms > 0
                                                       ? cfg->statement_timeout_ms
                                                       : DEFAULT_STATEMENT_TIMEOUT_MS);

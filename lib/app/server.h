@@ -48,6 +48,8 @@ struct esc_server_config {
     const char *tls_key_pem;     /* and key, PEM text, borrowed until esc_server_stop */
     int webhook_allow_private_network; /* 1: webhooks may also aim at loopback, private and
                                           shared addresses (docs/security.md#webhook-destinations) */
+    /* the monthly report's targets, percent (docs/reports.md#targets); 0 = 90 */
+    int target_resolution_pct, target_satisfaction_pct;
 };
 
 struct esc_server;

@@ -45,10 +45,10 @@ static const struct rule rules[ESC_ACT__COUNT] = {
                              ESC_TIMER_ACK_STOP, "acknowledged", 1},
     [ESC_ACT_ESCALATE] = {STAFF, ST(ESC_STATE_ACKNOWLEDGED), TI(ESC_TIER_LINE1) | TI(ESC_TIER_LINE2),
                           WHO_ASSIGNEE, TIER_UP, ESC_STATE_AWAITING_ACK, ESC_ASSIGN_NONE,
-                          ESC_TIMER_ACK_START, "escalated", 1},
+                          ESC_TIMER_ACK_START | ESC_TIMER_PROMISE_STOP, "escalated", 1},
     [ESC_ACT_RETURN] = {STAFF, ST(ESC_STATE_ACKNOWLEDGED), TI(ESC_TIER_LINE2) | TI(ESC_TIER_LINE3),
                         WHO_ASSIGNEE, TIER_DOWN, ESC_STATE_AWAITING_ACK, ESC_ASSIGN_LAST_AT_TIER,
-                        ESC_TIMER_ACK_START, "returned", 1},
+                        ESC_TIMER_ACK_START | ESC_TIMER_PROMISE_STOP, "returned", 1},
     [ESC_ACT_WAIT] = {STAFF, ST(ESC_STATE_ACKNOWLEDGED), ALL_TIERS, WHO_ASSIGNEE, TIER_SAME,
                       ESC_STATE_WAITING_CUSTOMER, ESC_ASSIGN_KEEP, ESC_TIMER_RESOLVE_PAUSE,
                       "waiting", 1},
@@ -57,7 +57,8 @@ static const struct rule rules[ESC_ACT__COUNT] = {
                         "resumed", 1},
     [ESC_ACT_RESOLVE] = {STAFF, ST(ESC_STATE_ACKNOWLEDGED) | ST(ESC_STATE_WAITING_CUSTOMER),
                          ALL_TIERS, WHO_ASSIGNEE, TIER_SAME, ESC_STATE_RESOLVED, ESC_ASSIGN_KEEP,
-                         ESC_TIMER_RESOLVE_STOP | ESC_TIMER_CALLBACK_START, "resolved", 1},
+                         ESC_TIMER_RESOLVE_STOP | ESC_TIMER_CALLBACK_START | ESC_TIMER_PROMISE_STOP,
+                         "resolved", 1},
     [ESC_ACT_CLOSE] = {EVERYONE, ST(ESC_STATE_RESOLVED), ALL_TIERS, WHO_LINE1, TIER_SAME,
                        ESC_STATE_CLOSED, ESC_ASSIGN_KEEP, ESC_TIMER_CALLBACK_STOP, "closed", 1},
     [ESC_ACT_REOPEN] = {EVERYONE, ST(ESC_STATE_RESOLVED), ALL_TIERS, WHO_LINE1, TIER_SAME,
@@ -66,6 +67,13 @@ static const struct rule rules[ESC_ACT__COUNT] = {
                         "reopened", 1},
     [ESC_ACT_COMMENT] = {EVERYONE, ALL_STATES & ~ST(ESC_STATE_CLOSED), ALL_TIERS, WHO_ANY,
                          TIER_SAME, ESC_STATE__COUNT, ESC_ASSIGN_KEEP, 0, "commented", 0},
+    /* the promise is the assignee's own word to the customer: a manager
+     * cannot give it for them (the role mask admits agents only, and of
+     * agents WHO_ASSIGNEE admits the assignee); its timer is set by the
+     * service from the plan's promised_at */
+    [ESC_ACT_PLAN] = {ROLE(ESC_ROLE_AGENT), ST(ESC_STATE_ACKNOWLEDGED) | ST(ESC_STATE_WAITING_CUSTOMER),
+                      ALL_TIERS, WHO_ASSIGNEE, TIER_SAME, ESC_STATE__COUNT, ESC_ASSIGN_KEEP, 0,
+                      "planned", 1},
 };
 
 static int is_manager(const struct esc_actor *a)
@@ -121,6 +129,8 @@ int esc_fsm_step(const struct esc_fsm_ticket *t, enum esc_action action,
         if (r->who == WHO_TIER_AGENT)
             esc_error_set(err, ESC_ERR_FORBIDDEN, NULL,
                           "only an agent of %s may %s this ticket", esc_tier_name(t->tier), name);
+        else if (!(r->roles & ROLE(ESC_ROLE_MANAGER))) /* plan: the assignee's own word */
+            esc_error_set(err, ESC_ERR_FORBIDDEN, NULL, "only the assignee may %s this ticket", name);
         else
             esc_error_set(err, ESC_ERR_FORBIDDEN, NULL,
                           "only the assignee or a manager may %s this ticket", name);

@@ -36,7 +36,10 @@ enum esc_timer_op {
     ESC_TIMER_RESOLVE_RESUME = 1u << 4,
     ESC_TIMER_RESOLVE_STOP   = 1u << 5,
     ESC_TIMER_CALLBACK_START = 1u << 6,
-    ESC_TIMER_CALLBACK_STOP  = 1u << 7
+    ESC_TIMER_CALLBACK_STOP  = 1u << 7,
+    /* the promise (issue 10) ends: the ticket was resolved, or changed
+     * tier (the new tier has promised nothing yet) */
+    ESC_TIMER_PROMISE_STOP   = 1u << 8
 };
 
 struct esc_fsm_result {

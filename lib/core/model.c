@@ -31,7 +31,7 @@ const char *const esc_breach_names[ESC_BREACH__COUNT] = {
 static const char *const severities[] = {"normal", "major"};
 static const char *const roles[] = {"frontdesk", "agent", "manager", "admin"};
 static const char *const actions[] = {"create", "acknowledge", "escalate", "return", "wait",
-                                      "resume", "resolve", "close", "reopen", "comment"};
+                                      "resume", "resolve", "close", "reopen", "comment", "plan"};
 static const char *const channels[] = {"phone", "wechat", "email", "web", "letter", "walk_in", "other"};
 static const char *const root_causes[] = {"customer_side", "operations", "product_defect", "other"};
 

@@ -32,6 +32,7 @@ enum esc_action {
     ESC_ACT_CLOSE,
     ESC_ACT_REOPEN,
     ESC_ACT_COMMENT,
+    ESC_ACT_PLAN, /* issue 10: the assignee states a solution and the time it is promised by */
     ESC_ACT__COUNT
 };
 

@@ -65,6 +65,14 @@ struct escp_ticket {
     const char *sat_result, *sat_feedback;
     int sat_score; /* 0 = none */
     bool set_resolution, set_satisfaction;
+    /* the promise in force (issue 10), written back when set_promise:
+     * promised_at ESC_TIME_NULL = none; promise_solution borrowed (stored
+     * masked) */
+    bool set_promise;
+    esc_time_t promised_at;
+    const char *promise_solution;
+    int64_t promise_by;
+    int promise_tier;
     /* the clock and the policy, read in the same statement as the lock */
     esc_time_t now;
     int64_t ack_seconds, resolve_seconds;
@@ -97,7 +105,15 @@ struct escp_action_args {
     const char *sat_result, *sat_feedback; /* close */
     int sat_score;          /* 0 = none */
     int if_match;           /* -1 = no If-Match */
+    /* the plan (acknowledge, escalate: optional; plan: required):
+     * plan_solution NULL = no plan */
+    const char *plan_solution;
+    esc_time_t plan_promised_at;
 };
+
+/* How far ahead a plan may promise: beyond that it is no promise a
+ * customer can hold anyone to (docs/api.md, "The plan"). */
+#define ESCP_PLAN_HORIZON_DAYS 90
 
 /* ---- the wire format of instants (json_time.c) ---- */
 /* Timestamp text from PostgreSQL -> JSON string in RFC 3339 (ms, Z), or json null. */

@@ -167,15 +167,60 @@ int escp_ticket_body_parse(json_t *b, struct escp_new_ticket *nt, esc_error_t *e
     return 0;
 }
 
+/* b["plan"] = {"solution", "promised_at"} into a (absent: no plan, unless
+ * required).  Whether promised_at is in the future and within
+ * ESCP_PLAN_HORIZON_DAYS is the service's to check, by the database's clock. */
+static int get_plan(json_t *b, int required, struct escp_action_args *a, esc_error_t *err)
+{
+    json_t *p = json_object_get(b, "plan");
+    const char *at;
+    a->plan_solution = NULL;
+    a->plan_promised_at = ESC_TIME_NULL;
+    if (!p || json_is_null(p)) {
+        if (required)
+            esc_error_set(err, ESC_ERR_VALIDATION, "plan", "plan is required");
+        return required ? -1 : 0;
+    }
+    if (!json_is_object(p)) {
+        esc_error_set(err, ESC_ERR_VALIDATION, "plan",
+                      "plan must be an object with solution and promised_at");
+        return -1;
+    }
+    if (escp_only_keys(p, (const char *const[]){"solution", "promised_at", NULL}, "plan.", err) != 0 ||
+        get_str(p, "solution", "plan.solution", REQUIRED, 1, 2000, &a->plan_solution, err) != 0 ||
+        get_str(p, "promised_at", "plan.promised_at", REQUIRED, 1, 64, &at, err) != 0)
+        return -1;
+    if (esc_time_parse(at, &a->plan_promised_at) != 0) {
+        a->plan_solution = NULL;
+        esc_error_set(err, ESC_ERR_VALIDATION, "plan.promised_at",
+                      "plan.promised_at must be an RFC 3339 time with a zone");
+        return -1;
+    }
+    return 0;
+}
+
 int escp_action_body_parse(enum esc_action action, json_t *b, struct escp_action_args *a,
                            esc_error_t *err)
 {
+    a->plan_solution = NULL;
+    a->plan_promised_at = ESC_TIME_NULL;
     switch (action) {
     case ESC_ACT_ACKNOWLEDGE:
+        if (escp_only_keys(b, (const char *const[]){"plan", NULL}, "", err) == 0)
+            get_plan(b, OPTIONAL, a, err);
+        break;
+    case ESC_ACT_PLAN:
+        if (escp_only_keys(b, (const char *const[]){"plan", NULL}, "", err) == 0)
+            get_plan(b, REQUIRED, a, err);
+        break;
+    case ESC_ACT_ESCALATE:
+        if (escp_only_keys(b, (const char *const[]){"reason", "plan", NULL}, "", err) == 0 &&
+            get_str(b, "reason", "reason", REQUIRED, 1, 2000, &a->reason, err) == 0)
+            get_plan(b, OPTIONAL, a, err);
+        break;
     case ESC_ACT_RESUME:
         escp_only_keys(b, (const char *const[]){NULL}, "", err);
         break;
-    case ESC_ACT_ESCALATE:
     case ESC_ACT_RETURN:
     case ESC_ACT_WAIT:
     case ESC_ACT_REOPEN:

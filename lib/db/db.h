@@ -103,6 +103,11 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
                                  const struct escp_customer_stored *cs, int64_t actor_id,
                                  int notify_within_ms, bool *replayed, esc_time_t *first_due,
                                  esc_error_t *err);
+/* The ticket an earlier create by actor_id with nt's Idempotency-Key made,
+ * *replayed = true (new reference); NULL with err untouched when there is
+ * none (or no key), ESC_ERR_IDEMPOTENCY_CONFLICT when its body differed. */
+json_t *escp_store_ticket_replay(struct escp_conn *c, const struct escp_new_ticket *nt,
+                                 int64_t actor_id, bool *replayed, esc_error_t *err);
 /* Draw the id of a ticket about to be created (its customer's seals are
  * bound to it; cs->id of escp_store_ticket_create). */
 int escp_store_ticket_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);
@@ -229,6 +234,20 @@ json_t *escp_store_policies(struct escp_conn *c, esc_error_t *err);
 json_t *escp_store_policy_put(struct escp_conn *c, const char *severity, int64_t ack_s, int64_t resolve_s,
                               double warn_ratio, int64_t days, esc_error_t *err);
 json_t *escp_store_calendar_put(struct escp_conn *c, const json_t *doc, esc_error_t *err);
+/* ---- the complaint taxonomy (store_taxonomy.c; migration 011) ---- */
+/* {"version", "enforced", "updated_at", "updated_by", "categories"} (new
+ * reference). */
+json_t *escp_store_taxonomy(struct escp_conn *c, esc_error_t *err);
+/* Replace the tree (checked by core/taxonomy.h, which built codes and
+ * paths) and record the version; if_match >= 0: only at that version, else
+ * ESC_ERR_VERSION_MISMATCH.  The document as stored (new reference). */
+json_t *escp_store_taxonomy_put(struct escp_conn *c, const json_t *categories, const json_t *codes,
+                                const json_t *paths, bool enforced, int64_t actor_id, int if_match,
+                                esc_error_t *err);
+/* *refused: the taxonomy is enforced and category is none of its codes. */
+int escp_store_taxonomy_refuses(struct escp_conn *c, const char *category, bool *refused,
+                                esc_error_t *err);
+
 struct escp_breach_filter {
     const char *kind, *tier, *severity, *ticket, *from, *to; /* text params or NULL */
     int64_t before_id;
@@ -305,9 +324,16 @@ int escp_store_report_period(struct escp_conn *c, const char *from, const char *
 /* month "YYYY-MM" or NULL (the current one, in the calendar's zone). */
 int escp_store_report_month(struct escp_conn *c, const char *month, struct escp_report_period *p,
                             char month_out[8], esc_error_t *err);
-/* The groups array of the SLA report (new reference). */
+/* The groups array of the SLA report (new reference); level > 0 with
+ * group_by category: by the taxonomy's ancestors at that level. */
 json_t *escp_store_report_sla(struct escp_conn *c, const struct escp_report_period *p,
-                              const char *group_by, esc_error_t *err);
+                              const char *group_by, int level, esc_error_t *err);
+/* The groups of the SLA report by principal (group_by=assignee): each as
+ * escp_store_report_sla's, with "agent" ({"id", "name", "role", "tier"},
+ * null for the unassigned) and "handled", "escalated", "returned",
+ * "reopened" (new reference). */
+json_t *escp_store_report_agents(struct escp_conn *c, const struct escp_report_period *p,
+                                 esc_error_t *err);
 /* {"totals", "categories" (at most limit), "root_causes"} (new reference). */
 json_t *escp_store_report_monthly(struct escp_conn *c, const struct escp_report_period *p, int limit,
                                   esc_error_t *err);
@@ -344,6 +370,8 @@ struct escp_dash_query {
  *    "at_risk_next_hour": {"horizon_seconds", "count", "items": [...]},
  *    "breaches_per_day": [{"day", "ack", "resolve", "callback"}...],   oldest first;
  *                        a count per breach kind (core/model.h)
+ *    "agents": [{"agent", "open", "waiting_customer", "at_risk"}...], the open
+ *                        tickets each principal holds, most first (issue 10)
  *    "feed_after"}       an event id: GET /v1/events?after= it gives the latest events
  * NULL with err set on failure. */
 json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash_query *q,

@@ -9,7 +9,7 @@
 #include "core/pii.h"
 #include "db/store_internal.h"
 
-enum { S_DASH_OPEN, S_DASH_AT_RISK, S_DASH_BREACH_DAYS, S__COUNT };
+enum { S_DASH_OPEN, S_DASH_AT_RISK, S_DASH_BREACH_DAYS, S_DASH_AGENTS, S__COUNT };
 
 static const struct escp_stmt stmts[S__COUNT] = {
     /* Open tickets by tier and state: every tier x open state ($1, in the
@@ -56,6 +56,21 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "SELECT to_char(g.day, 'YYYY-MM-DD') AS day, b.kind, coalesce(b.n, 0) AS n, r.tz "
         "FROM r CROSS JOIN LATERAL generate_series(r.first_day::timestamp, r.last_day::timestamp, interval '1 day') AS g(day) "
         "LEFT JOIN b ON b.day = g.day::date ORDER BY g.day, b.kind"},
+
+    /* Per principal (issue 10): the open tickets ($1, the open states) it
+     * holds as assignee, how many of them wait for the customer, and how
+     * many have a deadline of the kinds $2 within $3 s as in dash_at_risk;
+     * most tickets first.  An index scan of tickets_state_tier per state. */
+    [S_DASH_AGENTS] = {"dash_agents",
+        "SELECT t.assignee_id AS agent_id, p.name AS agent_name, p.role AS agent_role, "
+        " p.tier AS agent_tier, count(*) AS open, "
+        " count(*) FILTER (WHERE t.state = 'waiting_customer') AS waiting_customer, "
+        " count(*) FILTER (WHERE EXISTS (SELECT 1 FROM timers tm WHERE tm.ticket_id = t.id "
+        "  AND tm.kind = ANY ($2::text[]) AND tm.due_at > now() "
+        "  AND tm.due_at <= now() + make_interval(secs => $3::int))) AS at_risk "
+        "FROM tickets t JOIN principals p ON p.id = t.assignee_id "
+        "WHERE t.state = ANY ($1::text[]) "
+        "GROUP BY t.assignee_id, p.name, p.role, p.tier ORDER BY count(*) DESC, t.assignee_id"},
 };
 
 const struct escp_stmt_table escp_stmts_dashboard = {stmts, S__COUNT};
@@ -201,6 +216,47 @@ out:
     return rc;
 }
 
+/* "agents": [{"agent": {"id", "name", "role", "tier"}, "open", "waiting_customer",
+ * "at_risk"}] into out */
+static int load_agents(struct escp_conn *c, const struct escp_dash_query *q, json_t *out,
+                       esc_error_t *err)
+{
+    char states[ESCP_NAMES_LEN], kinds[ESCP_NAMES_LEN], horizon[16];
+    snprintf(horizon, sizeof horizon, "%d", q->horizon_seconds);
+    const char *v[3] = {escp_pg_names(states, sizeof states, esc_state_names, ESC_OPEN_STATES, err),
+                        escp_pg_names(kinds, sizeof kinds, esc_breach_names, ESC_BREACH__COUNT, err),
+                        horizon};
+    struct {
+        int agent_id, agent_name, agent_role, agent_tier, open, waiting_customer, at_risk;
+    } col, *k = &col;
+    int rc = -1;
+    if (!v[0] || !v[1])
+        return -1;
+    PGresult *res = escp_exec(c, &stmts[S_DASH_AGENTS], 3, v, err);
+    if (!res || escp_columns(res, stmts[S_DASH_AGENTS].name, err, ESCP_COL(k, agent_id),
+                             ESCP_COL(k, agent_name), ESCP_COL(k, agent_role),
+                             ESCP_COL(k, agent_tier), ESCP_COL(k, open),
+                             ESCP_COL(k, waiting_customer), ESCP_COL(k, at_risk), NULL) != 0)
+        goto out;
+    json_t *list = json_array();
+    for (int i = 0; list && i < PQntuples(res); i++) {
+        const char *tier = escp_val(res, i, k->agent_tier);
+        json_array_append_new(list, json_pack("{s:{s:I, s:s, s:s, s:s?}, s:I, s:I, s:I}",
+            "agent", "id", int_at(res, i, k->agent_id), "name", PQgetvalue(res, i, k->agent_name),
+            "role", PQgetvalue(res, i, k->agent_role), "tier", tier ? tier_name(tier) : NULL,
+            "open", int_at(res, i, k->open), "waiting_customer", int_at(res, i, k->waiting_customer),
+            "at_risk", int_at(res, i, k->at_risk)));
+    }
+    if (!list || json_object_set_new(out, "agents", list) != 0) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
 json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash_query *q,
                                      esc_error_t *err)
 {
@@ -212,7 +268,7 @@ json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash
     if (escp_begin(c, err) != 0)
         goto fail;
     if (load_open(c, q, out, err) != 0 || load_at_risk(c, q, out, err) != 0 ||
-        load_breach_days(c, q, out, err) != 0) {
+        load_breach_days(c, q, out, err) != 0 || load_agents(c, q, out, err) != 0) {
         escp_rollback(c);
         goto fail;
     }

@@ -12,7 +12,15 @@
 /* The breach kinds written out below ('ack', 'resolve': the columns
  * ack_breaches and resolve_breaches) are the model's (core/model.h), which
  * the pool checks against the schema (store.c, "vocabulary"). */
-enum { S_REPORT_PERIOD, S_REPORT_SLA, S_REPORT_SETTINGS, S_REPORT_MONTH, S_REPORT_MONTHLY, S__COUNT };
+enum {
+    S_REPORT_PERIOD,
+    S_REPORT_SLA,
+    S_REPORT_SETTINGS,
+    S_REPORT_MONTH,
+    S_REPORT_MONTHLY,
+    S_REPORT_AGENTS,
+    S__COUNT
+};
 
 static const struct escp_stmt stmts[S__COUNT] = {
     /* The period of a report: from/to as given or defaulted (to = now,
@@ -33,18 +41,23 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * group aggregate), so the key columns are cheap to compare: the tier
      * number, text in the "C" collation, the day as a date; times are float8
      * seconds (date_part: numeric is several times slower to average and
-     * sort).  Categories: most tickets first, then by code point.  Rates are
-     * divided in C (null on a zero denominator). */
+     * sort).  Categories: most tickets first, then by code point; with a
+     * level ($5, issue 10) each category counts as its ancestor at that
+     * level of the taxonomy (its own code when it is shallower, as written
+     * when the taxonomy does not have it).  Rates are divided in C (null on
+     * a zero denominator). */
     [S_REPORT_SLA] = {"report_sla",
         "WITH c AS (SELECT CASE WHEN $3::text = 'tier' THEN t.tier END AS tier, "
         "  CASE WHEN $3::text = 'severity' THEN t.severity END COLLATE \"C\" AS sev, "
-        "  CASE WHEN $3::text = 'category' THEN t.category END COLLATE \"C\" AS cat, "
+        "  CASE WHEN $3::text = 'category' THEN coalesce(x.paths->t.category->>(least($5::int, "
+        "   jsonb_array_length(x.paths->t.category)) - 1), t.category) END COLLATE \"C\" AS cat, "
         "  CASE WHEN $3::text = 'day' THEN (t.created_at AT TIME ZONE $4::text)::date END AS day, "
         "  date_part('epoch', t.first_acknowledged_at - t.created_at) AS tta, "
         "  date_part('epoch', t.resolved_at - t.created_at) AS ttr, "
         "  t.closed_at IS NOT NULL AS closed, 'ack' = ANY (t.breaches) AS ab, "
         "  'resolve' = ANY (t.breaches) AS rb, t.sat_result "
-        " FROM tickets t WHERE t.created_at >= $1::timestamptz AND t.created_at < $2::timestamptz), "
+        " FROM tickets t LEFT JOIN taxonomy x ON $5::int IS NOT NULL "
+        " WHERE t.created_at >= $1::timestamptz AND t.created_at < $2::timestamptz), "
         "g AS (SELECT coalesce('line-' || c.tier, c.sev, c.cat, to_char(c.day, 'YYYY-MM-DD')) AS key, "
         "  count(*) AS created, "
         "  count(tta) AS acknowledged, count(ttr) AS resolved, "
@@ -118,6 +131,58 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "SELECT part, key, n, ab, rb, resolved, in_sla, sat, rated FROM "
         " (SELECT * FROM tot UNION ALL SELECT * FROM cat UNION ALL SELECT * FROM rc) u "
         "ORDER BY part, n DESC, ord, key COLLATE \"C\" NULLS LAST"},
+
+    /* The SLA table by principal (issue 10 item 7, docs/reports.md "Per
+     * agent"): the tickets created in [$1, $2) grouped by their assignee
+     * (the agent who holds them, or who resolved them: resolve and close
+     * keep the assignee), with the same figures as S_REPORT_SLA; and from
+     * the history of those tickets, per principal: the tickets they
+     * acknowledged (handled), escalated onward, returned to the tier
+     * below, and that were reopened after they resolved them.  One row per
+     * principal found in either, and one (agent_id null) for the tickets
+     * nobody holds. */
+    [S_REPORT_AGENTS] = {"report_agents",
+        "WITH tk AS (SELECT t.id, t.assignee_id, "
+        "  date_part('epoch', t.first_acknowledged_at - t.created_at) AS tta, "
+        "  date_part('epoch', t.resolved_at - t.created_at) AS ttr, "
+        "  t.closed_at IS NOT NULL AS closed, 'ack' = ANY (t.breaches) AS ab, "
+        "  'resolve' = ANY (t.breaches) AS rb, t.sat_result "
+        " FROM tickets t WHERE t.created_at >= $1::timestamptz AND t.created_at < $2::timestamptz), "
+        "g AS (SELECT assignee_id AS agent_id, count(*) AS created, count(tta) AS acknowledged, "
+        "  count(ttr) AS resolved, count(*) FILTER (WHERE closed) AS closed, "
+        "  count(*) FILTER (WHERE ab) AS ack_breaches, count(*) FILTER (WHERE rb) AS resolve_breaches, "
+        "  count(ttr) FILTER (WHERE NOT rb) AS in_sla, "
+        "  count(*) FILTER (WHERE sat_result = 'satisfied') AS satisfied, count(sat_result) AS rated, "
+        "  round(avg(tta)::numeric, 3) AS mtta, round(avg(ttr)::numeric, 3) AS mttr, "
+        "  round((percentile_disc(0.9) WITHIN GROUP (ORDER BY ttr))::numeric, 3) AS p90 "
+        " FROM tk GROUP BY assignee_id), "
+        "ev AS (SELECT e.actor_id AS agent_id, "
+        "  count(DISTINCT e.ticket_id) FILTER (WHERE e.type = 'acknowledged') AS handled, "
+        "  count(DISTINCT e.ticket_id) FILTER (WHERE e.type = 'escalated') AS escalated, "
+        "  count(DISTINCT e.ticket_id) FILTER (WHERE e.type = 'returned') AS returned "
+        " FROM tk JOIN events e ON e.ticket_id = tk.id "
+        " WHERE e.type IN ('acknowledged', 'escalated', 'returned') AND e.actor_id IS NOT NULL "
+        " GROUP BY e.actor_id), "
+        /* a reopen counts against whoever resolved the ticket last before it */
+        "ro AS (SELECT r.actor_id AS agent_id, count(DISTINCT o.ticket_id) AS reopened "
+        " FROM tk JOIN events o ON o.ticket_id = tk.id AND o.type = 'reopened' "
+        " CROSS JOIN LATERAL (SELECT x.actor_id FROM events x WHERE x.ticket_id = o.ticket_id "
+        "  AND x.type = 'resolved' AND x.id < o.id ORDER BY x.id DESC LIMIT 1) r "
+        " WHERE r.actor_id IS NOT NULL GROUP BY r.actor_id), "
+        "ids AS (SELECT agent_id FROM g UNION SELECT agent_id FROM ev UNION SELECT agent_id FROM ro) "
+        "SELECT ids.agent_id, p.name AS agent_name, p.role AS agent_role, p.tier AS agent_tier, "
+        " coalesce(g.created, 0) AS created, coalesce(g.acknowledged, 0) AS acknowledged, "
+        " coalesce(g.resolved, 0) AS resolved, coalesce(g.closed, 0) AS closed, "
+        " coalesce(g.ack_breaches, 0) AS ack_breaches, "
+        " coalesce(g.resolve_breaches, 0) AS resolve_breaches, g.mtta, g.mttr, g.p90, "
+        " coalesce(g.in_sla, 0) AS in_sla, coalesce(g.satisfied, 0) AS satisfied, "
+        " coalesce(g.rated, 0) AS rated, coalesce(ev.handled, 0) AS handled, "
+        " coalesce(ev.escalated, 0) AS escalated, coalesce(ev.returned, 0) AS returned, "
+        " coalesce(ro.reopened, 0) AS reopened "
+        "FROM ids LEFT JOIN g ON g.agent_id IS NOT DISTINCT FROM ids.agent_id "
+        " LEFT JOIN ev ON ev.agent_id = ids.agent_id LEFT JOIN ro ON ro.agent_id = ids.agent_id "
+        " LEFT JOIN principals p ON p.id = ids.agent_id "
+        "ORDER BY ids.agent_id NULLS LAST"},
 };
 
 const struct escp_stmt_table escp_stmts_reports = {stmts, S__COUNT};
@@ -205,31 +270,29 @@ int escp_store_report_month(struct escp_conn *c, const char *month, struct escp_
     return rc;
 }
 
-json_t *escp_store_report_sla(struct escp_conn *c, const struct escp_report_period *p,
-                              const char *group_by, esc_error_t *err)
+/* The columns of an SLA table row (REPORT_SLA, REPORT_AGENTS), by name. */
+struct sla_cols {
+    int created, acknowledged, resolved, closed, ack_breaches, resolve_breaches, mtta, mttr, p90,
+        in_sla, satisfied, rated;
+};
+
+static int sla_cols(const PGresult *res, const char *what, struct sla_cols *k, esc_error_t *err)
 {
-    const char *v[4] = {p->from, p->to, group_by, p->tz};
-    struct {
-        int key, created, acknowledged, resolved, closed, ack_breaches, resolve_breaches, mtta, mttr,
-            p90, in_sla, satisfied, rated;
-    } col, *k = &col;
-    PGresult *res = escp_exec(c, &stmts[S_REPORT_SLA], 4, v, err);
-    if (!res)
-        return NULL;
-    json_t *groups = NULL;
-    if (escp_columns(res, stmts[S_REPORT_SLA].name, err, ESCP_COL(k, key), ESCP_COL(k, created),
-                     ESCP_COL(k, acknowledged), ESCP_COL(k, resolved), ESCP_COL(k, closed),
-                     ESCP_COL(k, ack_breaches), ESCP_COL(k, resolve_breaches), ESCP_COL(k, mtta),
-                     ESCP_COL(k, mttr), ESCP_COL(k, p90), ESCP_COL(k, in_sla),
-                     ESCP_COL(k, satisfied), ESCP_COL(k, rated), NULL) != 0)
-        goto out;
-    groups = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_int_t created = count_col(res, i, k->created), resolved = count_col(res, i, k->resolved);
-        json_int_t ack_br = count_col(res, i, k->ack_breaches);
-        json_int_t res_br = count_col(res, i, k->resolve_breaches);
-        json_t *g = json_pack("{s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-            "key", escp_val(res, i, k->key), "created", created,
+    return escp_columns(res, what, err, ESCP_COL(k, created), ESCP_COL(k, acknowledged),
+                        ESCP_COL(k, resolved), ESCP_COL(k, closed), ESCP_COL(k, ack_breaches),
+                        ESCP_COL(k, resolve_breaches), ESCP_COL(k, mtta), ESCP_COL(k, mttr),
+                        ESCP_COL(k, p90), ESCP_COL(k, in_sla), ESCP_COL(k, satisfied),
+                        ESCP_COL(k, rated), NULL);
+}
+
+/* One group of the SLA table: its key and figures (docs/reports.md). */
+static json_t *sla_group(const PGresult *res, int i, const char *key, const struct sla_cols *k)
+{
+    json_int_t created = count_col(res, i, k->created), resolved = count_col(res, i, k->resolved);
+    json_int_t ack_br = count_col(res, i, k->ack_breaches);
+    json_int_t res_br = count_col(res, i, k->resolve_breaches);
+    return json_pack("{s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+            "key", key, "created", created,
             "acknowledged", count_col(res, i, k->acknowledged), "resolved", resolved,
             "closed", count_col(res, i, k->closed), "ack_breaches", ack_br,
             "resolve_breaches", res_br, "ack_breach_rate", rate(ack_br, created),
@@ -239,7 +302,68 @@ json_t *escp_store_report_sla(struct escp_conn *c, const struct escp_report_peri
             "p90_ttr_seconds", real_or_null(escp_val(res, i, k->p90)),
             "resolution_rate", rate(count_col(res, i, k->in_sla), resolved),
             "satisfaction_rate", rate(count_col(res, i, k->satisfied), count_col(res, i, k->rated)));
-        json_array_append_new(groups, g);
+}
+
+json_t *escp_store_report_sla(struct escp_conn *c, const struct escp_report_period *p,
+                              const char *group_by, int level, esc_error_t *err)
+{
+    char lv[16];
+    snprintf(lv, sizeof lv, "%d", level);
+    const char *v[5] = {p->from, p->to, group_by, p->tz, level > 0 ? lv : NULL};
+    struct sla_cols k;
+    int key;
+    PGresult *res = escp_exec(c, &stmts[S_REPORT_SLA], 5, v, err);
+    if (!res)
+        return NULL;
+    json_t *groups = NULL;
+    if (escp_columns(res, stmts[S_REPORT_SLA].name, err, "key", &key, NULL) != 0 ||
+        sla_cols(res, stmts[S_REPORT_SLA].name, &k, err) != 0)
+        goto out;
+    groups = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(groups, sla_group(res, i, escp_val(res, i, key), &k));
+out:
+    PQclear(res);
+    return groups;
+}
+
+json_t *escp_store_report_agents(struct escp_conn *c, const struct escp_report_period *p,
+                                 esc_error_t *err)
+{
+    const char *v[2] = {p->from, p->to};
+    struct sla_cols k;
+    struct {
+        int agent_id, agent_name, agent_role, agent_tier, handled, escalated, returned, reopened;
+    } col, *a = &col;
+    PGresult *res = escp_exec(c, &stmts[S_REPORT_AGENTS], 2, v, err);
+    if (!res)
+        return NULL;
+    json_t *groups = NULL;
+    if (sla_cols(res, stmts[S_REPORT_AGENTS].name, &k, err) != 0 ||
+        escp_columns(res, stmts[S_REPORT_AGENTS].name, err, ESCP_COL(a, agent_id),
+                     ESCP_COL(a, agent_name), ESCP_COL(a, agent_role), ESCP_COL(a, agent_tier),
+                     ESCP_COL(a, handled), ESCP_COL(a, escalated), ESCP_COL(a, returned),
+                     ESCP_COL(a, reopened), NULL) != 0)
+        goto out;
+    groups = json_array();
+    for (int i = 0; groups && i < PQntuples(res); i++) {
+        const char *id = escp_val(res, i, a->agent_id), *tier = escp_val(res, i, a->agent_tier);
+        json_t *g = sla_group(res, i, id, &k), *agent = json_null();
+        if (id)
+            agent = json_pack("{s:o, s:s?, s:s?, s:s?}", "id", escp_json_int(id),
+                              "name", escp_val(res, i, a->agent_name),
+                              "role", escp_val(res, i, a->agent_role),
+                              "tier", tier ? esc_tier_name((enum esc_tier)atoi(tier)) : NULL);
+        if (!g || !agent || json_object_set_new(g, "agent", agent) != 0 ||
+            json_object_set_new(g, "handled", json_integer(count_col(res, i, a->handled))) != 0 ||
+            json_object_set_new(g, "escalated", json_integer(count_col(res, i, a->escalated))) != 0 ||
+            json_object_set_new(g, "returned", json_integer(count_col(res, i, a->returned))) != 0 ||
+            json_object_set_new(g, "reopened", json_integer(count_col(res, i, a->reopened))) != 0 ||
+            json_array_append_new(groups, g) != 0) {
+            json_decref(groups);
+            groups = NULL;
+            esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+        }
     }
 out:
     PQclear(res);

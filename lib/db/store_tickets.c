@@ -20,7 +20,7 @@
     "t.external_ref, t.assignee_id, a.name AS assignee_name, t.root_cause, t.resolution, "     \
     "t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, "             \
     "t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, "          \
-    "t.breaches, t.version"
+    "t.breaches, t.version, t.promised_at, t.promise_solution, t.promise_tier, t.promise_by"
 #define TICKET_FROM "FROM tickets t LEFT JOIN principals a ON a.id = t.assignee_id "
 
 /* The state names ('awaiting_ack', ...) and timer kinds ('ack', ...) written
@@ -119,7 +119,8 @@ static const struct escp_stmt stmts[S__COUNT] = {
 
     /* Write the decided state back, append the event, apply the timer ops
      * ($39 the kinds stopped, $40/$41 the kinds set and their due times;
-     * $42 the event's id when drawn first for its sealed findings $43). */
+     * $42 the event's id when drawn first for its sealed findings $43;
+     * $44 whether the promise changes, to $45..$48, issue 10). */
     [S_TICKET_APPLY] = {"ticket_apply",
         "WITH u AS (UPDATE tickets SET tier = $2, state = $3, assignee_id = $4, "
         "  tier1_assignee_id = $5, tier2_assignee_id = $6, tier3_assignee_id = $7, "
@@ -133,6 +134,10 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "  resolve_due_at = $21, warn_due_at = $22, callback_due_at = $23, "
         "  resolve_started_at = $24, paused_at = $25, resolve_left_us = $26, "
         "  warn_left_us = $27, paused_total_us = $28, resolve_fired = $29, warn_fired = $30, "
+        "  promised_at = CASE WHEN $44::bool THEN $45::timestamptz ELSE promised_at END, "
+        "  promise_solution = CASE WHEN $44::bool THEN $46 ELSE promise_solution END, "
+        "  promise_by = CASE WHEN $44::bool THEN $47::bigint ELSE promise_by END, "
+        "  promise_tier = CASE WHEN $44::bool THEN $48::smallint ELSE promise_tier END, "
         "  version = version + 1, updated_at = now() "
         " WHERE id = $1 RETURNING *), "
         "e AS (INSERT INTO events (id, ticket_id, type, actor_id, from_tier, to_tier, from_state, "
@@ -218,7 +223,8 @@ static const struct escp_stmt stmts[S__COUNT] = {
         /* the events whose texts had findings, with their stored (masked) texts */
         " (SELECT json_agg(json_build_object('id', x.id, 'pii_sealed', x.pii_sealed, "
         "   'reason', x.reason, 'body', x.body, 'resolution', x.data->>'resolution', "
-        "   'feedback', x.data->'satisfaction'->>'feedback') ORDER BY x.id) "
+        "   'feedback', x.data->'satisfaction'->>'feedback', "
+        "   'solution', x.data->'plan'->>'solution') ORDER BY x.id) "
         "  FROM events x WHERE x.ticket_id = $1 AND x.pii_sealed IS NOT NULL)::text AS event_pii "
         "FROM t"},
 
@@ -298,7 +304,7 @@ struct ticket_cols {
         assignee_id,
         assignee_name, root_cause, resolution, sat_result, sat_score, sat_feedback, created_at,
         acknowledged_at, resolved_at, closed_at, ack_due_at, resolve_due_at, callback_due_at,
-        breaches, version;
+        breaches, version, promised_at, promise_solution, promise_tier, promise_by;
 };
 
 static int ticket_cols(const PGresult *res, const char *what, struct ticket_cols *k,
@@ -316,7 +322,8 @@ static int ticket_cols(const PGresult *res, const char *what, struct ticket_cols
                         ESCP_COL(k, acknowledged_at), ESCP_COL(k, resolved_at),
                         ESCP_COL(k, closed_at), ESCP_COL(k, ack_due_at), ESCP_COL(k, resolve_due_at),
                         ESCP_COL(k, callback_due_at), ESCP_COL(k, breaches), ESCP_COL(k, version),
-                        NULL);
+                        ESCP_COL(k, promised_at), ESCP_COL(k, promise_solution),
+                        ESCP_COL(k, promise_tier), ESCP_COL(k, promise_by), NULL);
 }
 
 /* Row -> ticket JSON (the customer as stored masked, the free text as
@@ -324,14 +331,20 @@ static int ticket_cols(const PGresult *res, const char *what, struct ticket_cols
 static json_t *ticket_from_row(const PGresult *res, int row, const struct ticket_cols *k)
 {
 #define V(field) escp_val(res, row, k->field)
-    json_t *assignee = NULL, *satisfaction = NULL; /* null unless set */
+    json_t *assignee = NULL, *satisfaction = NULL, *plan = NULL; /* null unless set */
     if (V(assignee_id))
         assignee = json_pack("{s:I, s:s}", "id", (json_int_t)strtoll(V(assignee_id), NULL, 10),
                              "name", V(assignee_name) ? V(assignee_name) : "");
     if (V(sat_result))
         satisfaction = json_pack("{s:s, s:o, s:s?}", "result", V(sat_result),
                                  "score", escp_json_int(V(sat_score)), "feedback", V(sat_feedback));
-    return json_pack("{s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
+    /* the promise in force (issue 10): the solution stated, the time it is
+     * promised by, the tier and the agent who promised it */
+    if (V(promised_at))
+        plan = json_pack("{s:s?, s:o, s:s?, s:o}", "solution", V(promise_solution),
+                         "promised_at", escp_json_time(V(promised_at)),
+                         "tier", tier_name(V(promise_tier)), "by", escp_json_int(V(promise_by)));
+    json_t *t = json_pack("{s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
                      " s:{s:s?, s:s?, s:s?, s:s?, s:s?}, s:s?, s:o?, s:s?, s:s?, s:o?,"
                      " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                      "id", escp_json_int(V(id)), "tier", tier_name(V(tier)), "state", V(state),
@@ -351,6 +364,11 @@ static json_t *ticket_from_row(const PGresult *res, int row, const struct ticket
                      "resolve_due_at", escp_json_time(V(resolve_due_at)),
                      "callback_due_at", escp_json_time(V(callback_due_at)),
                      "breaches", text_array(V(breaches)), "version", escp_json_int(V(version)));
+    if (t)
+        json_object_set_new(t, "plan", plan ? plan : json_null());
+    else
+        json_decref(plan);
+    return t;
 #undef V
 }
 
@@ -431,7 +449,7 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
                          cs->masked[ESCP_CUST_BANK_CARD], cs->phone_bi, cs->id_number_bi,
                          cs->key_version ? version : NULL, nt->pii_sealed};
     json_t *t = NULL;
-    int due_col, hash_col;
+    int due_col;
     *replayed = false;
     *first_due = ESC_TIME_NULL;
     PGresult *res = escp_exec(c, &stmts[S_TICKET_CREATE], 25, v, err);
@@ -447,14 +465,32 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
         goto out;
     }
     PQclear(res);
-
     /* The idempotency key was used before: same body -> the same ticket. */
+    t = escp_store_ticket_replay(c, nt, actor_id, replayed, err);
+    if (!t && err->code == ESC_OK)
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
+    return t;
+out:
+    PQclear(res);
+    return t;
+}
+
+json_t *escp_store_ticket_replay(struct escp_conn *c, const struct escp_new_ticket *nt,
+                                 int64_t actor_id, bool *replayed, esc_error_t *err)
+{
+    char actor[24];
+    int hash_col;
+    json_t *t = NULL;
+    snprintf(actor, sizeof actor, "%" PRId64, actor_id);
+    *replayed = false;
+    if (!nt->idempotency_key)
+        return NULL;
     const char *k[2] = {actor, nt->idempotency_key};
-    res = escp_exec(c, &stmts[S_TICKET_BY_IDEMPOTENCY], 2, k, err);
+    PGresult *res = escp_exec(c, &stmts[S_TICKET_BY_IDEMPOTENCY], 2, k, err);
     if (!res)
         return NULL;
     if (PQntuples(res) != 1) {
-        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
+        /* none: err untouched */
     } else if (escp_columns(res, stmts[S_TICKET_BY_IDEMPOTENCY].name, err, "request_hash",
                             &hash_col, NULL) != 0) {
         /* err set */
@@ -464,7 +500,6 @@ json_t *escp_store_ticket_create(struct escp_conn *c, const struct escp_new_tick
     } else if ((t = first_ticket(res, stmts[S_TICKET_BY_IDEMPOTENCY].name, err)) != NULL) {
         *replayed = true;
     }
-out:
     PQclear(res);
     return t;
 }
@@ -658,7 +693,12 @@ json_t *escp_store_ticket_apply(struct escp_conn *c, const struct escp_ticket *t
     x.v[40] = dues;
     put_int(&x, 41, ev->id, 0);
     x.v[42] = ev->pii_sealed;
-    json_t *out = one_ticket(c, S_TICKET_APPLY, 43, x.v, err);
+    x.v[43] = t->set_promise ? "true" : "false";
+    put_time(&x, 44, t->promised_at);
+    x.v[45] = t->promise_solution;
+    put_int(&x, 46, t->promise_by, 0);
+    put_int(&x, 47, t->promise_tier, 0);
+    json_t *out = one_ticket(c, S_TICKET_APPLY, 48, x.v, err);
     free(data);
     return out;
 }

@@ -68,6 +68,10 @@ bool escp_long_poll(struct escp_req *r, int wait_ms);
 /* 0 when every query parameter is one of `allowed` (NULL-terminated); else a
  * validation error naming the first unknown one. */
 int escp_query_only(struct escp_req *r, const char *const *allowed);
+/* The If-Match header: *out = the version in "<version>" (W/ and unquoted
+ * accepted), -1 when there is none; -1 with a 400 naming If-Match when it
+ * is not a version. */
+int escp_if_match(struct escp_req *r, int *out);
 
 /* ---- routes ----
  * Each api_*.c exports a table of these, ended by an entry with a NULL

@@ -136,3 +136,36 @@ json_t *escp_page_next(json_t *items, int limit, char prefix)
     snprintf(cur, sizeof cur, "%c%llx", prefix, (unsigned long long)last);
     return json_string(cur);
 }
+
+/* ---- If-Match: "<version>" (tickets, the taxonomy) ---- */
+
+int escp_if_match(struct escp_req *r, int *out)
+{
+    const char *h = escp_header(r, MHD_HTTP_HEADER_IF_MATCH);
+    *out = -1;
+    if (!h)
+        return 0;
+    while (*h == ' ')
+        h++;
+    if (strncmp(h, "W/", 2) == 0)
+        h += 2;
+    char buf[16];
+    size_t n = strlen(h);
+    if (n >= 2 && h[0] == '"' && h[n - 1] == '"') {
+        h++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof buf) {
+        esc_error_set(&r->err, ESC_ERR_VALIDATION, "If-Match", "If-Match must be \"<version>\"");
+        return -1;
+    }
+    memcpy(buf, h, n);
+    buf[n] = '\0';
+    int64_t v = escp_parse_id(buf);
+    if (v <= 0 || v > 2000000000) {
+        esc_error_set(&r->err, ESC_ERR_VALIDATION, "If-Match", "If-Match must be \"<version>\"");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}

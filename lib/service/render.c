@@ -36,6 +36,9 @@ static void mask_ticket_text(json_t *ticket)
     json_t *sat = json_object_get(ticket, "satisfaction");
     if (json_is_object(sat))
         mask_field(sat, "feedback", mask_free_text);
+    json_t *plan = json_object_get(ticket, "plan");
+    if (json_is_object(plan))
+        mask_field(plan, "solution", mask_free_text);
 }
 
 void escp_ticket_mask(json_t *ticket)
@@ -74,6 +77,10 @@ json_t *escp_render_event(json_t *stored)
     if (json_is_object(data))
         for (const char *const *k = free_text; *k; k++)
             mask_field(data, *k, mask_free_text);
+    /* the plan an action carried (issue 10) */
+    json_t *plan = json_object_get(stored, "plan");
+    if (json_is_object(plan))
+        mask_field(plan, "solution", mask_free_text);
     return stored;
 }
 

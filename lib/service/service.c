@@ -127,6 +127,19 @@ json_t *escp_svc_create(struct escp_svc *svc, const struct esc_actor *actor,
     stored.category = escp_free_text_stored(&ft[2]);
     if (!(c = escp_lease(svc->store, err)))
         goto out;
+    /* an enforced taxonomy (issue 10) admits only its codes, as the
+     * database has them now: a PUT on any daemon counts from its commit */
+    bool refused = false;
+    if (nt->category && escp_store_taxonomy_refuses(c, nt->category, &refused, err) != 0)
+        goto out;
+    /* a retry of a create that succeeded before the taxonomy changed
+     * answers the ticket it made, as any retry does */
+    if (refused && !(t = escp_store_ticket_replay(c, nt, actor->id, replayed, err)) &&
+        err->code == ESC_OK)
+        esc_error_set(err, ESC_ERR_VALIDATION, "category",
+                      "category must be a code of the taxonomy (GET /v1/taxonomy)");
+    if (refused)
+        goto out;
     /* the seals are bound to the ticket's id, so it is drawn first: one
      * more round trip, only for a ticket with something to seal */
     if ((any || found) && escp_store_ticket_next_id(c, &id, err) != 0)
@@ -235,6 +248,8 @@ static int run_timers(struct escp_conn *c, struct escp_ticket *t, unsigned ops,
         t->callback_due_at = ESC_TIME_NULL;
         out->stop[ESCP_TIMER_CALLBACK] = true;
     }
+    if (ops & ESC_TIMER_PROMISE_STOP)
+        out->stop[ESCP_TIMER_PROMISE] = true;
     if (ops & ESC_TIMER_CALLBACK_START) {
         if (callback_due(c, now, t->callback_days, &t->callback_due_at, err) != 0)
             return -1;
@@ -256,16 +271,18 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
     /* personal data in the texts is stored masked, in the event and (the
      * resolution, the feedback) in the ticket alike; what was found is
      * sealed with the event (migration 008) */
-    struct escp_free_text texts[4] = {{"reason", args->reason, NULL}, {"body", args->body, NULL},
+    struct escp_free_text texts[5] = {{"reason", args->reason, NULL}, {"body", args->body, NULL},
                                    {"resolution", args->resolution, NULL},
-                                   {"feedback", args->sat_feedback, NULL}};
+                                   {"feedback", args->sat_feedback, NULL},
+                                   {"solution", args->plan_solution, NULL}};
     struct escp_action_args masked = *args;
-    if (escp_free_text_mask(texts, 4, &found, err) != 0)
+    if (escp_free_text_mask(texts, 5, &found, err) != 0)
         return NULL;
     masked.reason = escp_free_text_stored(&texts[0]);
     masked.body = escp_free_text_stored(&texts[1]);
     masked.resolution = escp_free_text_stored(&texts[2]);
     masked.sat_feedback = escp_free_text_stored(&texts[3]);
+    masked.plan_solution = escp_free_text_stored(&texts[4]);
     args = &masked;
     if (!(c = escp_lease(svc->store, err)))
         goto out;
@@ -291,6 +308,19 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
     struct esc_fsm_ticket ft = {t.tier, t.state, t.assignee_id};
     if (esc_fsm_step(&ft, action, actor, &r, err) != 0)
         goto out;
+    /* a promise is in the future, by the database's clock, and near enough
+     * to hold anyone to */
+    if (args->plan_solution && args->plan_promised_at <= t.now) {
+        esc_error_set(err, ESC_ERR_VALIDATION, "plan.promised_at",
+                      "plan.promised_at must be in the future");
+        goto out;
+    }
+    if (args->plan_solution &&
+        args->plan_promised_at - t.now > (esc_time_t)ESCP_PLAN_HORIZON_DAYS * 86400 * 1000000) {
+        esc_error_set(err, ESC_ERR_VALIDATION, "plan.promised_at",
+                      "plan.promised_at must be within %d days", ESCP_PLAN_HORIZON_DAYS);
+        goto out;
+    }
 
     struct escp_event ev = {.type = r.event, .actor_id = actor->id};
     /* bound to the event's id, drawn first only when there is something */
@@ -367,6 +397,36 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
     default:
         break;
     }
+    /* the promise (issue 10): a tier that hands the ticket on, or a
+     * reopen, leaves no promise in force (the tier that takes it has
+     * promised nothing yet); a resolve keeps it on the ticket, kept, its
+     * timer stopped (the fsm's PROMISE_STOP); a plan replaces it */
+    if (from_tier != t.tier || action == ESC_ACT_REOPEN) {
+        t.set_promise = true;
+        t.promised_at = ESC_TIME_NULL;
+        t.promise_solution = NULL;
+        t.promise_by = 0;
+        t.promise_tier = 0;
+        ops.stop[ESCP_TIMER_PROMISE] = true;
+    }
+    if (args->plan_solution) {
+        char at[40];
+        esc_time_format(args->plan_promised_at, at, sizeof at);
+        t.set_promise = true;
+        t.promised_at = args->plan_promised_at;
+        t.promise_solution = args->plan_solution;
+        t.promise_by = actor->id;
+        t.promise_tier = (int)t.tier;
+        ops.set[ESCP_TIMER_PROMISE] = t.promised_at;
+        if (!data)
+            data = json_object();
+        if (!data || json_object_set_new(data, "plan", json_pack("{s:s,s:s}", "solution",
+                                                                 args->plan_solution,
+                                                                 "promised_at", at)) != 0) {
+            esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+            goto out;
+        }
+    }
     ev.data = data;
     out = escp_store_ticket_apply(c, &t, &ev, &ops, err);
     /* a new deadline inside the notify window: other daemons' engines may be
@@ -395,7 +455,7 @@ out:
         escp_wake_events(svc->wake);
     json_decref(data);
     escp_release(svc->store, c); /* rolls back whatever did not commit */
-    escp_free_text_clear(texts, 4);
+    escp_free_text_clear(texts, 5);
     json_decref(found);
     free(pii_sealed);
     return render(out);
@@ -511,7 +571,8 @@ static int restore_texts(json_t *row, json_t *doc, const char *const *names, jso
 static int reveal_free_text(struct escp_svc *svc, int64_t id, json_t *cust, esc_error_t *err)
 {
     static const char *const ticket_texts[] = {"subject", "description", "category", NULL};
-    static const char *const event_texts[] = {"reason", "body", "resolution", "feedback", NULL};
+    static const char *const event_texts[] = {"reason", "body", "resolution", "feedback",
+                                              "solution", NULL};
     static const char *const late_texts[] = {"resolution", "feedback", NULL};
     int rc = -1;
     json_t *doc = NULL, *ft = json_object(), *evs = json_array();

@@ -186,6 +186,8 @@ struct escp_svc {
     int notify_within_ms; /* pg_notify a new timer due sooner than this (0 = never) */
     _Atomic bool webhook_allow_private; /* webhooks may also aim at loopback and private
                                            networks (atomic: SIGHUP changes it while serving) */
+    /* the monthly view's targets (issue 10: 90% in the procedures), fractions */
+    double target_resolution_rate, target_satisfaction_rate;
 };
 
 /* ---- tickets (service.c) ----
@@ -246,6 +248,16 @@ json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum
 json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, struct escp_poll *poll,
                         struct escp_feed_page *page, esc_error_t *err);
 
+/* ---- the complaint taxonomy (taxonomy.c; docs/api.md "Taxonomy") ---- */
+/* The document {"version", "enforced", "updated_at", "updated_by",
+ * "categories"} (new reference). */
+json_t *escp_svc_taxonomy_get(struct escp_svc *svc, esc_error_t *err);
+/* Replace the tree with `categories` (checked: core/taxonomy.h), enforced
+ * or not, as actor; if_match >= 0 only at that version
+ * (ESC_ERR_VERSION_MISMATCH).  The document as stored. */
+json_t *escp_svc_taxonomy_put(struct escp_svc *svc, const struct esc_actor *actor,
+                              json_t *categories, bool enforced, int if_match, esc_error_t *err);
+
 /* ---- reports, dashboard, metrics, webhooks (reports.c, dashboard.c,
  * metrics.c, webhooks.c): the use cases of the routes that only read, or
  * manage the delivery of notifications ---- */
@@ -254,13 +266,16 @@ json_t *escp_svc_events(struct escp_svc *svc, int64_t after, int limit, struct e
 #define ESCP_REPORT_DAY_GROUPS_MAX 1000
 /* The SLA report {"from", "to", "group_by", "timezone", "groups"} (new
  * reference), read in one read-only transaction.  from/to: timestamptz text
- * or NULL for the defaults; group_by: tier, severity, category or day (the
- * caller checked).  ESC_ERR_VALIDATION when the period is not ordered or a
+ * or NULL for the defaults; group_by: tier, severity, category, day or
+ * assignee (the caller checked); level > 0 (category only): by the
+ * taxonomy's ancestors at that level, and "level" in the report.  ESC_ERR_VALIDATION when the period is not ordered or a
  * day grouping covers more than ESCP_REPORT_DAY_GROUPS_MAX days. */
 json_t *escp_svc_report_sla(struct escp_svc *svc, const char *from, const char *to,
-                            const char *group_by, esc_error_t *err);
-/* The monthly report {"month", "timezone", "from", "to", "totals",
- * "categories", "root_causes"} (new reference); month "YYYY-MM" (checked by
+                            const char *group_by, int level, esc_error_t *err);
+/* The monthly report {"month", "timezone", "from", "to", "targets",
+ * "agents", "totals", "categories", "root_causes"} (new reference), the
+ * rates of the totals and of each agent marked "below_target" against
+ * svc's targets; month "YYYY-MM" (checked by
  * the caller) or NULL for the current one. */
 json_t *escp_svc_report_monthly(struct escp_svc *svc, const char *month, int limit, esc_error_t *err);
 /* The dashboard summary (db.h, escp_store_dashboard_summary; new reference). */

@@ -424,10 +424,10 @@ void fl_load_stop(fl_load *l)
     free(l->th);
     l->th = NULL;
     pthread_mutex_lock(&l->mu);
-    /* the gap still open at the end counts too */
+    /* the gap still open at the end counts too (service that never came back) */
     if (l->fault_begin > 0) {
         double from = l->last_ok > l->fault_begin ? l->last_ok : l->fault_begin;
-        if (fl_now() - from > l->st.longest_gap_s && l->last_ok < l->fault_begin)
+        if (fl_now() - from > l->st.longest_gap_s)
             l->st.longest_gap_s = fl_now() - from;
     }
     pthread_mutex_unlock(&l->mu);
@@ -534,6 +534,13 @@ struct tk {        /* one ticket of the database */
     char state[16];
     char key[64];
     size_t ev0, nev; /* its events in the events array */
+    size_t br0, nbr; /* its breaches in the breaches array */
+};
+
+struct br {        /* one (ticket, kind, due_at) of the breaches */
+    int64_t ticket;
+    int ack;
+    double due;        /* epoch seconds */
 };
 
 struct ev {
@@ -546,6 +553,34 @@ static int is_versionless(const char *type)
 {
     return strcmp(type, "commented") == 0 || strcmp(type, "customer_revealed") == 0 ||
            strcmp(type, "notified") == 0;
+}
+
+/* qsort has no context argument: the tickets the keys are compared in */
+static const struct tk *sort_tks;
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(sort_tks[*(const int64_t *)a].key, sort_tks[*(const int64_t *)b].key);
+}
+
+/* How many tickets have `key` (keyed: ids sorted by key); *which: one of them. */
+static int tickets_with_key(const struct tk *tks, const int64_t *keyed, size_t n, const char *key,
+                            int64_t *which)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* the first id whose key is >= key */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(tks[keyed[mid]].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int count = 0;
+    for (size_t i = lo; i < n && strcmp(tks[keyed[i]].key, key) == 0; i++) {
+        *which = keyed[i];
+        count++;
+    }
+    return count;
 }
 
 static void report(FILE *out, long *counter, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -579,6 +614,7 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
     /* one snapshot for every query: an engine pass between two of them
      * would show events the tickets read before do not count */
     PQclear(PQexec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    struct br *brs = NULL;
     tr = q(c, "SELECT id, version, state, coalesce(idempotency_key, '') AS k FROM tickets ORDER BY id", out);
     er = q(c, "SELECT ticket_id, type, coalesce(to_state, '') AS s, extract(epoch FROM at)::float8 AS at "
               "FROM events ORDER BY ticket_id, id", out);
@@ -608,6 +644,18 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
             if (tks[id].nev == 0)
                 tks[id].ev0 = (size_t)i;
             tks[id].nev++;
+        }
+    }
+
+    int nb = PQntuples(br);
+    brs = calloc((size_t)nb + 1, sizeof *brs);
+    for (int i = 0; i < nb; i++) { /* ordered by ticket */
+        int64_t id = atoll(PQgetvalue(br, i, 0));
+        brs[i] = (struct br){id, strcmp(PQgetvalue(br, i, 1), "ack") == 0, atof(PQgetvalue(br, i, 2))};
+        if (id >= 1 && id <= max_id) {
+            if (tks[id].nbr == 0)
+                tks[id].br0 = (size_t)i;
+            tks[id].nbr++;
         }
     }
 
@@ -643,29 +691,32 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
                    (long long)e->ticket, e->version, e->state, st[0] ? st : "?", v);
     }
 
-    /* 2. one ticket per idempotency key, the one answered */
+    /* 2. one ticket per idempotency key, the one answered (the keyed
+     * tickets sorted by key: a load of many thousands stays quick) */
+    size_t nkeyed = 0;
+    int64_t *keyed = calloc((size_t)max_id + 1, sizeof *keyed);
+    for (int64_t id = 1; id <= max_id; id++)
+        if (tks[id].present && tks[id].key[0])
+            keyed[nkeyed++] = id;
+    sort_tks = tks;
+    qsort(keyed, nkeyed, sizeof *keyed, by_key);
     for (size_t i = 0; i < l->n_led; i++) {
         const struct fl_entry *e = &l->led[i];
         if (e->op != FL_CREATE)
             continue;
-        int n = 0;
         int64_t which = 0;
-        for (int64_t id = 1; id <= max_id; id++)
-            if (tks[id].present && strcmp(tks[id].key, e->key) == 0) {
-                n++;
-                which = id;
-            }
+        int n = tickets_with_key(tks, keyed, nkeyed, e->key, &which);
         if (n != 1 || which != e->ticket)
             report(out, &res->key_violations, "key %s: %d tickets (answered %lld, found %lld)", e->key, n,
                    (long long)e->ticket, (long long)which);
     }
     for (size_t i = 0; i < l->n_un; i++) {
-        int n = 0;
-        for (int64_t id = 1; id <= max_id; id++)
-            n += tks[id].present && strcmp(tks[id].key, l->un[i].key) == 0;
+        int64_t which = 0;
+        int n = tickets_with_key(tks, keyed, nkeyed, l->un[i].key, &which);
         if (n > 1)
             report(out, &res->key_violations, "key %s (unanswered at first): %d tickets", l->un[i].key, n);
     }
+    free(keyed);
 
     /* 3. history length == version */
     for (int64_t id = 1; id <= max_id; id++) {
@@ -683,7 +734,6 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
         res->tickets_checked += l->led[i].op == FL_CREATE;
 
     /* 4. breaches: none twice, one breached event each */
-    int nb = PQntuples(br);
     for (int i = 0; i < nb; i++) {
         long n = atol(PQgetvalue(br, i, 3));
         res->breaches += n;
@@ -738,10 +788,8 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
                     break;
                 }
             int found = 0;
-            for (int i = 0; i < nb; i++)
-                if (atoll(PQgetvalue(br, i, 0)) == id && strcmp(PQgetvalue(br, i, 1), "ack") == 0 &&
-                    fabs(atof(PQgetvalue(br, i, 2)) - due) < 0.0001)
-                    found = 1;
+            for (size_t i = t->br0; i < t->br0 + t->nbr; i++)
+                found |= brs[i].ack && fabs(brs[i].due - due) < 0.0001;
             if (left > due + 0.001 && !found) {
                 if (left == now && now - due <= settle_s)
                     continue; /* still waiting, within the engine's lateness */
@@ -769,6 +817,7 @@ done:
     PQclear(br);
     free(tks);
     free(evs);
+    free(brs);
     PQfinish(c);
     return rc;
 }

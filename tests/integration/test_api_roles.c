@@ -1,6 +1,6 @@
 /* test_api_roles.c — who may call a route is decided before what they sent:
- * for every route of api_tickets.c, api_sla.c, api_events.c and
- * api_principals.c that needs a
+ * for every route of api_tickets.c, api_sla.c, api_events.c,
+ * api_principals.c and api_taxonomy.c that needs a
  * token, a request that is malformed (bad query and, where there is one, a
  * bad body) gets 401 without a token and 403 from each role that may not use
  * the route, never 400.  The same request from a role that may use the route
@@ -68,6 +68,9 @@ static const struct role_case cases[] = {
     {"POST", "/v1/tickets/{}/reopen", "/v1/tickets/%lld/reopen?bogus=1", "{broken", "frontdesk",
      {"agent2", "agent3"}},
     {"POST", "/v1/tickets/{}/comment", "/v1/tickets/%lld/comment?bogus=1", "{broken", "agent3", {NULL}},
+    /* plan: the assignee's own promise: agents only */
+    {"POST", "/v1/tickets/{}/plan", "/v1/tickets/%lld/plan?bogus=1", "{broken", "agent2",
+     {"frontdesk", "manager", "admin"}},
     /* a queue is its agents': no other role, and no agent of another tier */
     {"POST", "/v1/queues/{tier}/claim", "/v1/queues/line-2/claim?wait=31", "{broken", "agent2",
      {"frontdesk", "manager", "agent1", "agent3"}},
@@ -88,6 +91,9 @@ static const struct role_case cases[] = {
      {"manager", "agent3"}},
     {"POST", "/v1/principals/{}/rotate", "/v1/principals/%lld/rotate?bogus=1", "{broken", "admin",
      {"manager", "frontdesk"}},
+    /* the taxonomy: managers and admins */
+    {"GET", "/v1/taxonomy", "/v1/taxonomy?bogus=1", NULL, "manager", {"frontdesk", "agent1"}},
+    {"PUT", "/v1/taxonomy", "/v1/taxonomy?bogus=1", "{broken", "admin", {"frontdesk", "agent3"}},
 };
 #define NCASES (sizeof cases / sizeof *cases)
 
@@ -122,7 +128,8 @@ static void every_route_has_a_case(void **state)
 {
     (void)state;
     const struct escp_route *const tables[] = {escp_routes_tickets, escp_routes_sla,
-                                               escp_routes_events, escp_routes_principals, NULL};
+                                               escp_routes_events, escp_routes_principals,
+                                               escp_routes_taxonomy, NULL};
     int missing = 0;
     size_t routes = 0;
     for (const struct escp_route *const *t = tables; *t; t++) {

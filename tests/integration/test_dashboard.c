@@ -717,6 +717,22 @@ static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_bro
                         ".some(function (td) { return td.textContent === '<b>billing</b>'; });"));
     assert_true(js_bool("return document.querySelectorAll('#report-table b').length === 0;"));
     switch_group("day");
+    /* the open tickets line-1's agent holds, as the summary says (issue 10) */
+    wait_js(h_fmt(H, "var r = document.querySelector('#agents-table tr[data-agent=\"%lld\"]');"
+                     "return !!r && r.querySelector('td[data-col=\"open\"]').textContent === '%lld';",
+                  (long long)H->k.agent_id[1],
+                  h_sql_ll(H, "SELECT count(*) FROM tickets WHERE state <> 'closed' AND assignee_id = %lld",
+                           (long long)H->k.agent_id[1])),
+            10, "the agents table");
+    /* per agent (issue 10): the agent's name, and the counts from the history */
+    switch_group("assignee");
+    assert_true(js_bool(h_fmt(H, "var r = document.querySelector('#report-table tr[data-key=\"%lld\"]');"
+                                 "return !!r && r.querySelector('td.key').textContent === '%s' && "
+                                 "r.querySelector('td[data-col=\"handled\"]').textContent === '%lld';",
+                              (long long)H->k.agent_id[1], H->k.agent_name[1],
+                              h_sql_ll(H, "SELECT count(DISTINCT ticket_id) FROM events "
+                                          "WHERE type = 'acknowledged' AND actor_id = %lld",
+                                       (long long)H->k.agent_id[1]))));
     switch_group("tier");
 
     /* the CSV download carries the token (a fetch and a Blob): let Chromium
@@ -904,6 +920,35 @@ static void the_dashboard_summary_equals_the_database(void **state)
                 "(detected_at AT TIME ZONE '%s')::date = '%s'::date", kinds[k], tz,
                 h_str(d, "day")), NULL, 10));
     }
+
+    /* agents (issue 10): the open tickets each principal holds, equal to the
+     * tickets table, and how many of them have a deadline in the hour */
+    json_t *agents = json_object_get(s, "agents");
+    assert_int_equal((long long)json_array_size(agents),
+                     h_sql_ll(H, "SELECT count(DISTINCT assignee_id) FROM tickets WHERE state <> 'closed'"));
+    assert_true(json_array_size(agents) > 0);
+    json_int_t held = 0;
+    size_t ai;
+    json_t *ag;
+    json_array_foreach(agents, ai, ag) {
+        long long id = h_int(ag, "agent.id");
+        h_assert_int(ag, "open", h_sql_ll(H, "SELECT count(*) FROM tickets WHERE state <> 'closed' "
+                                             "AND assignee_id = %lld", id));
+        h_assert_int(ag, "waiting_customer",
+                     h_sql_ll(H, "SELECT count(*) FROM tickets WHERE state = 'waiting_customer' "
+                                 "AND assignee_id = %lld", id));
+        h_assert_int(ag, "at_risk", h_sql_ll(H, "SELECT count(DISTINCT t.id) FROM tickets t JOIN timers "
+                                                "tm ON tm.ticket_id = t.id WHERE t.state <> 'closed' "
+                                                "AND t.assignee_id = %lld AND tm.kind <> 'warn' "
+                                                "AND tm.due_at > now() AND tm.due_at <= now() + "
+                                                "interval '1 hour'", id));
+        h_assert_str(ag, "agent.name", h_sql_value(H, "SELECT name FROM principals WHERE id = %lld", id));
+        if (ai > 0)
+            assert_true(h_int(ag, "open") <= h_int(json_array_get(agents, ai - 1), "open"));
+        held += h_int(ag, "open");
+    }
+    assert_int_equal(held, h_sql_ll(H, "SELECT count(*) FROM tickets WHERE state <> 'closed' "
+                                       "AND assignee_id IS NOT NULL"));
 
     /* feed_after is a cursor the event feed takes */
     json_t *fa = json_object_get(s, "feed_after");

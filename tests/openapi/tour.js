@@ -344,7 +344,7 @@ async function tickets() {
   await call('POST', `/v1/tickets/${a.id}/acknowledge`, { token: T.frontdesk, expect: 403 });
   await call('POST', `/v1/tickets/${a.id}/acknowledge`, { token: T.agent2, expect: 403 });
   await call('POST', `/v1/tickets/${a.id}/escalate`, { token: T.manager, body: { reason: 'not yet' }, expect: 409 });
-  await call('POST', `/v1/tickets/${a.id}/acknowledge`, { token: T.agent1, body: {}, expect: 200 });
+  await call('POST', `/v1/tickets/${a.id}/acknowledge`, { token: T.agent1, body: { plan: { solution: '远程检查后回电', promised_at: new Date(Date.now() + 7200 * 1000).toISOString() } }, expect: 200 });
   await call('POST', `/v1/tickets/${a.id}/escalate`, { token: T.agent1, body: { reason: 'x' }, headers: { 'If-Match': '"999"' }, expect: 412 });
   await call('POST', `/v1/tickets/${a.id}/escalate`, { token: T.agent1, body: { reason: 'x' }, headers: { 'If-Match': 'nonsense' }, expect: 400 });
   await call('POST', `/v1/tickets/${a.id}/escalate`, { token: T.agent1, body: { reason: '' }, expect: 400 });
@@ -353,6 +353,12 @@ async function tickets() {
   const t2 = (await call('GET', `/v1/tickets/${a.id}`, { token: T.agent1, expect: 200 })).json;
   await call('POST', `/v1/tickets/${a.id}/escalate`, { token: T.agent1, body: { reason: '光猫正常，疑似局端故障' }, headers: { 'If-Match': `"${t2.version}"` }, expect: 200 });
   await call('POST', '/v1/queues/line-2/claim', { token: T.agent2, expect: 200 });
+  // the plan (issue 10): the assignee promises, others may not
+  const soon = new Date(Date.now() + 3600 * 1000).toISOString();
+  await call('POST', `/v1/tickets/${a.id}/plan`, { token: T.agent2, body: { plan: { solution: '二线工程师明天上门', promised_at: soon } }, expect: 200 });
+  await call('POST', `/v1/tickets/${a.id}/plan`, { token: T.manager, body: { plan: { solution: 'x', promised_at: soon } }, expect: 403 });
+  await call('POST', `/v1/tickets/${a.id}/plan`, { token: T.agent2, body: { plan: { solution: 'x', promised_at: '2000-01-01T00:00:00Z' } }, expect: 400 });
+  await call('POST', `/v1/tickets/${a.id}/plan`, { token: T.agent2, body: {}, expect: 400 });
   await call('POST', `/v1/tickets/${a.id}/wait`, { token: T.agent2, body: { reason: '等待客户提供光猫序列号' }, expect: 200 });
   await call('POST', `/v1/tickets/${a.id}/resume`, { token: T.agent2, expect: 200 });
   await call('POST', `/v1/tickets/${a.id}/return`, { token: T.agent2, body: { reason: 'customer side: cable unplugged' }, expect: 200 });
@@ -402,8 +408,10 @@ async function sla(t) {
 }
 
 async function reportsAndFeeds() {
-  for (const g of ['tier', 'severity', 'category', 'day'])
+  for (const g of ['tier', 'severity', 'category', 'day', 'assignee'])
     await call('GET', `/v1/reports/sla?group_by=${g}`, { token: T.manager, expect: 200 });
+  await call('GET', '/v1/reports/sla?group_by=category&level=1', { token: T.manager, expect: 200 });
+  await call('GET', '/v1/reports/sla?group_by=tier&level=1', { token: T.manager, expect: 400 });
   await call('GET', '/v1/reports/sla?from=2026-01-01T00:00:00%2B08:00&to=2099-01-01T00:00:00Z&group_by=category', { token: T.admin, headers: { Accept: 'text/csv' }, expect: 200 });
   await call('GET', '/v1/reports/sla?group_by=week', { token: T.manager, expect: 400 });
   await call('GET', '/v1/reports/sla', { token: T.agent1, expect: 403 });
@@ -490,6 +498,19 @@ async function principals() {
   await call('GET', '/v1/principals/999999999/audit', { token: T.admin, expect: 404 });
 }
 
+async function taxonomy() {
+  const t = await call('GET', '/v1/taxonomy', { token: T.manager, expect: 200 });
+  await call('GET', '/v1/taxonomy', { token: T.agent1, expect: 403 });
+  await call('PUT', '/v1/taxonomy', { token: T.admin, body: { categories: [] }, expect: 400 });
+  const cats = t && t.json ? t.json.categories : [{ code: 'other', name: { zh: '其他', en: 'Other' } }];
+  await call('PUT', '/v1/taxonomy', { token: T.manager, body: { categories: cats, enforced: true }, headers: { 'If-Match': '"999"' }, expect: 412 });
+  await call('PUT', '/v1/taxonomy', { token: T.manager, body: { categories: cats, enforced: true }, expect: 200 });
+  await call('POST', '/v1/tickets', { token: T.frontdesk, body: { subject: 'taxonomy ' + unique('t'), category: 'not-a-code' }, expect: 400 });
+  await call('POST', '/v1/tickets', { token: T.frontdesk, body: { subject: 'taxonomy ' + unique('t'), category: 'staff.skill' }, expect: 201 });
+  // free categories again for whatever runs after
+  await call('PUT', '/v1/taxonomy', { token: T.manager, body: { categories: cats, enforced: false }, expect: 200 });
+}
+
 async function retention() {
   await call('GET', '/v1/retention', { token: T.admin, expect: 200 });
   await call('GET', '/v1/retention', { token: T.manager, expect: 403 });
@@ -526,6 +547,7 @@ async function main() {
   await webhooks(t);
   await principals();
   await retention();
+  await taxonomy();
   // the policies back as the migration made them
   await call('PUT', '/v1/policies/major', { token: T.manager, body: { ack_seconds: 600, resolve_seconds: 172800, warn_ratio: 0.8 }, expect: 200 });
   await limits();

@@ -49,9 +49,9 @@ static const struct {
     {"return", ESC_ACT_RETURN},           {"wait", ESC_ACT_WAIT},
     {"resume", ESC_ACT_RESUME},           {"resolve", ESC_ACT_RESOLVE},
     {"close", ESC_ACT_CLOSE},             {"reopen", ESC_ACT_REOPEN},
-    {"comment", ESC_ACT_COMMENT},
+    {"comment", ESC_ACT_COMMENT},         {"plan", ESC_ACT_PLAN},
 };
-#define N_ACTIONS 9
+#define N_ACTIONS 10
 
 /* The ticket's assignee when the actor is not it: another agent, or nobody. */
 #define OTHER_AGENT_ID 999
@@ -97,8 +97,9 @@ static const struct {
     {"resolve_stop", ESC_TIMER_RESOLVE_STOP},
     {"callback_start", ESC_TIMER_CALLBACK_START},
     {"callback_stop", ESC_TIMER_CALLBACK_STOP},
+    {"promise_stop", ESC_TIMER_PROMISE_STOP},
 };
-#define N_TIMERS 8
+#define N_TIMERS 9
 
 /* ------------------------------------------------------------- the table */
 

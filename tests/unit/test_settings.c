@@ -48,6 +48,10 @@ static const struct {
     {ESCP_SET_STATEMENT_TIMEOUT, "--statement-timeout", "ESCALATED_STATEMENT_TIMEOUT", "30000"},
     {ESCP_SET_LOG_FORMAT, "--log-format", "ESCALATED_LOG_FORMAT", "text"},
     {ESCP_SET_CONFIG, "--config", "ESCALATED_CONFIG", NULL},
+    {ESCP_SET_TARGET_RESOLUTION_RATE, "--target-resolution-rate", "ESCALATED_TARGET_RESOLUTION_RATE",
+     "90"},
+    {ESCP_SET_TARGET_SATISFACTION_RATE, "--target-satisfaction-rate",
+     "ESCALATED_TARGET_SATISFACTION_RATE", "90"},
 };
 
 /* Each test starts from an environment without any of our variables. */

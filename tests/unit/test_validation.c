@@ -392,7 +392,8 @@ static const char *const spec_channels[] = {"phone", "wechat", "email", "web", "
 static const char *const spec_roles[] = {"frontdesk", "agent", "manager", "admin"};
 static const char *const spec_root_causes[] = {"customer_side", "operations", "product_defect", "other"};
 static const char *const spec_actions[] = {"create", "acknowledge", "escalate", "return", "wait",
-                                           "resume", "resolve", "close", "reopen", "comment"};
+                                           "resume", "resolve", "close", "reopen", "comment",
+                                           "plan"};
 
 /* Names no conversion may accept: unknown, wrong case, padded, empty. */
 static const char *const bad_names[] = {
@@ -926,6 +927,62 @@ static void test_action_comment(void **state)
     action_len(ESC_ACT_COMMENT, "{\"body\": \"%s\"}", "\xf0\x9f\x98\x80", 10001, 0, "body");
 }
 
+/* The plan of issue 10: optional on acknowledge and escalate, required on
+ * plan; {solution 1..2000 characters, promised_at RFC 3339}; nothing else. */
+static void test_action_plan(void **state)
+{
+    (void)state;
+    struct escp_action_args a;
+    esc_error_t err;
+    json_t *held;
+    int rc = action(ESC_ACT_PLAN,
+                    "{\"plan\": {\"solution\": \"换货\", \"promised_at\": \"2026-12-01T10:00:00+08:00\"}}",
+                    &a, &err, &held);
+    EXPECT_OK(rc, err);
+    assert_string_equal(a.plan_solution, "换货");
+    char at[40];
+    esc_time_format(a.plan_promised_at, at, sizeof at);
+    assert_string_equal(at, "2026-12-01T02:00:00.000Z");
+    json_decref(held);
+
+    /* without a plan: acknowledge and escalate carry none, plan is refused */
+    rc = action(ESC_ACT_ACKNOWLEDGE, "{}", &a, &err, &held);
+    EXPECT_OK(rc, err);
+    assert_null(a.plan_solution);
+    json_decref(held);
+    action_ok(ESC_ACT_ESCALATE, "{\"reason\": \"r\", \"plan\": null}");
+    action_refused(ESC_ACT_PLAN, "{}", "plan");
+    action_refused(ESC_ACT_PLAN, "{\"plan\": null}", "plan");
+    action_ok(ESC_ACT_ACKNOWLEDGE,
+              "{\"plan\": {\"solution\": \"s\", \"promised_at\": \"2026-12-01T10:00:00Z\"}}");
+    action_ok(ESC_ACT_ESCALATE, "{\"reason\": \"r\", \"plan\": {\"solution\": \"s\", "
+                                "\"promised_at\": \"2026-12-01T10:00:00Z\"}}");
+    /* the reason is still required on escalate, and other actions take no plan */
+    action_refused(ESC_ACT_ESCALATE, "{\"plan\": {\"solution\": \"s\", "
+                                     "\"promised_at\": \"2026-12-01T10:00:00Z\"}}", "reason");
+    action_refused(ESC_ACT_WAIT, "{\"reason\": \"r\", \"plan\": {}}", "plan");
+    action_refused(ESC_ACT_RESOLVE, "{\"plan\": {}}", "plan");
+    /* the plan's own fields */
+    action_refused(ESC_ACT_PLAN, "{\"plan\": \"tomorrow\"}", "plan");
+    action_refused(ESC_ACT_PLAN, "{\"plan\": {\"promised_at\": \"2026-12-01T10:00:00Z\"}}",
+                   "plan.solution");
+    action_refused(ESC_ACT_PLAN, "{\"plan\": {\"solution\": \"\", "
+                                 "\"promised_at\": \"2026-12-01T10:00:00Z\"}}", "plan.solution");
+    action_refused(ESC_ACT_PLAN, "{\"plan\": {\"solution\": \"s\"}}", "plan.promised_at");
+    action_refused(ESC_ACT_PLAN, "{\"plan\": {\"solution\": \"s\", \"promised_at\": 1764583200}}",
+                   "plan.promised_at");
+    action_refused(ESC_ACT_PLAN, "{\"plan\": {\"solution\": \"s\", \"promised_at\": \"tomorrow\"}}",
+                   "plan.promised_at");
+    action_refused(ESC_ACT_PLAN, "{\"plan\": {\"solution\": \"s\", "
+                                 "\"promised_at\": \"2026-12-01T10:00:00\"}}", "plan.promised_at");
+    action_refused(ESC_ACT_PLAN, "{\"plan\": {\"solution\": \"s\", "
+                                 "\"promised_at\": \"2026-12-01T10:00:00Z\", \"by\": 1}}", "plan.by");
+    action_len(ESC_ACT_PLAN, "{\"plan\": {\"solution\": \"%s\", \"promised_at\": \"2026-12-01T10:00:00Z\"}}",
+               "解", 2000, 1, NULL);
+    action_len(ESC_ACT_PLAN, "{\"plan\": {\"solution\": \"%s\", \"promised_at\": \"2026-12-01T10:00:00Z\"}}",
+               "解", 2001, 0, "plan.solution");
+}
+
 static void test_action_without_route(void **state)
 {
     (void)state;
@@ -1046,6 +1103,7 @@ int main(void)
         cmocka_unit_test(test_action_resolve),
         cmocka_unit_test(test_action_close),
         cmocka_unit_test(test_action_comment),
+        cmocka_unit_test(test_action_plan),
         cmocka_unit_test(test_action_without_route),
         cmocka_unit_test(test_regress_empty_unknown_key),
         cmocka_unit_test(test_regress_long_multibyte_key),
