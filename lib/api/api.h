@@ -17,5 +17,6 @@ extern const struct escp_route escp_routes_dashboard[];
 extern const struct escp_route escp_routes_principals[];
 extern const struct escp_route escp_routes_retention[];
 extern const struct escp_route escp_routes_taxonomy[];
+extern const struct escp_route escp_routes_problems[];
 
 #endif

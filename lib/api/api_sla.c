@@ -118,9 +118,9 @@ static void escp_api_breaches(struct escp_req *r)
     if (escp_query_only(r, allowed) != 0)
         return;
     if ((v = escp_query(r, "kind"))) {
-        if (strcmp(v, "ack") && strcmp(v, "resolve") && strcmp(v, "callback") && strcmp(v, "promise")) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "kind",
-                          "kind must be ack, resolve, callback or promise");
+        /* every breach kind of the model (core/model.h), "action" included */
+        if (esc_breach_from_name(v) < 0) {
+            esc_error_set(err, ESC_ERR_VALIDATION, "kind", "kind must be a breach kind (ack, resolve, ...)");
             return;
         }
         f.kind = v;

@@ -21,6 +21,7 @@ const struct escp_route *const escp_route_tables[] = {
     escp_routes_principals,
     escp_routes_retention,
     escp_routes_taxonomy,
+    escp_routes_problems,
     NULL,
 };
 

@@ -271,3 +271,10 @@ int escp_action_body_parse(enum esc_action action, json_t *b, struct escp_action
     }
     return err->code == ESC_OK ? 0 : -1;
 }
+
+/* For the bodies of other pure modules (core/problem.c): get_str's rules. */
+int escp_body_str(json_t *obj, const char *key, bool required, size_t min_chars, size_t max_chars,
+                  const char **out, esc_error_t *err)
+{
+    return get_str(obj, key, key, required ? REQUIRED : OPTIONAL, min_chars, max_chars, out, err);
+}

@@ -10,6 +10,7 @@
 #ifndef ESCALATED_CORE_VALIDATE_H
 #define ESCALATED_CORE_VALIDATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -32,5 +33,11 @@ int escp_ticket_body_parse(json_t *b, struct escp_new_ticket *nt, esc_error_t *e
  * route (create, or out of range). */
 int escp_action_body_parse(enum esc_action action, json_t *b, struct escp_action_args *a,
                            esc_error_t *err);
+
+/* obj[key] as a string of min_chars..max_chars characters (UTF-8 code
+ * points) into *out (borrowed), NULL when absent or null and not required;
+ * the field of an error is key. */
+int escp_body_str(json_t *obj, const char *key, bool required, size_t min_chars, size_t max_chars,
+                  const char **out, esc_error_t *err);
 
 #endif

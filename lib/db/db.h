@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/token.h"
 #include "core/metrics.h"
+#include "core/problem.h"
 #include "core/ticket.h"
 #include "db/store.h"
 
@@ -203,6 +204,104 @@ int escp_store_text_pending(struct escp_conn *c, int batch, struct escp_text_row
 /* Write one row's texts as masked, its findings (or NULL) and mark it scanned. */
 int escp_store_text_store(struct escp_conn *c, int64_t id, const char *const text[ESCP_TEXT__COUNT],
                           const char *pii_sealed, esc_error_t *err);
+
+/* ---- problems (store_problems.c; docs/problems.md) ----
+ * Problems answer as JSON objects (new references) built by the statement:
+ * {"id", "title", "description", "category", "owner" {id, name}, "state",
+ * "version", "root_cause", "root_cause_kind", "containment", "workaround",
+ * "workaround_published_at", "fix", "fixed_at", "verify_started_at",
+ * "verify_window_days", "verify_until", "signature_keywords", "recurrences",
+ * "closed_effective", "closed_at", "reopened_count", "created_by",
+ * "created_at", "updated_at", "root_cause_at", "linked_tickets",
+ * "waiting_tickets", "actions": [...]}; the texts as stored (masked).
+ * Everything that changes runs inside the caller's transaction. */
+struct escp_problem_new {
+    const char *title, *description, *category; /* stored forms (masked) */
+    int64_t owner_id;
+    const char *keywords;   /* a JSON array of strings (text), or NULL for none */
+    int verify_window_days; /* 0 = the default (30) */
+    int64_t id;             /* drawn first when pii_sealed is bound to it, else 0 */
+    const char *pii_sealed;
+};
+/* ESC_ERR_VALIDATION (owner_id) when the owner is not an active agent,
+ * manager or admin. */
+int escp_store_problem_create(struct escp_conn *c, const struct escp_problem_new *pn, int64_t actor_id,
+                              int64_t *id, esc_error_t *err);
+int escp_store_problem_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);
+int escp_store_problem_event_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);
+/* With "tickets": [{"id", "state", "waiting_on_problem"}] too.  NOT_FOUND. */
+json_t *escp_store_problem_get(struct escp_conn *c, int64_t id, esc_error_t *err);
+struct escp_problem_filter {
+    const char *state, *category; /* NULL = any */
+    int64_t owner_id, before_id;  /* 0 = any / start */
+    int limit;
+};
+/* Array, newest first, at most limit + 1. */
+json_t *escp_store_problem_list(struct escp_conn *c, const struct escp_problem_filter *f,
+                                esc_error_t *err);
+/* {"items": [{"id", "type", "at", "actor", "from_state", "to_state", "reason", "data"}]}, oldest first. */
+json_t *escp_store_problem_events(struct escp_conn *c, int64_t id, esc_error_t *err);
+
+/* A problem under its row lock (escp_store_problem_lock; owned strings,
+ * escp_problem_clear frees them). */
+struct escp_problem {
+    int64_t id, owner_id;
+    enum esc_problem_state state;
+    int version, recurrences;
+    char *workaround, *fix, *root_cause_kind; /* NULL when unset */
+};
+int escp_store_problem_lock(struct escp_conn *c, int64_t id, struct escp_problem *p, esc_error_t *err);
+void escp_problem_clear(struct escp_problem *p);
+/* One transition: the new state, the fields it sets (NULL/false = unchanged)
+ * and its event, with version + 1. */
+struct escp_problem_change {
+    int64_t id;
+    enum esc_problem_state state;
+    const char *root_cause, *root_cause_kind, *containment, *workaround, *fix;
+    bool workaround_published, root_cause_found, fixed, verifying, closed, closed_effective, reopened;
+    int verify_window_days; /* 0 = keep */
+    const char *event_type, *from_state, *to_state, *reason;
+    int64_t actor_id, event_id; /* event_id 0 = the sequence's */
+    const json_t *data;         /* borrowed, may be NULL */
+    const char *pii_sealed;     /* the event's sealed findings, or NULL */
+};
+int escp_store_problem_update(struct escp_conn *c, const struct escp_problem_change *ch,
+                              esc_error_t *err);
+/* An event that changes no state; the problem's version + 1. */
+int escp_store_problem_event_add(struct escp_conn *c, int64_t problem_id, const char *type,
+                                 int64_t actor_id, const json_t *data, int64_t event_id,
+                                 const char *pii_sealed, esc_error_t *err);
+struct escp_action_new {
+    int64_t problem_id, owner_id;
+    const char *kind, *description, *due_at; /* description stored form; due_at timestamptz text */
+    const char *pii_sealed;
+};
+/* The action and its SLA deadline (action_timers); *due_in_s: seconds from
+ * the database's now to its due date.  VALIDATION (owner_id). */
+json_t *escp_store_action_add(struct escp_conn *c, const struct escp_action_new *an, int64_t actor_id,
+                              double *due_in_s, esc_error_t *err);
+/* NOT_FOUND when the problem has no such action. */
+int escp_store_action_lock(struct escp_conn *c, int64_t problem_id, int64_t action_id,
+                           int64_t *owner_id, bool *done, esc_error_t *err);
+/* Completed by actor now; its deadline deleted.  The action JSON. */
+json_t *escp_store_action_complete(struct escp_conn *c, int64_t action_id, int64_t actor_id,
+                                   esc_error_t *err);
+/* Lock the tickets (id order); problem_of[i]: ids[i]'s problem, 0 for none,
+ * -1 when there is no such ticket. */
+int escp_store_link_lock(struct escp_conn *c, const int64_t *ids, size_t n, int64_t *problem_of,
+                         esc_error_t *err);
+int escp_store_link(struct escp_conn *c, int64_t problem_id, const int64_t *ids, size_t n,
+                    bool waiting, int64_t actor_id, esc_error_t *err);
+/* NOT_FOUND when the ticket is not linked to this problem. */
+int escp_store_unlink(struct escp_conn *c, int64_t problem_id, int64_t ticket_id, int64_t actor_id,
+                      esc_error_t *err);
+/* A `workaround` event on every linked ticket that is not closed; *tickets: how many. */
+int escp_store_workaround_spread(struct escp_conn *c, int64_t problem_id, const char *workaround,
+                                 int64_t actor_id, int64_t *tickets, esc_error_t *err);
+/* The tickets waiting on the problem, locked, with their states (malloc'd arrays of *n). */
+int escp_store_waiting_lock(struct escp_conn *c, int64_t problem_id, int64_t **ids,
+                            enum esc_state **states, size_t *n, esc_error_t *err);
+int escp_store_waiting_clear(struct escp_conn *c, int64_t problem_id, esc_error_t *err);
 
 /* ---- the SLA engine's statements (store_sla.c) ---- */
 /* Fire up to `batch` due timers; *fired gets the count, *max_late_s the

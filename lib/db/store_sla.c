@@ -9,6 +9,7 @@
 
 enum {
     S_FIRE_DUE,
+    S_FIRE_ACTIONS,
     S_NEXT_DUE,
     S_POLICIES,
     S_POLICY_PUT,
@@ -81,9 +82,45 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * never be recorded as a breach. */
     [S_FIRE_DUE_TICKET] = {"fire_due_ticket", FIRE_DUE_SQL("AND tm.ticket_id = $3::bigint")},
 
-    /* Seconds until the earliest live timer (negative: already due). */
+    /* The same for the due dates of problems' corrective and preventive
+     * actions (migration 012), in the same pass: up to $1 due rows of
+     * action_timers, oldest first.  A row exists only while its action is
+     * undone (completing it deletes the row under the action's row lock),
+     * and SKIP LOCKED on the timer and the action keeps two daemons, and a
+     * completion in flight, from firing it twice; the unique index
+     * breaches_action refuses a second breach of one action all the same.
+     * The breach ($2: the kind "action", core/model.h), the action's
+     * breached flag, the problem's event and the outbox row (with the
+     * problem instead of a ticket) are one statement.  Ids drawn in a
+     * subquery of their own, as above. */
+    [S_FIRE_ACTIONS] = {"fire_actions",
+        "WITH due AS (SELECT at.action_id, at.problem_id, at.due_at, a.owner_id, a.kind AS action_kind "
+        " FROM action_timers at JOIN problem_actions a ON a.id = at.action_id "
+        " WHERE at.due_at <= now() ORDER BY at.due_at LIMIT $1::int "
+        " FOR UPDATE OF at, a SKIP LOCKED), "
+        "d AS (SELECT x.*, jsonb_build_object('kind', $2::text, 'breach_id', x.breach_id, "
+        "  'problem_id', x.problem_id, 'action_id', x.action_id, 'action_kind', x.action_kind, "
+        "  'owner_id', x.owner_id, "
+        "  'due_at', to_char(x.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) AS data "
+        " FROM (SELECT due.*, nextval('breaches_id_seq') AS breach_id, "
+        "  nextval('problem_events_id_seq') AS event_id FROM due) x), "
+        "del AS (DELETE FROM action_timers x USING d WHERE x.action_id = d.action_id), "
+        "br AS (INSERT INTO breaches (id, kind, problem_id, action_id, assignee_id, due_at, detected_at) "
+        " SELECT breach_id, $2::text, problem_id, action_id, owner_id, due_at, now() FROM d), "
+        "upd AS (UPDATE problem_actions a SET breached = true FROM d WHERE a.id = d.action_id), "
+        "ev AS (INSERT INTO problem_events (id, problem_id, type, data) "
+        " SELECT event_id, problem_id, 'action_breached', data FROM d), "
+        "nt AS (INSERT INTO notifications (problem_id, type, payload) "
+        " SELECT problem_id, 'breached', jsonb_build_object('type', 'breached', "
+        "  'problem_event_id', event_id) || data FROM d) "
+        "SELECT count(*) AS fired, coalesce(max(extract(epoch FROM now() - due_at)), 0) AS max_late_s "
+        "FROM due"},
+
+    /* Seconds until the earliest live timer of a ticket or an action
+     * (negative: already due). */
     [S_NEXT_DUE] = {"next_due",
-        "SELECT extract(epoch FROM (SELECT min(due_at) FROM timers) - now()) AS seconds"},
+        "SELECT extract(epoch FROM least((SELECT min(due_at) FROM timers), "
+        " (SELECT min(due_at) FROM action_timers)) - now()) AS seconds"},
 
     [S_POLICIES] = {"policies",
         "SELECT severity, ack_seconds, resolve_seconds, warn_ratio, callback_business_days, "
@@ -101,7 +138,7 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "UPDATE calendar SET doc = $1::jsonb, updated_at = now() RETURNING doc::text AS doc"},
 
     [S_BREACH_LIST] = {"breach_list",
-        "SELECT b.id, b.ticket_id, b.kind, b.tier, b.severity, b.assignee_id, "
+        "SELECT b.id, b.ticket_id, b.problem_id, b.action_id, b.kind, b.tier, b.severity, b.assignee_id, "
         " p.name AS assignee_name, b.due_at, "
         " b.detected_at FROM breaches b LEFT JOIN principals p ON p.id = b.assignee_id "
         "WHERE ($1::text IS NULL OR b.kind = $1::text) "
@@ -119,16 +156,13 @@ static const struct escp_stmt stmts[S__COUNT] = {
 
 const struct escp_stmt_table escp_stmts_sla = {stmts, S__COUNT};
 
-int escp_store_fire_due(struct escp_conn *c, int batch, int *fired, double *max_late_s, esc_error_t *err)
+/* One of the two firing statements: *fired and *max_late_s of its row. */
+static int fire(struct escp_conn *c, int s, const char *const *v, int *fired, double *max_late_s,
+                esc_error_t *err)
 {
-    char b[16], kinds[ESCP_NAMES_LEN];
-    snprintf(b, sizeof b, "%d", batch);
-    const char *v[2] = {b, escp_pg_names(kinds, sizeof kinds, esc_breach_names, ESC_BREACH__COUNT, err)};
     int rc = -1, fired_col, late_col;
-    if (!v[1])
-        return -1;
-    PGresult *res = escp_exec(c, &stmts[S_FIRE_DUE], 2, v, err);
-    if (!res || escp_columns(res, stmts[S_FIRE_DUE].name, err, "fired", &fired_col,
+    PGresult *res = escp_exec(c, &stmts[s], 2, v, err);
+    if (!res || escp_columns(res, stmts[s].name, err, "fired", &fired_col,
                              "max_late_s", &late_col, NULL) != 0)
         goto out;
     *fired = atoi(PQgetvalue(res, 0, fired_col));
@@ -137,6 +171,27 @@ int escp_store_fire_due(struct escp_conn *c, int batch, int *fired, double *max_
 out:
     PQclear(res);
     return rc;
+}
+
+int escp_store_fire_due(struct escp_conn *c, int batch, int *fired, double *max_late_s, esc_error_t *err)
+{
+    char b[16], kinds[ESCP_NAMES_LEN];
+    snprintf(b, sizeof b, "%d", batch);
+    const char *v[2] = {b, escp_pg_names(kinds, sizeof kinds, esc_breach_names, ESC_BREACH__COUNT, err)};
+    const char *va[2] = {b, esc_breach_names[ESC_BREACH_ACTION]};
+    int ft = 0, fa = 0;
+    double lt = 0, la = 0;
+    if (!v[1])
+        return -1;
+    /* the tickets' timers, then the actions' due dates: each statement its
+     * own transaction, both in every pass of the engine */
+    if (fire(c, S_FIRE_DUE, v, &ft, &lt, err) != 0 || fire(c, S_FIRE_ACTIONS, va, &fa, &la, err) != 0)
+        return -1;
+    /* a full batch of either is a backlog: the caller goes on while
+     * *fired >= batch */
+    *fired = ft + fa;
+    *max_late_s = lt > la ? lt : la;
+    return 0;
 }
 
 int escp_store_fire_due_ticket(struct escp_conn *c, int64_t ticket_id, int *fired, esc_error_t *err)
@@ -191,8 +246,9 @@ int escp_store_listen(struct escp_conn *c, esc_error_t *err)
  * next pass).  See timer_engine.c for why that is safe. */
 static struct escp_conn *engine_open(const char *conninfo, bool listen, esc_error_t *err)
 {
-    static const struct escp_stmt *const mine[] = {&stmts[S_FIRE_DUE], &stmts[S_NEXT_DUE]};
-    struct escp_conn *c = escp_conn_open_stmts(conninfo, mine, 2, err);
+    static const struct escp_stmt *const mine[] = {&stmts[S_FIRE_DUE], &stmts[S_FIRE_ACTIONS],
+                                                   &stmts[S_NEXT_DUE]};
+    struct escp_conn *c = escp_conn_open_stmts(conninfo, mine, 3, err);
     if (!c)
         return NULL;
     PGresult *res = PQexec(c->pg, "SET synchronous_commit TO off");
@@ -343,29 +399,33 @@ json_t *escp_store_breach_list(struct escp_conn *c, const struct escp_breach_fil
     const char *v[8] = {f->kind, f->tier, f->severity, f->ticket, f->from, f->to,
                         f->before_id ? before : NULL, limit};
     struct {
-        int id, ticket_id, kind, tier, severity, assignee_id, assignee_name, due_at, detected_at;
+        int id, ticket_id, problem_id, action_id, kind, tier, severity, assignee_id, assignee_name,
+            due_at, detected_at;
     } col, *k = &col;
     PGresult *res = escp_exec(c, &stmts[S_BREACH_LIST], 8, v, err);
     if (!res)
         return NULL;
     json_t *items = NULL;
     if (escp_columns(res, stmts[S_BREACH_LIST].name, err, ESCP_COL(k, id), ESCP_COL(k, ticket_id),
-                     ESCP_COL(k, kind), ESCP_COL(k, tier), ESCP_COL(k, severity),
+                     ESCP_COL(k, problem_id), ESCP_COL(k, action_id), ESCP_COL(k, kind), ESCP_COL(k, tier), ESCP_COL(k, severity),
                      ESCP_COL(k, assignee_id), ESCP_COL(k, assignee_name), ESCP_COL(k, due_at),
                      ESCP_COL(k, detected_at), NULL) != 0)
         goto out;
     items = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
 #define V(field) PQgetvalue(res, i, k->field)
-        const char *tier = esc_tier_name((enum esc_tier)atoi(V(tier)));
+        /* an action's breach (migration 012) has no ticket, tier or severity: null */
+        const char *tier = escp_val(res, i, k->tier) ? esc_tier_name((enum esc_tier)atoi(V(tier))) : NULL;
         json_t *assignee = NULL; /* null when none */
         if (escp_val(res, i, k->assignee_id))
             assignee = json_pack("{s:I, s:s}", "id", (json_int_t)strtoll(V(assignee_id), NULL, 10),
                                  "name", V(assignee_name)); /* "" when NULL */
-        json_array_append_new(items, json_pack("{s:I, s:I, s:s, s:s, s:s, s:o?, s:o, s:o}",
+        json_array_append_new(items, json_pack("{s:I, s:o, s:o, s:o, s:s, s:s?, s:s?, s:o?, s:o, s:o}",
             "id", (json_int_t)strtoll(V(id), NULL, 10),
-            "ticket_id", (json_int_t)strtoll(V(ticket_id), NULL, 10),
-            "kind", V(kind), "tier", tier ? tier : "", "severity", V(severity),
+            "ticket_id", escp_json_int(escp_val(res, i, k->ticket_id)),
+            "problem_id", escp_json_int(escp_val(res, i, k->problem_id)),
+            "action_id", escp_json_int(escp_val(res, i, k->action_id)),
+            "kind", V(kind), "tier", tier, "severity", escp_val(res, i, k->severity),
             "assignee", assignee, "due_at", escp_json_time(V(due_at)),
             "detected_at", escp_json_time(V(detected_at))));
 #undef V

@@ -20,7 +20,8 @@
     "t.external_ref, t.assignee_id, a.name AS assignee_name, t.root_cause, t.resolution, "     \
     "t.sat_result, t.sat_score, t.sat_feedback, t.created_at, t.acknowledged_at, "             \
     "t.resolved_at, t.closed_at, t.ack_due_at, t.resolve_due_at, t.callback_due_at, "          \
-    "t.breaches, t.version, t.promised_at, t.promise_solution, t.promise_tier, t.promise_by"
+    "t.breaches, t.version, t.promised_at, t.promise_solution, t.promise_tier, t.promise_by, "   \
+    "t.problem_id, t.waiting_on_problem"
 #define TICKET_FROM "FROM tickets t LEFT JOIN principals a ON a.id = t.assignee_id "
 
 /* The state names ('awaiting_ack', ...) and timer kinds ('ack', ...) written
@@ -305,6 +306,7 @@ struct ticket_cols {
         assignee_name, root_cause, resolution, sat_result, sat_score, sat_feedback, created_at,
         acknowledged_at, resolved_at, closed_at, ack_due_at, resolve_due_at, callback_due_at,
         breaches, version, promised_at, promise_solution, promise_tier, promise_by;
+    int problem_id, waiting_on_problem; /* migration 012 */
 };
 
 static int ticket_cols(const PGresult *res, const char *what, struct ticket_cols *k,
@@ -323,7 +325,8 @@ static int ticket_cols(const PGresult *res, const char *what, struct ticket_cols
                         ESCP_COL(k, closed_at), ESCP_COL(k, ack_due_at), ESCP_COL(k, resolve_due_at),
                         ESCP_COL(k, callback_due_at), ESCP_COL(k, breaches), ESCP_COL(k, version),
                         ESCP_COL(k, promised_at), ESCP_COL(k, promise_solution),
-                        ESCP_COL(k, promise_tier), ESCP_COL(k, promise_by), NULL);
+                        ESCP_COL(k, promise_tier), ESCP_COL(k, promise_by),
+                        ESCP_COL(k, problem_id), ESCP_COL(k, waiting_on_problem), NULL);
 }
 
 /* Row -> ticket JSON (the customer as stored masked, the free text as
@@ -364,10 +367,15 @@ static json_t *ticket_from_row(const PGresult *res, int row, const struct ticket
                      "resolve_due_at", escp_json_time(V(resolve_due_at)),
                      "callback_due_at", escp_json_time(V(callback_due_at)),
                      "breaches", text_array(V(breaches)), "version", escp_json_int(V(version)));
-    if (t)
+    if (t) {
         json_object_set_new(t, "plan", plan ? plan : json_null());
-    else
+        /* the problem the complaint belongs to (migration 012), null when none */
+        json_object_set_new(t, "problem_id", escp_json_int(V(problem_id)));
+        json_object_set_new(t, "waiting_on_problem",
+                            json_boolean(V(waiting_on_problem) && *V(waiting_on_problem) == 't'));
+    } else {
         json_decref(plan);
+    }
     return t;
 #undef V
 }

@@ -157,7 +157,8 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * notification): only if the lease is still ours; the `notified` event
      * in the same transaction.  Answers 1 row when recorded. */
     [S_DELIVERY_DONE] = {"delivery_done",
-        "WITH l AS (SELECT id, ticket_id, type, audience FROM notifications WHERE id = $4::bigint FOR UPDATE), "
+        "WITH l AS (SELECT id, ticket_id, problem_id, type, audience FROM notifications "
+        " WHERE id = $4::bigint FOR UPDATE), "
         "d AS (UPDATE deliveries x SET status = 'delivered', delivered_at = now(), "
         "  next_attempt_at = now(), last_status = $3::int "
         " FROM l WHERE x.id = $1::uuid AND x.notification_id = l.id AND x.attempts = $2::int "
@@ -165,7 +166,14 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "e AS (INSERT INTO events (ticket_id, type, data) "
         " SELECT l.ticket_id, 'notified', jsonb_build_object('notification', l.type, "
         "  'notification_id', l.id, 'audience', l.audience, 'via', 'webhook', "
-        "  'webhook_id', d.webhook_id, 'delivery_id', d.id, 'attempts', d.attempts) FROM d, l) "
+        "  'webhook_id', d.webhook_id, 'delivery_id', d.id, 'attempts', d.attempts) FROM d, l "
+        " WHERE l.ticket_id IS NOT NULL), "
+        /* a problem's notification (migration 012): the problem's history */
+        "pe AS (INSERT INTO problem_events (problem_id, type, data) "
+        " SELECT l.problem_id, 'notified', jsonb_build_object('notification', l.type, "
+        "  'notification_id', l.id, 'audience', l.audience, 'via', 'webhook', "
+        "  'webhook_id', d.webhook_id, 'delivery_id', d.id, 'attempts', d.attempts) FROM d, l "
+        " WHERE l.problem_id IS NOT NULL) "
         "SELECT 1 FROM d"},
 
     /* An attempt failed ($3 HTTP status or NULL, $4 error): back off by $6

@@ -665,3 +665,60 @@ json_t *escp_svc_customer_reveal(struct escp_svc *svc, int64_t id, const struct 
 }
 
 int escp_svc_ready(struct escp_svc *svc, esc_error_t *err) { return esc_store_ready(svc->store, err); }
+
+/* ---- resolve inside another use case's transaction (problems.c) ---- */
+
+int escp_svc_resolve_in(struct escp_svc *svc, struct escp_conn *c, const struct esc_actor *actor,
+                        int64_t id, const char *resolution, const char *root_cause,
+                        json_t *extra, esc_time_t *db_now, esc_time_t *first_due, esc_error_t *err)
+{
+    (void)svc;
+    struct escp_ticket t;
+    struct esc_fsm_result r;
+    json_t *data = NULL, *out = NULL;
+    int rc = -1;
+    if (escp_store_ticket_lock(c, id, &t, err) != 0)
+        return -1;
+    /* the problem's owner or a manager decided it (its own checks), for
+     * every ticket that waits on it: the state machine is asked as a
+     * manager would be, so its state and timer rules apply unchanged while
+     * the "assignee or manager" rule, which is about one ticket, does not */
+    struct esc_actor as_manager = *actor;
+    as_manager.role = ESC_ROLE_MANAGER;
+    as_manager.tier = ESC_TIER_NONE;
+    struct esc_fsm_ticket ft = {t.tier, t.state, t.assignee_id};
+    if (esc_fsm_step(&ft, ESC_ACT_RESOLVE, &as_manager, &r, err) != 0)
+        return -1;
+    const enum esc_state from_state = t.state;
+    t.state = r.state;
+    struct escp_timer_ops ops;
+    if (run_timers(c, &t, r.timers, &ops, err) != 0)
+        return -1;
+    *db_now = t.now;
+    t.resolved_at = t.now;
+    /* the agent who holds the ticket stays its resolver (a reopen goes back
+     * to them); the problem's actor when nobody holds it */
+    t.resolver_id = t.assignee_id ? t.assignee_id : actor->id;
+    t.resolved_tier = t.tier;
+    t.set_resolution = true;
+    t.resolution = resolution;
+    t.root_cause = root_cause;
+    data = json_pack("{s:s,s:s}", "resolution", resolution, "root_cause", root_cause);
+    if (!data || (extra && json_object_update(data, extra) != 0)) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+        goto out;
+    }
+    struct escp_event ev = {.type = r.event, .actor_id = actor->id,
+                            .from_state = esc_state_name(from_state),
+                            .to_state = esc_state_name(t.state), .data = data};
+    if (!(out = escp_store_ticket_apply(c, &t, &ev, &ops, err)))
+        goto out;
+    for (int k = 0; k < ESCP_TIMER__COUNT; k++)
+        if (ops.set[k] != ESC_TIME_NULL && (*first_due == ESC_TIME_NULL || ops.set[k] < *first_due))
+            *first_due = ops.set[k];
+    rc = 0;
+out:
+    json_decref(out);
+    json_decref(data);
+    return rc;
+}

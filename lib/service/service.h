@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "base/error.h"
+#include "core/problem.h"
 #include "core/ticket.h"
 #include "db/db.h"
 
@@ -58,6 +59,11 @@ json_t *escp_render_event(json_t *stored);
 json_t *escp_render_breach(json_t *stored);
 /* Render every element of the array `items` in place with `render`.
  * -1 with ESC_ERR_INTERNAL when out of memory. */
+/* A problem, one of its actions, one event of its history (docs/problems.md):
+ * the free text masked (render.c). */
+json_t *escp_render_problem(json_t *stored);
+json_t *escp_render_problem_action(json_t *stored);
+json_t *escp_render_problem_event(json_t *stored);
 int escp_render_each(json_t *items, json_t *(*render)(json_t *stored), esc_error_t *err);
 
 /* ---- the use cases (service.c): load -> decide (pure) -> persist ---- */
@@ -239,6 +245,17 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
                      esc_error_t *err);
 /* One look at the queue: claim its oldest ticket.  NULL with err->code ==
  * ESC_OK when it is empty; *poll then says what to wait for. */
+/* Resolve ticket `id` inside the caller's transaction on c, as the resolve
+ * action does (its event, its timers: the callback deadline starts), for a
+ * problem's fix (problems.c): resolution and root_cause as stored.  extra
+ * (borrowed, may be NULL) is merged into the event's data.  *first_due is
+ * lowered to the earliest deadline it set; *db_now is the database clock
+ * the ticket was locked at.  409 invalid_transition when the
+ * ticket's state does not allow a resolve. */
+int escp_svc_resolve_in(struct escp_svc *svc, struct escp_conn *c, const struct esc_actor *actor,
+                        int64_t id, const char *resolution, const char *root_cause,
+                        json_t *extra, esc_time_t *db_now, esc_time_t *first_due,
+                        esc_error_t *err);
 json_t *escp_svc_claim(struct escp_svc *svc, const struct esc_actor *actor, enum esc_tier tier,
                        struct escp_poll *poll, esc_error_t *err);
 /* One look at the event feed (service_events.c): up to `limit` events after
@@ -341,5 +358,30 @@ json_t *escp_svc_retention_put(struct escp_svc *svc, int64_t actor_id, int64_t m
  * anonymised once. */
 json_t *escp_svc_retention_run(struct escp_svc *svc, int64_t actor_id, bool dry_run, int limit,
                                bool list, esc_error_t *err);
+
+/* ---- problems (problems.c; docs/problems.md) ----
+ * Each change is one transaction: the problem's row lock, the decision
+ * (core/problem.c), the row, its history and what it does to the linked
+ * tickets, committed together.  Each answers the problem as GET shows it
+ * (rendered), except action_complete (the action).  The texts go through
+ * the free-text scanner: stored masked, the findings sealed beside them. */
+json_t *escp_svc_problem_create(struct escp_svc *svc, const struct esc_actor *actor,
+                                const struct escp_problem_req *rq, esc_error_t *err);
+json_t *escp_svc_problem_get(struct escp_svc *svc, int64_t id, esc_error_t *err);
+json_t *escp_svc_problem_list(struct escp_svc *svc, const struct escp_problem_filter *f,
+                              esc_error_t *err);
+json_t *escp_svc_problem_events(struct escp_svc *svc, int64_t id, esc_error_t *err);
+json_t *escp_svc_problem_act(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                             enum esc_problem_act act, const struct escp_problem_args *a,
+                             esc_error_t *err);
+json_t *escp_svc_problem_action_add(struct escp_svc *svc, const struct esc_actor *actor,
+                                    int64_t problem_id, const struct escp_action_req *rq,
+                                    esc_error_t *err);
+json_t *escp_svc_problem_action_complete(struct escp_svc *svc, const struct esc_actor *actor,
+                                         int64_t problem_id, int64_t action_id, esc_error_t *err);
+json_t *escp_svc_problem_link(struct escp_svc *svc, const struct esc_actor *actor, int64_t problem_id,
+                              const int64_t *ticket_ids, size_t n, bool waiting, esc_error_t *err);
+json_t *escp_svc_problem_unlink(struct escp_svc *svc, const struct esc_actor *actor,
+                                int64_t problem_id, int64_t ticket_id, esc_error_t *err);
 
 #endif

@@ -244,7 +244,7 @@ static void *drain(void *arg)
                 log_info("sla engine: a backlog; the drainer connected to fire it alongside");
         }
         int fired = c ? e->batch : 0;
-        while (c && fired == e->batch && !stopping(e)) {
+        while (c && fired >= e->batch && !stopping(e)) {
             double late, f0 = escp_mono_now();
             if (escp_store_fire_due(c, e->batch, &fired, &late, &err) != 0)
                 break; /* the engine thread notices the database too */
@@ -284,9 +284,9 @@ static void *run(void *arg)
                 break;
             last_fired = fired;
             record_fired(e, fired, late, (escp_mono_now() - f0) * 1e3);
-            if (fired == e->batch && ++batches == 1 && e->ndrainers > 0)
+            if (fired >= e->batch && ++batches == 1 && e->ndrainers > 0)
                 start_draining(e); /* a backlog: fire it on more backends */
-        } while (fired == e->batch && !stopping(e));
+        } while (fired >= e->batch && !stopping(e));
 
         double next = 0;
         bool none = true;

@@ -314,10 +314,12 @@ static const char *failure_reason(CURLcode rc)
 static char *body_of(const struct escp_delivery *d)
 {
     json_t *payload = json_loads(d->payload, 0, NULL);
-    json_t *doc = json_pack("{s:s,s:I,s:s,s:o,s:I,s:o}", "delivery_id", d->id,
+    /* a notification about a problem (an action's breach) has no ticket:
+     * null, and data names the problem and the action */
+    json_t *doc = json_pack("{s:s,s:I,s:s,s:o,s:o,s:o}", "delivery_id", d->id,
                             "notification_id", (json_int_t)d->notification_id, "type", d->type,
                             "created_at", escp_json_time(d->created_at),
-                            "ticket_id", (json_int_t)d->ticket_id,
+                            "ticket_id", d->ticket_id ? json_integer(d->ticket_id) : json_null(),
                             "data", payload ? payload : json_object());
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);

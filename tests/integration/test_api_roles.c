@@ -1,6 +1,6 @@
 /* test_api_roles.c — who may call a route is decided before what they sent:
  * for every route of api_tickets.c, api_sla.c, api_events.c,
- * api_principals.c and api_taxonomy.c that needs a
+ * api_principals.c and api_taxonomy.c, api_problems.c that needs a
  * token, a request that is malformed (bad query and, where there is one, a
  * bad body) gets 401 without a token and 403 from each role that may not use
  * the route, never 400.  The same request from a role that may use the route
@@ -94,6 +94,33 @@ static const struct role_case cases[] = {
     /* the taxonomy: managers and admins */
     {"GET", "/v1/taxonomy", "/v1/taxonomy?bogus=1", NULL, "manager", {"frontdesk", "agent1"}},
     {"PUT", "/v1/taxonomy", "/v1/taxonomy?bogus=1", "{broken", "admin", {"frontdesk", "agent3"}},
+    /* problems (api_problems.c): opened by managers and agents of line-2 and
+     * line-3 (a line-1 agent is refused before the request is looked at),
+     * read by everyone, changed by managers and agents (which problem is
+     * theirs is decided after the request is read) */
+    {"POST", "/v1/problems", "/v1/problems?bogus=1", "{broken", "agent2", {"frontdesk", "agent1"}},
+    {"GET", "/v1/problems", "/v1/problems?limit=0", NULL, "frontdesk", {NULL}},
+    {"GET", "/v1/problems/{}", "/v1/problems/%lld?bogus=1", NULL, "agent1", {NULL}},
+    {"GET", "/v1/problems/{}/events", "/v1/problems/%lld/events?bogus=1", NULL, "frontdesk", {NULL}},
+    {"POST", "/v1/problems/{}/root_cause", "/v1/problems/%lld/root_cause?bogus=1", "{broken", "manager",
+     {"frontdesk"}},
+    {"POST", "/v1/problems/{}/workaround", "/v1/problems/%lld/workaround?bogus=1", "{broken", "agent3",
+     {"frontdesk"}},
+    {"POST", "/v1/problems/{}/fix", "/v1/problems/%lld/fix?bogus=1", "{broken", "agent2", {"frontdesk"}},
+    {"POST", "/v1/problems/{}/verify", "/v1/problems/%lld/verify?bogus=1", "{broken", "admin",
+     {"frontdesk"}},
+    {"POST", "/v1/problems/{}/close", "/v1/problems/%lld/close?bogus=1", "{broken", "manager",
+     {"frontdesk"}},
+    {"POST", "/v1/problems/{}/reopen", "/v1/problems/%lld/reopen?bogus=1", "{broken", "agent1",
+     {"frontdesk"}},
+    {"POST", "/v1/problems/{}/actions", "/v1/problems/%lld/actions?bogus=1", "{broken", "agent3",
+     {"frontdesk"}},
+    {"POST", "/v1/problems/{}/actions/{}/complete", "/v1/problems/%lld/actions/1/complete?bogus=1",
+     "{broken", "agent1", {"frontdesk"}},
+    {"POST", "/v1/problems/{}/tickets", "/v1/problems/%lld/tickets?bogus=1", "{broken", "agent2",
+     {"frontdesk"}},
+    {"DELETE", "/v1/problems/{}/tickets/{}", "/v1/problems/%lld/tickets/1?bogus=1", NULL, "manager",
+     {"frontdesk"}},
 };
 #define NCASES (sizeof cases / sizeof *cases)
 
@@ -122,14 +149,14 @@ static const char *events_now(void)
     return h_sql_value(H, "SELECT count(*) || '/' || (SELECT count(*) FROM tickets) FROM events");
 }
 
-/* Every route of the four files that needs a token has a case, and every
+/* Every route of the five files that needs a token has a case, and every
  * case is a route. */
 static void every_route_has_a_case(void **state)
 {
     (void)state;
     const struct escp_route *const tables[] = {escp_routes_tickets, escp_routes_sla,
                                                escp_routes_events, escp_routes_principals,
-                                               escp_routes_taxonomy, NULL};
+                                               escp_routes_taxonomy, escp_routes_problems, NULL};
     int missing = 0;
     size_t routes = 0;
     for (const struct escp_route *const *t = tables; *t; t++) {

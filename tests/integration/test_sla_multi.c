@@ -96,7 +96,7 @@ static const char *engine_sessions(void)
     return h_sql_value(H, "SELECT string_agg(pid || '@' || query_start, ',' ORDER BY pid) "
                           "FROM pg_stat_activity WHERE datname = current_database() "
                           "AND pid <> pg_backend_pid() AND state = 'idle' "
-                          "AND query LIKE 'SELECT extract(epoch FROM (SELECT min(due_at) FROM timers)%%'");
+                          "AND query LIKE 'SELECT extract(epoch FROM least((SELECT min(due_at) FROM timers)%%'");
 }
 
 static void idle_engines_run_no_statement(void **state)

@@ -523,6 +523,49 @@ async function retention() {
   await call('POST', '/v1/retention/run', { token: T.admin, body: {}, expect: 200 });
 }
 
+async function problems() {
+  const mk = async () => (await call('POST', '/v1/tickets', { token: T.frontdesk, body: { subject: '充电器发热 ' + unique('p') }, expect: 201 })).json;
+  const a = await mk(), b = await mk();
+  await call('POST', `/v1/tickets/${a.id}/acknowledge`, { token: T.agent1, expect: 200 });
+  await call('POST', '/v1/problems', { token: T.agent1, body: { title: 'x' }, expect: 403 });
+  await call('POST', '/v1/problems', { token: T.agent2, body: {}, expect: 400 });
+  const p = (await call('POST', '/v1/problems', { token: T.agent2, body: { title: 'B2311 批次充电器发热', description: '多位客户投诉同一批次充电器发热', category: 'product', signature_keywords: ['充电器', '发热'], verify_window_days: 30 }, expect: 201 })).json;
+  await call('GET', '/v1/problems?state=open&limit=5', { token: T.frontdesk, expect: 200 });
+  await call('GET', '/v1/problems?state=nope', { token: T.frontdesk, expect: 400 });
+  await call('GET', `/v1/problems/${p.id}`, { token: T.agent1, expect: 200 });
+  await call('GET', '/v1/problems/999999999', { token: T.agent1, expect: 404 });
+  await call('POST', `/v1/problems/${p.id}/tickets`, { token: T.agent2, body: { ticket_ids: [a.id, b.id], waiting_on_problem: true }, expect: 200 });
+  await call('POST', `/v1/problems/${p.id}/tickets`, { token: T.agent2, body: { ticket_ids: [] }, expect: 400 });
+  await call('DELETE', `/v1/problems/${p.id}/tickets/${b.id}`, { token: T.manager, expect: 200 });
+  await call('DELETE', `/v1/problems/${p.id}/tickets/${b.id}`, { token: T.manager, expect: 404 });
+  await call('POST', `/v1/problems/${p.id}/fix`, { token: T.agent2, body: { fix: 'x' }, expect: 409 });
+  await call('POST', `/v1/problems/${p.id}/root_cause`, { token: T.agent3, body: { root_cause: 'x' }, expect: 403 });
+  await call('POST', `/v1/problems/${p.id}/root_cause`, { token: T.agent2, body: { root_cause: '供应商电容批次不良', root_cause_kind: 'product_defect', containment: '冻结库存 B2311 批次', workaround: '门店免费更换' }, expect: 200 });
+  await call('POST', `/v1/problems/${p.id}/workaround`, { token: T.manager, body: { workaround: '请客户暂停使用，门店免费更换' }, expect: 200 });
+  const due = new Date(Date.now() + 86400e3).toISOString();
+  await call('POST', `/v1/problems/${p.id}/actions`, { token: T.agent2, body: { kind: 'other', description: 'x', owner_id: p.owner.id, due_at: due }, expect: 400 });
+  const q = (await call('POST', `/v1/problems/${p.id}/actions`, { token: T.agent2, body: { kind: 'corrective', description: '更换电容供应商', owner_id: p.owner.id, due_at: due }, expect: 201 })).json;
+  const act = q.actions[0];
+  await call('POST', `/v1/problems/${p.id}/actions/${act.id}/complete`, { token: T.agent2, expect: 200 });
+  await call('POST', `/v1/problems/${p.id}/actions/${act.id}/complete`, { token: T.manager, body: {}, expect: 409 });
+  await call('POST', `/v1/problems/${p.id}/fix`, { token: T.agent2, body: { fix: '已更换供应商，B2311 批次召回' }, expect: 200 });
+  await call('GET', `/v1/tickets/${a.id}`, { token: T.agent1, expect: 200 });
+  await call('GET', `/v1/tickets/${a.id}/events`, { token: T.agent1, expect: 200 });
+  await call('POST', `/v1/problems/${p.id}/verify`, { token: T.agent2, body: { verify_window_days: 7 }, expect: 200 });
+  await call('POST', `/v1/problems/${p.id}/reopen`, { token: T.agent2, body: {}, expect: 400 });
+  await call('POST', `/v1/problems/${p.id}/reopen`, { token: T.manager, body: { reason: '同批次又有投诉' }, expect: 200 });
+  await call('GET', `/v1/problems/${p.id}/events`, { token: T.frontdesk, expect: 200 });
+  // a second one through to closed, with If-Match
+  const p2 = (await call('POST', '/v1/problems', { token: T.manager, body: { title: '排班不足导致接听慢' }, expect: 201 })).json;
+  await call('POST', `/v1/problems/${p2.id}/root_cause`, { token: T.manager, body: { root_cause: '晚班人手不足' }, expect: 200 });
+  await call('POST', `/v1/problems/${p2.id}/actions`, { token: T.manager, body: { kind: 'preventive', description: '调整排班', owner_id: ADMIN_ID, due_at: due }, expect: 201 });
+  await call('POST', `/v1/problems/${p2.id}/fix`, { token: T.manager, body: { fix: '已调整排班' }, expect: 200 });
+  const v = (await call('POST', `/v1/problems/${p2.id}/verify`, { token: T.manager, expect: 200 })).json;
+  await call('POST', `/v1/problems/${p2.id}/close`, { token: T.manager, body: {}, headers: { 'If-Match': '"1"' }, expect: 412 });
+  await call('POST', `/v1/problems/${p2.id}/close`, { token: T.manager, headers: { 'If-Match': `"${v.version}"` }, expect: 200 });
+  await call('POST', `/v1/problems/${p2.id}/tickets`, { token: T.manager, body: { ticket_ids: [b.id] }, expect: 409 });
+}
+
 async function limits() {
   // a body over 1 MiB is refused on its Content-Length, before it is read;
   // the daemon may close the connection while the body is still being sent
@@ -548,6 +591,7 @@ async function main() {
   await principals();
   await retention();
   await taxonomy();
+  await problems();
   // the policies back as the migration made them
   await call('PUT', '/v1/policies/major', { token: T.manager, body: { ack_seconds: 600, resolve_seconds: 172800, warn_ratio: 0.8 }, expect: 200 });
   await limits();
