@@ -544,6 +544,8 @@ struct br {        /* one (ticket, kind, due_at) of the breaches */
 };
 
 struct ev {
+    int64_t id;
+    int to_tier;       /* 0 when the tier did not change */
     char type[20];
     char to_state[16]; /* "" when the state did not change */
     double at;         /* epoch seconds */
@@ -553,6 +555,18 @@ static int is_versionless(const char *type)
 {
     return strcmp(type, "commented") == 0 || strcmp(type, "customer_revealed") == 0 ||
            strcmp(type, "notified") == 0;
+}
+
+/* A ticket's history and breaches, to explain a breach reported lost or
+ * spurious. */
+static void dump_ticket(FILE *out, const struct tk *t, const struct ev *evs, const struct br *brs, int64_t id)
+{
+    fprintf(out, "ledger check: ticket %lld, version %d, %s:\n", (long long)id, t->version, t->state);
+    for (size_t k = t->ev0; k < t->ev0 + t->nev; k++)
+        fprintf(out, "    event %lld %-12s at %.6f to_state %s to_tier %d\n", (long long)evs[k].id, evs[k].type,
+                evs[k].at, evs[k].to_state[0] ? evs[k].to_state : "-", evs[k].to_tier);
+    for (size_t i = t->br0; i < t->br0 + t->nbr; i++)
+        fprintf(out, "    breach %s due %.6f\n", brs[i].ack ? "ack" : "other", brs[i].due);
 }
 
 /* qsort has no context argument: the tickets the keys are compared in */
@@ -616,8 +630,8 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
     PQclear(PQexec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
     struct br *brs = NULL;
     tr = q(c, "SELECT id, version, state, coalesce(idempotency_key, '') AS k FROM tickets ORDER BY id", out);
-    er = q(c, "SELECT ticket_id, type, coalesce(to_state, '') AS s, extract(epoch FROM at)::float8 AS at "
-              "FROM events ORDER BY ticket_id, id", out);
+    er = q(c, "SELECT ticket_id, type, coalesce(to_state, '') AS s, extract(epoch FROM at)::float8 AS at, "
+              "id, coalesce(to_tier, 0) FROM events ORDER BY ticket_id, id", out);
     br = q(c, "SELECT ticket_id, kind, extract(epoch FROM due_at)::float8 AS due, count(*) AS n "
               "FROM breaches GROUP BY 1, 2, 3 ORDER BY 1, 3", out);
     if (!tr || !er || !br)
@@ -640,6 +654,8 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
         snprintf(evs[i].type, sizeof evs[i].type, "%s", PQgetvalue(er, i, 1));
         snprintf(evs[i].to_state, sizeof evs[i].to_state, "%s", PQgetvalue(er, i, 2));
         evs[i].at = atof(PQgetvalue(er, i, 3));
+        evs[i].id = atoll(PQgetvalue(er, i, 4));
+        evs[i].to_tier = atoi(PQgetvalue(er, i, 5));
         if (id <= max_id && id >= 0) {
             if (tks[id].nev == 0)
                 tks[id].ev0 = (size_t)i;
@@ -793,10 +809,14 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
             if (left > due + 0.001 && !found) {
                 if (left == now && now - due <= settle_s)
                     continue; /* still waiting, within the engine's lateness */
+                if (res->breach_lost < REPORT_MAX)
+                    dump_ticket(out, t, evs, brs, id);
                 report(out, &res->breach_lost,
                        "ticket %lld: awaiting_ack from %.3f, due %.3f, left at %.3f (%.3f s late) without an ack breach",
                        (long long)id, evs[k].at, due, left, left - due);
             } else if (left < due - 0.001 && found) {
+                if (res->breach_spurious < REPORT_MAX)
+                    dump_ticket(out, t, evs, brs, id);
                 report(out, &res->breach_spurious, "ticket %lld: an ack breach due %.3f, but it left awaiting_ack at %.3f",
                        (long long)id, due, left);
             }
