@@ -633,7 +633,7 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
     er = q(c, "SELECT ticket_id, type, coalesce(to_state, '') AS s, extract(epoch FROM at)::float8 AS at, "
               "id, coalesce(to_tier, 0) FROM events ORDER BY ticket_id, id", out);
     br = q(c, "SELECT ticket_id, kind, extract(epoch FROM due_at)::float8 AS due, count(*) AS n "
-              "FROM breaches GROUP BY 1, 2, 3 ORDER BY 1, 3", out);
+              "FROM breaches WHERE ticket_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 3", out);
     if (!tr || !er || !br)
         goto done;
     int nt = PQntuples(tr);
@@ -758,7 +758,7 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
                    PQgetvalue(br, i, 1), PQgetvalue(br, i, 2));
     }
     r = q(c, "SELECT ticket_id, coalesce(b.n, 0), coalesce(e.n, 0) FROM "
-             "(SELECT ticket_id, count(*) AS n FROM breaches GROUP BY 1) b FULL JOIN "
+             "(SELECT ticket_id, count(*) AS n FROM breaches WHERE ticket_id IS NOT NULL GROUP BY 1) b FULL JOIN "
              "(SELECT ticket_id, count(*) AS n FROM events WHERE type = 'breached' GROUP BY 1) e "
              "USING (ticket_id) WHERE b.n IS DISTINCT FROM e.n", out);
     if (!r)

@@ -42,7 +42,8 @@
  *        engine batch, so keep resolve_seconds long: only ack deadlines
  *        fall in these tests);
  *      - no breach recorded twice (ticket, kind, due_at unique; one
- *        `breached` event per breach row);
+ *        `breached` event per breach row; the breaches of problems'
+ *        actions, which have no ticket, are not looked at);
  *      - none lost: no timer row overdue by more than `settle_s`, and for
  *        every awaiting_ack period in a history (entered at `at`, due at
  *        at + ack_seconds) that lasted past its due time there is an ack
