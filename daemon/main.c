@@ -252,6 +252,11 @@ static int cmd_serve(int n, const char **extra)
         strcasecmp(setting(ESCP_SET_WEBHOOK_ALLOW_PRIVATE_NETWORK), "on") == 0;
     cfg.target_resolution_pct = int_setting(ESCP_SET_TARGET_RESOLUTION_RATE);
     cfg.target_satisfaction_pct = int_setting(ESCP_SET_TARGET_SATISFACTION_RATE);
+    cfg.public_url = setting(ESCP_SET_PUBLIC_URL);
+    cfg.alert_ca_file = setting(ESCP_SET_ALERT_CA_FILE);
+    cfg.ack_link_ttl_s = int_setting(ESCP_SET_ACK_LINK_TTL);
+    cfg.alert_max_attempts = int_setting(ESCP_SET_ALERT_MAX_ATTEMPTS);
+    cfg.alert_backoff_ms = int_setting(ESCP_SET_ALERT_BACKOFF_MS);
 
     const char *cert_path = setting(ESCP_SET_TLS_CERT), *key_path = setting(ESCP_SET_TLS_KEY);
     char *cert = NULL, *key = NULL;

@@ -172,6 +172,27 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
                 "it; needs --tls-cert",
         .doc = "See [HTTPS](#https).",
     },
+    [ESCP_SET_PUBLIC_URL] = {
+        .flag = "--public-url", .env = "ESCALATED_PUBLIC_URL", .type = ESCP_SETTING_TEXT,
+        .scope = ESCP_SCOPE_SERVE, .unset = "alerts carry no links",
+        .help = "the address people reach this daemon at (https://helpdesk.example.com): chat and "
+                "mail alerts link to the ticket in the console and carry one-click "
+                "acknowledgement links under it",
+        .doc = "See [channels.md](channels.md#links).",
+    },
+    [ESCP_SET_ALERT_CA_FILE] = {
+        .flag = "--alert-ca-file", .env = "ESCALATED_ALERT_CA_FILE", .type = ESCP_SETTING_TEXT,
+        .scope = ESCP_SCOPE_SERVE, .unset = "the system's certificate authorities",
+        .help = "PEM file of the certificate authorities trusted for the TLS of alert channels "
+                "(a company mail relay with its own CA)",
+        .doc = "See [channels.md](channels.md#e-mail-over-smtp).",
+    },
+    [ESCP_SET_ACK_LINK_TTL] = {
+        .flag = "--ack-link-ttl", .env = "ESCALATED_ACK_LINK_TTL", .type = ESCP_SETTING_INT,
+        .scope = ESCP_SCOPE_SERVE, .dflt = "3600", .min = 5, .max = 604800, .unit = "seconds",
+        .help = "how long a one-click acknowledgement link in an alert works",
+        .doc = "See [channels.md](channels.md#one-click-acknowledgement).",
+    },
     [ESCP_SET_LOG_FORMAT] = {
         .flag = "--log-format", .env = "ESCALATED_LOG_FORMAT", .type = ESCP_SETTING_CHOICE,
         .scope = ESCP_SCOPE_ALL, .dflt = "text", .choices = log_formats,
@@ -202,6 +223,19 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
         .help = "the satisfaction rate in percent below which the monthly report marks an agent, or the "
                 "month, below_target",
         .doc = "See [reports.md](reports.md#targets).",
+    },
+    [ESCP_SET_ALERT_MAX_ATTEMPTS] = {
+        .flag = "--alert-max-attempts", .env = "ESCALATED_ALERT_MAX_ATTEMPTS", .type = ESCP_SETTING_INT,
+        .scope = ESCP_SCOPE_SERVE, .dflt = "5", .min = 1, .max = 100,
+        .help = "attempts to send an alert to its channel before it goes to the channel's fallback "
+                "(or is marked failed)",
+        .doc = "See [channels.md](channels.md).",
+    },
+    [ESCP_SET_ALERT_BACKOFF_MS] = {
+        .flag = "--alert-backoff-ms", .env = "ESCALATED_ALERT_BACKOFF_MS", .type = ESCP_SETTING_INT,
+        .scope = ESCP_SCOPE_SERVE, .dflt = "5000", .min = 10, .max = 3600000, .unit = "ms",
+        .help = "back-off after a first failed alert attempt, doubling after each further one",
+        .doc = "See [channels.md](channels.md).",
     },
 };
 

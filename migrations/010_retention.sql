@@ -27,26 +27,35 @@ ALTER TABLE tickets ADD COLUMN anonymised_at timestamptz;
 CREATE INDEX tickets_retention_due ON tickets (closed_at, id)
     WHERE state = 'closed' AND anonymised_at IS NULL;
 
--- The `anonymised` event.  Added to whatever the constraint allows now
--- rather than restated, so that this migration composes with any other
--- that grows the list.  The new constraint checks every event once (a
+-- Event types.  Later migrations add their own types to whatever the
+-- constraint allows when they run, rather than restating the list, so that
+-- migrations written side by side compose in any order:
+-- escalated_allow_event_types('a', 'b') adds those of its names the
+-- constraint lacks.  The new constraint checks every event once (a
 -- sequential scan under the table's lock, a few seconds per million events).
-DO $$
+CREATE FUNCTION escalated_allow_event_types(VARIADIC names text[]) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
     def text;
+    added text;
 BEGIN
     SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint
      WHERE conrelid = 'events'::regclass AND conname = 'events_type_check';
     IF def IS NULL OR position('ARRAY[' IN def) = 0 THEN
         RAISE EXCEPTION 'events_type_check is not the list 001_core.sql made: %', def;
     END IF;
-    IF position('''anonymised''' IN def) = 0 THEN
+    SELECT string_agg(quote_literal(n) || '::text, ', '') INTO added
+      FROM unnest(names) AS n WHERE position(quote_literal(n) IN def) = 0;
+    IF added IS NOT NULL THEN
         ALTER TABLE events DROP CONSTRAINT events_type_check;
         EXECUTE 'ALTER TABLE events ADD CONSTRAINT events_type_check '
-             || replace(def, 'ARRAY[', 'ARRAY[''anonymised''::text, ');
+             || replace(def, 'ARRAY[', 'ARRAY[' || added);
     END IF;
 END;
 $$;
+
+-- The `anonymised` event.
+SELECT escalated_allow_event_types('anonymised');
 
 -- The history stays append-only with ONE exception (docs/decisions.md,
 -- "Anonymising an append-only history"): the sealed findings of an event

@@ -12,25 +12,8 @@ ALTER TABLE tickets ADD COLUMN promised_at timestamptz,
     ADD COLUMN promise_by bigint REFERENCES principals(id),
     ADD COLUMN promise_tier smallint CHECK (promise_tier BETWEEN 1 AND 3);
 
--- The `planned` event, added to whatever the constraint allows now (as 010
--- does) rather than restated, so that this migration composes with the
--- others that grow the list.
-DO $$
-DECLARE
-    def text;
-BEGIN
-    SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint
-     WHERE conrelid = 'events'::regclass AND conname = 'events_type_check';
-    IF def IS NULL OR position('ARRAY[' IN def) = 0 THEN
-        RAISE EXCEPTION 'events_type_check is not the list 001_core.sql made: %', def;
-    END IF;
-    IF position('''planned''' IN def) = 0 THEN
-        ALTER TABLE events DROP CONSTRAINT events_type_check;
-        EXECUTE 'ALTER TABLE events ADD CONSTRAINT events_type_check '
-             || replace(def, 'ARRAY[', 'ARRAY[''planned''::text, ');
-    END IF;
-END;
-$$;
+-- The `planned` event (010's escalated_allow_event_types).
+SELECT escalated_allow_event_types('planned');
 
 -- The taxonomy: one document (its tree), the flat list of its codes (what a
 -- create checks a category against, in the database, so that a PUT on one

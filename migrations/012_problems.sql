@@ -105,27 +105,9 @@ ALTER TABLE tickets ADD COLUMN problem_id bigint REFERENCES problems(id),
     ADD CONSTRAINT tickets_waiting_needs_problem CHECK (problem_id IS NOT NULL OR NOT waiting_on_problem);
 CREATE INDEX tickets_problem ON tickets (problem_id, id) WHERE problem_id IS NOT NULL;
 
--- The tickets' history learns of their problem: the event types
--- problem_linked, problem_unlinked and workaround are added to whatever list
--- events_type_check holds now (010_retention adds its own the same way), so
--- that no migration drops another's types.
-DO $$
-DECLARE
-    def text;
-BEGIN
-    SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint
-     WHERE conrelid = 'events'::regclass AND conname = 'events_type_check';
-    IF def IS NULL OR position('ARRAY[' IN def) = 0 THEN
-        RAISE EXCEPTION 'events_type_check is not a list of types: %', def;
-    END IF;
-    IF position('''problem_linked''' IN def) = 0 THEN
-        ALTER TABLE events DROP CONSTRAINT events_type_check;
-        EXECUTE 'ALTER TABLE events ADD CONSTRAINT events_type_check '
-             || replace(def, 'ARRAY[', 'ARRAY[''problem_linked''::text, '
-                                       || '''problem_unlinked''::text, ''workaround''::text, ');
-    END IF;
-END;
-$$;
+-- The tickets' history learns of their problem (010's
+-- escalated_allow_event_types adds to whatever list the constraint holds).
+SELECT escalated_allow_event_types('problem_linked', 'problem_unlinked', 'workaround');
 
 -- Breaches of actions: a breach is about a ticket or about an action,
 -- exactly one of them; tier and severity are a ticket's and stay NULL for

@@ -18,5 +18,7 @@ extern const struct escp_route escp_routes_principals[];
 extern const struct escp_route escp_routes_retention[];
 extern const struct escp_route escp_routes_taxonomy[];
 extern const struct escp_route escp_routes_problems[];
+extern const struct escp_route escp_routes_console[];
+extern const struct escp_route escp_routes_channels[];
 
 #endif

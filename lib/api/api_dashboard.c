@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/dashboard.h"
+#include "api/assets.h"
 #include "base/log.h"
 #include "http/http.h"
 
@@ -26,16 +26,6 @@
 #define SUMMARY_HORIZON 3600
 #define SUMMARY_RECENT_EVENTS 50
 
-/* Every dashboard file: nothing but the daemon itself may serve script,
- * style or data to the page, it may not be framed, and it sends no referrer. */
-static const char *const page_headers[] = {
-    "Content-Security-Policy",
-    "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'",
-    "X-Frame-Options", "DENY",
-    "Referrer-Policy", "no-referrer",
-    NULL};
-
 /* ---- GET /v1/dashboard/summary ---- */
 
 static void escp_api_dashboard_summary(struct escp_req *r)
@@ -49,77 +39,19 @@ static void escp_api_dashboard_summary(struct escp_req *r)
     r->status = 200;
 }
 
-/* ---- static files ---- */
-
-static const char *content_type(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot)
-        return "application/octet-stream";
-    if (strcmp(dot, ".html") == 0)
-        return "text/html; charset=utf-8";
-    if (strcmp(dot, ".js") == 0)
-        return "text/javascript; charset=utf-8";
-    if (strcmp(dot, ".css") == 0)
-        return "text/css; charset=utf-8";
-    if (strcmp(dot, ".svg") == 0)
-        return "image/svg+xml";
-    if (strcmp(dot, ".png") == 0)
-        return "image/png";
-    return "application/octet-stream";
-}
-
-/* 304 when the client already has this version (If-None-Match). */
-static int not_modified(struct escp_req *r, const char *etag)
-{
-    const char *inm = escp_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    return inm && (strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL);
-}
-
-/* Answer with a copy of data (the response owns its buffer). */
-static void send_bytes(struct escp_req *r, const char *name, const char *etag,
-                       const void *data, size_t len, const char *cache)
-{
-    snprintf(r->etag, sizeof r->etag, "%s", etag);
-    r->headers = page_headers;
-    r->cache_control = cache;
-    if (not_modified(r, r->etag)) {
-        r->status = 304;
-        return;
-    }
-    r->raw = malloc(len ? len : 1);
-    if (!r->raw) {
-        esc_error_set(&r->err, ESC_ERR_INTERNAL, NULL, "out of memory");
-        return;
-    }
-    memcpy(r->raw, data, len);
-    r->raw_len = len;
-    r->ctype = content_type(name);
-    r->status = 200;
-}
-
-static int serve_asset(struct escp_req *r, const char *name)
-{
-    for (const struct escp_asset *a = escp_dashboard_assets; a->name; a++)
-        if (strcmp(a->name, name) == 0) {
-            /* revalidated on every load, so a new daemon's page is used at once */
-            send_bytes(r, a->name, a->etag, a->data, a->len, "no-cache");
-            return 0;
-        }
-    return -1;
-}
+/* ---- the page and its files ---- */
 
 /* The page and its files ignore query strings (?lang= is read by the page,
  * and a cache-busting ?v= must not break a file). */
 static void escp_api_dashboard_page(struct escp_req *r)
 {
-    if (serve_asset(r, "index.html") != 0)
+    if (escp_serve_asset(r, escp_dashboard_assets, "index.html") != 0)
         esc_error_set(&r->err, ESC_ERR_INTERNAL, NULL, "the dashboard was not built in");
 }
 
 static void escp_api_dashboard_file(struct escp_req *r)
 {
-    if (strcmp(r->params[0], "index.html") == 0 || serve_asset(r, r->params[0]) != 0)
+    if (strcmp(r->params[0], "index.html") == 0 || escp_serve_asset(r, escp_dashboard_assets, r->params[0]) != 0)
         esc_error_set(&r->err, ESC_ERR_NOT_FOUND, NULL, "no such route");
 }
 
@@ -196,10 +128,10 @@ static void escp_api_dashboard_chartjs(struct escp_req *r)
     char etag[24];
     snprintf(etag, sizeof etag, "\"%016llx\"", (unsigned long long)fnv1a((unsigned char *)js, len));
     snprintf(r->etag, sizeof r->etag, "%s", etag);
-    r->headers = page_headers;
+    r->headers = escp_page_headers;
     /* a packaged file changes only when the package is upgraded */
     r->cache_control = "public, max-age=86400";
-    if (not_modified(r, r->etag)) {
+    if (escp_asset_not_modified(r, r->etag)) {
         free(js);
         r->status = 304;
         return;

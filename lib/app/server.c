@@ -22,6 +22,8 @@ const struct escp_route *const escp_route_tables[] = {
     escp_routes_retention,
     escp_routes_taxonomy,
     escp_routes_problems,
+    escp_routes_console,
+    escp_routes_channels,
     NULL,
 };
 
@@ -35,13 +37,22 @@ struct esc_server {
     struct escp_http *http;
 };
 
-/* The SLA engine committed breach/at_risk events: wake GET /v1/events long polls. */
-static void wake_event_feed(void *wake) { escp_wake_events(wake); }
+/* The SLA engine committed breaches, warnings or ladder steps: wake the
+ * GET /v1/events long polls, and the workers that send what it wrote to the
+ * outboxes (they would otherwise look only at their next poll). */
+static void after_fire(void *arg)
+{
+    struct escp_svc *svc = arg;
+    escp_wake_events(svc->wake);
+    escp_webhooks_poke(svc->webhooks);
+    escp_alerts_poke(svc->alerts);
+}
 
 static void server_free(struct esc_server *s)
 {
     escp_engine_stop(s->svc.engine);
     escp_webhooks_stop(s->svc.webhooks);
+    escp_alerts_stop(s->svc.alerts);
     esc_store_free(s->svc.store);
     escp_wake_free(s->svc.wake);
     escp_keyring_free(s->svc.keys);
@@ -142,7 +153,6 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
         s->svc.engine = escp_engine_start(cfg->db, cfg->engine_batch, cfg->engine_max_sleep_ms, err);
         if (!s->svc.engine)
             goto fail;
-        escp_engine_on_fired(s->svc.engine, wake_event_feed, s->svc.wake);
     }
     if (!cfg->no_webhooks) {
         struct escp_webhook_config wc = {.max_attempts = cfg->webhook_max_attempts,
@@ -154,7 +164,24 @@ struct esc_server *esc_server_start(const struct esc_server_config *cfg, esc_err
         s->svc.webhooks = escp_webhooks_start(cfg->db, &wc, err);
         if (!s->svc.webhooks)
             goto fail;
+        /* the alert worker sends with the webhook worker's attempt budget */
+        struct escp_alerts_config ac = {.timeout_ms = cfg->webhook_timeout_ms > 0
+                                                          ? 2 * cfg->webhook_timeout_ms : 0,
+                                        .allow_private_network = cfg->webhook_allow_private_network != 0,
+                                        .public_url = cfg->public_url,
+                                        .ca_file = cfg->alert_ca_file,
+                                        .ack_link_ttl_s = cfg->ack_link_ttl_s,
+                                        .max_attempts = cfg->alert_max_attempts,
+                                        .backoff_base_ms = cfg->alert_backoff_ms,
+                                        .keys = &s->svc,
+                                        .open_secret = escp_svc_channel_secret,
+                                        .ack_link = escp_svc_ack_link};
+        s->svc.alerts = escp_alerts_start(cfg->db, &ac, err);
+        if (!s->svc.alerts)
+            goto fail;
     }
+    /* registered once the workers it pokes exist (NULL-safe when they do not) */
+    escp_engine_on_fired(s->svc.engine, after_fire, &s->svc);
     /* A thread per transaction the pool can run: a waiting long poll is
      * suspended and holds none (http.c). */
     int long_polls = cfg->max_long_polls > 0 ? cfg->max_long_polls : ESCP_HTTP_MAX_LONG_POLLS;

@@ -50,6 +50,12 @@ struct esc_server_config {
                                           shared addresses (docs/security.md#webhook-destinations) */
     /* the monthly report's targets, percent (docs/reports.md#targets); 0 = 90 */
     int target_resolution_pct, target_satisfaction_pct;
+    /* the alert worker (docs/channels.md): runs with the webhook worker */
+    const char *public_url;      /* where people reach the daemon: links in alerts; NULL = none */
+    const char *alert_ca_file;   /* more CAs for the TLS of channels; NULL = the system's */
+    int ack_link_ttl_s;          /* how long a one-click link works (default 3,600) */
+    int alert_max_attempts;      /* before the fallback (default 5) */
+    int alert_backoff_ms;        /* after a first failed attempt, doubling (default 5,000) */
 };
 
 struct esc_server;

@@ -24,7 +24,8 @@ const char *const esc_state_names[ESC_STATE__COUNT] = {
 _Static_assert(ESC_STATE_CLOSED + 1 == ESC_STATE__COUNT, "closed is the last state");
 const char *const esc_timer_names[ESCP_TIMER__COUNT] = {
     [ESCP_TIMER_ACK] = "ack", [ESCP_TIMER_RESOLVE] = "resolve", [ESCP_TIMER_WARN] = "warn",
-    [ESCP_TIMER_CALLBACK] = "callback", [ESCP_TIMER_PROMISE] = "promise"};
+    [ESCP_TIMER_CALLBACK] = "callback", [ESCP_TIMER_PROMISE] = "promise",
+    [ESCP_TIMER_LADDER] = "ladder"};
 const char *const esc_breach_names[ESC_BREACH__COUNT] = {
     [ESC_BREACH_ACK] = "ack", [ESC_BREACH_RESOLVE] = "resolve", [ESC_BREACH_CALLBACK] = "callback",
     [ESC_BREACH_PROMISE] = "promise", [ESC_BREACH_ACTION] = "action"};

@@ -66,14 +66,17 @@ enum { ESC_OPEN_STATES = ESC_STATE_CLOSED };
 extern const char *const esc_state_names[ESC_STATE__COUNT];
 
 /* The SLA timers, as timers.kind stores them: "ack", "resolve", "warn" (the
- * at-risk warning, shown as "at_risk"), "callback" and "promise" (the time
- * the assignee promised a solution by, issue 10's `plan`). */
+ * at-risk warning, shown as "at_risk"), "callback", "promise" (the time
+ * the assignee promised a solution by, issue 10's `plan`) and "ladder" (the
+ * next step of an escalation ladder, migration 014: it alerts, it records no
+ * breach). */
 enum escp_timer {
     ESCP_TIMER_ACK,
     ESCP_TIMER_RESOLVE,
     ESCP_TIMER_WARN,
     ESCP_TIMER_CALLBACK,
     ESCP_TIMER_PROMISE,
+    ESCP_TIMER_LADDER,
     ESCP_TIMER__COUNT
 };
 extern const char *const esc_timer_names[ESCP_TIMER__COUNT];

@@ -109,6 +109,7 @@ struct escp_action_args {
      * plan_solution NULL = no plan */
     const char *plan_solution;
     esc_time_t plan_promised_at;
+    const char *via;        /* acknowledge: how, when not the API ("link": a one-click link) */
 };
 
 /* How far ahead a plan may promise: beyond that it is no promise a

@@ -155,6 +155,10 @@ struct escp_list_filter {
 /* JSON array of tickets (new reference), newest first, at most limit + 1 rows
  * (the extra row tells the caller there is a next page). */
 json_t *escp_store_ticket_list(struct escp_conn *c, const struct escp_list_filter *f, esc_error_t *err);
+/* JSON array of up to `limit` tickets awaiting acknowledgement at `tier`, in
+ * the order the claim takes them; *queued = how many wait in all. */
+json_t *escp_store_ticket_queue(struct escp_conn *c, enum esc_tier tier, int limit, long *queued,
+                                esc_error_t *err);
 /* {"items": [...]} of the ticket's events, oldest first; NULL + NOT_FOUND. */
 json_t *escp_store_ticket_events(struct escp_conn *c, int64_t id, esc_error_t *err);
 /* The customer record as sealed ({"ticket_id", "name", "phone", "email",
@@ -506,5 +510,71 @@ json_t *escp_store_retention_due(struct escp_conn *c, int limit, esc_error_t *er
  * gets the count (0: none was left to take). */
 int escp_store_retention_anonymise(struct escp_conn *c, int limit, int64_t actor_id, json_t *done,
                                    int *n, esc_error_t *err);
+/* ---- channels, ladders, the alert outbox (store_alerts.c; docs/channels.md) ----
+ * Rows come back as JSON objects (new references): channels as the API shows
+ * them (never their sealed secret), messages with their facts. */
+struct escp_channel_new {
+    int64_t id;                 /* escp_store_channel_next_id: the sealed secret is bound to it */
+    const char *name, *kind, *language;
+    const char *event_types;    /* "{breached,at_risk}" */
+    const char *tiers;          /* "{1,2,3}" */
+    const char *target;         /* what the API shows of the destination */
+    const char *sealed;         /* esc1 sealed {"url", "secret", "password"} */
+    const char *config;         /* JSON text: what is not secret */
+    int rate_count, rate_seconds, block_seconds, digest_after;
+    int64_t fallback_id;        /* 0 = none */
+    int64_t created_by;
+};
+int escp_store_channel_next_id(struct escp_conn *c, int64_t *id, esc_error_t *err);
+json_t *escp_store_channel_create(struct escp_conn *c, const struct escp_channel_new *n, esc_error_t *err);
+json_t *escp_store_channel_list(struct escp_conn *c, esc_error_t *err); /* array, active ones */
+json_t *escp_store_channel_get(struct escp_conn *c, int64_t id, esc_error_t *err); /* NOT_FOUND */
+/* 1 deactivated (its pending messages to its fallback, or cancelled), 0 was already. */
+int escp_store_channel_delete(struct escp_conn *c, int64_t id, esc_error_t *err);
+/* Newest first; status NULL = any; before_id 0 = start. */
+json_t *escp_store_channel_messages(struct escp_conn *c, int64_t id, const char *status,
+                                    int64_t before_id, int limit, esc_error_t *err);
+/* A test message on an active channel; NOT_FOUND when there is none. */
+json_t *escp_store_channel_test(struct escp_conn *c, int64_t id, const char *by, esc_error_t *err);
+json_t *escp_store_ladder_list(struct escp_conn *c, esc_error_t *err);
+json_t *escp_store_ladder_put(struct escp_conn *c, int tier, const char *event, const char *steps,
+                              int repeat, int64_t actor_id, esc_error_t *err);
+int escp_store_ladder_delete(struct escp_conn *c, int tier, const char *event, esc_error_t *err);
+/* Of the ids given (array literals), the active channels and principals. */
+int escp_store_ladder_refs(struct escp_conn *c, const char *channel_ids, const char *principal_ids,
+                           json_t **channels, json_t **people, esc_error_t *err);
+/* The worker (workers/alerts.c), inside its transaction. */
+json_t *escp_store_alert_channels(struct escp_conn *c, int limit, esc_error_t *err);
+json_t *escp_store_alert_pending(struct escp_conn *c, int64_t channel_id, int limit, esc_error_t *err);
+json_t *escp_store_alert_claim(struct escp_conn *c, const char *ids, double lease_s, esc_error_t *err);
+json_t *escp_store_alert_fold(struct escp_conn *c, const char *ids, int64_t channel_id, double lease_s,
+                              esc_error_t *err);
+int escp_store_alert_reserve(struct escp_conn *c, int64_t channel_id, int sends, esc_error_t *err);
+int escp_store_alert_defer(struct escp_conn *c, int64_t channel_id, double seconds, esc_error_t *err);
+int escp_store_alert_fallback(struct escp_conn *c, const char *ids, int64_t channel_id, const char *why,
+                              esc_error_t *err);
+/* Outcomes, each in its own transaction, fenced by the attempt claimed:
+ * 1 recorded, 0 the lease was lost, -1 error. */
+int escp_store_alert_done(struct escp_conn *c, int64_t id, int attempts, esc_error_t *err);
+int escp_store_alert_fail(struct escp_conn *c, int64_t id, int attempts, const char *why,
+                          int max_attempts, double backoff_s, int *final, esc_error_t *err);
+int escp_store_alert_block(struct escp_conn *c, int64_t channel_id, double seconds, esc_error_t *err);
+/* The refused message $id waits `seconds` (the block), fenced by attempts. */
+int escp_store_alert_hold(struct escp_conn *c, int64_t id, int attempts, double seconds, const char *why,
+                          esc_error_t *err);
+int escp_store_alert_next(struct escp_conn *c, double *seconds, bool *none, esc_error_t *err);
+/* The active agents among principal_ids, and the ticket's state, tier and
+ * acknowledgement deadline (json null when no ticket). */
+int escp_store_alert_people(struct escp_conn *c, const char *principal_ids, int64_t ticket_id,
+                            json_t **people, json_t **ticket, esc_error_t *err);
+/* Record a used link: 1, or 0 when it was used before. */
+int escp_store_ack_link_use(struct escp_conn *c, const char *nonce, int64_t ticket_id, int64_t principal_id,
+                            const char *outcome, esc_error_t *err);
+/* {"ticket", "principal", "used", "now_ms"} for a link's page. */
+json_t *escp_store_ack_link_state(struct escp_conn *c, int64_t ticket_id, int64_t principal_id,
+                                  const char *nonce, esc_error_t *err);
+/* The SLA engine: fire up to `batch` due ladder steps (store_sla.c). */
+int escp_store_fire_ladders(struct escp_conn *c, int batch, int *fired, double *max_late_s,
+                            esc_error_t *err);
 
 #endif

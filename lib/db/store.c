@@ -20,7 +20,7 @@
  * in the file whose functions run them (store_<f>.c; "pool" is this file's).
  * A new store file adds one entry here. */
 #define STMT_TABLES(X) X(pool) X(tickets) X(sla) X(reports) X(events) X(metrics) X(webhooks) X(dashboard) X(principals) X(retention) \
-    X(taxonomy) X(problems)
+    X(taxonomy) X(problems) X(alerts)
 #define DECLARE_TABLE(f) extern const struct escp_stmt_table escp_stmts_##f;
 STMT_TABLES(DECLARE_TABLE)
 #define LIST_TABLE(f) &escp_stmts_##f,

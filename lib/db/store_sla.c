@@ -17,6 +17,7 @@ enum {
     S_BREACH_LIST,
     S_TIMER_NOTIFY,
     S_FIRE_DUE_TICKET,
+    S_FIRE_LADDER,
     S__COUNT
 };
 
@@ -27,12 +28,13 @@ enum {
  * output is never merged into the query above, which would draw the breach
  * id twice); not in a LATERAL join, which the planner may memoize on its
  * inputs -- one id for many breaches.  `agg` gives the flags of the two
- * timers the ticket's row remembers firing. */
+ * timers the ticket's row remembers firing.  Ladder steps (migration 014)
+ * are fire_ladder's. */
 #define FIRE_DUE_SQL(where_more) \
     "WITH due AS (SELECT tm.ticket_id, tm.kind, tm.due_at, t.tier, t.severity, t.assignee_id, " \
     "  t.resolve_due_at, tm.kind = ANY ($2::text[]) AS breach " \
     " FROM timers tm JOIN tickets t ON t.id = tm.ticket_id " \
-    " WHERE tm.due_at <= now() " where_more " ORDER BY tm.due_at LIMIT $1::int " \
+    " WHERE tm.due_at <= now() AND tm.kind <> 'ladder' " where_more " ORDER BY tm.due_at LIMIT $1::int " \
     " FOR UPDATE OF tm, t SKIP LOCKED), " \
     "d AS (SELECT x.*, CASE WHEN x.breach THEN 'breached' ELSE 'at_risk' END AS type, " \
     "  CASE WHEN x.breach THEN jsonb_build_object('kind', x.kind, 'breach_id', x.breach_id, " \
@@ -152,16 +154,68 @@ static const struct escp_stmt stmts[S__COUNT] = {
 
     /* Wake other daemons' engines at commit: a timer due soon ($1, text). */
     [S_TIMER_NOTIFY] = {"timer_notify", "SELECT pg_notify('" ESCP_TIMER_CHANNEL "', $1)"},
+
+    /* The SLA engine: fire up to $1 due ladder steps (migration 014), oldest
+     * first, under the same locks as fire_due.  For each: while the ticket
+     * is still what the ladder chases (awaiting acknowledgement, or not yet
+     * resolved), the step's message goes to the outbox for its channel and
+     * its people and an `alerted` event to the history; then the timer moves
+     * to the next step (delay after this step's deadline, not after now: the
+     * ladder keeps its schedule however late a pass runs), or, after the
+     * last step of the last round, the run ends and the timer goes. */
+    [S_FIRE_LADDER] = {"fire_ladder",
+        "WITH due AS (SELECT tm.ticket_id, tm.due_at, r.event, r.stop_on, r.steps, r.repeat, r.round, "
+        "  r.step, t.tier, t.state, t.severity, t.subject, t.ack_due_at, t.resolve_due_at "
+        " FROM timers tm JOIN tickets t ON t.id = tm.ticket_id "
+        " LEFT JOIN ladder_runs r ON r.ticket_id = tm.ticket_id AND r.ended_at IS NULL "
+        " WHERE tm.kind = 'ladder' AND tm.due_at <= now() ORDER BY tm.due_at LIMIT $1::int "
+        " FOR UPDATE OF tm, t SKIP LOCKED), "
+        "s AS (SELECT due.*, due.steps -> (due.step - 1) AS cur, jsonb_array_length(due.steps) AS n, "
+        "  coalesce((due.stop_on = 'acknowledged' AND due.state = 'awaiting_ack') OR "
+        "   (due.stop_on = 'resolved' AND due.state NOT IN ('resolved', 'closed')), false) AS live "
+        " FROM due), "
+        "nx AS (SELECT s.*, CASE WHEN NOT live THEN NULL WHEN step < n THEN step + 1 "
+        "   WHEN round < repeat THEN 1 END AS next_step, "
+        "  CASE WHEN step < n THEN round ELSE round + 1 END AS next_round FROM s), "
+        "x AS (SELECT nx.*, CASE WHEN next_step IS NOT NULL THEN due_at + make_interval(secs => "
+        "   (steps -> (next_step - 1) ->> 'delay_seconds')::float8) END AS next_due "
+        " FROM (SELECT nx.*, nextval('events_id_seq') AS event_id FROM nx) nx), "
+        "msg AS (INSERT INTO channel_messages (channel_id, ticket_id, source, recipients, facts) "
+        " SELECT c.id, x.ticket_id, 'ladder', ARRAY(SELECT jsonb_array_elements_text("
+        "   coalesce(x.cur -> 'recipients', '[]')))::bigint[], "
+        "  jsonb_build_object('type', 'ladder', 'event', x.event, 'ticket_id', x.ticket_id, "
+        "   'tier', 'line-' || x.tier, 'severity', x.severity, 'subject', x.subject, 'state', x.state, "
+        "   'round', x.round, 'step', x.step, 'steps', x.n, 'repeat', x.repeat, "
+        "   'ack_due_at', to_char(x.ack_due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+        "   'resolve_due_at', to_char(x.resolve_due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) "
+        " FROM x JOIN channels c ON c.id = (x.cur ->> 'channel_id')::bigint AND c.active WHERE x.live), "
+        "ev AS (INSERT INTO events (id, ticket_id, type, data) "
+        " SELECT event_id, ticket_id, 'alerted', jsonb_build_object('ladder', event, 'round', round, "
+        "  'step', step, 'steps', n, 'channel_id', cur -> 'channel_id', 'recipients', "
+        "  coalesce(cur -> 'recipients', '[]'), 'due_at', "
+        "  to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) FROM x WHERE live), "
+        "run AS (UPDATE ladder_runs r SET step = coalesce(x.next_step, r.step), "
+        "  round = CASE WHEN x.next_step IS NOT NULL THEN x.next_round ELSE r.round END, "
+        "  ended_at = CASE WHEN x.next_step IS NULL THEN now() END, "
+        "  end_reason = CASE WHEN x.next_step IS NULL THEN CASE WHEN x.live THEN 'exhausted' "
+        "   WHEN x.state IN ('resolved', 'closed') THEN x.state ELSE 'acknowledged' END END "
+        " FROM x WHERE r.ticket_id = x.ticket_id AND r.ended_at IS NULL), "
+        "mv AS (UPDATE timers tm SET due_at = x.next_due FROM x "
+        " WHERE tm.ticket_id = x.ticket_id AND tm.kind = 'ladder' AND x.next_due IS NOT NULL), "
+        "del AS (DELETE FROM timers tm USING x "
+        " WHERE tm.ticket_id = x.ticket_id AND tm.kind = 'ladder' AND x.next_due IS NULL) "
+        "SELECT count(*) AS fired, coalesce(max(extract(epoch FROM now() - due_at)), 0) AS max_late_s "
+        "FROM due"},
 };
 
 const struct escp_stmt_table escp_stmts_sla = {stmts, S__COUNT};
 
 /* One of the two firing statements: *fired and *max_late_s of its row. */
-static int fire(struct escp_conn *c, int s, const char *const *v, int *fired, double *max_late_s,
+static int fire(struct escp_conn *c, int s, int n, const char *const *v, int *fired, double *max_late_s,
                 esc_error_t *err)
 {
     int rc = -1, fired_col, late_col;
-    PGresult *res = escp_exec(c, &stmts[s], 2, v, err);
+    PGresult *res = escp_exec(c, &stmts[s], n, v, err);
     if (!res || escp_columns(res, stmts[s].name, err, "fired", &fired_col,
                              "max_late_s", &late_col, NULL) != 0)
         goto out;
@@ -185,7 +239,7 @@ int escp_store_fire_due(struct escp_conn *c, int batch, int *fired, double *max_
         return -1;
     /* the tickets' timers, then the actions' due dates: each statement its
      * own transaction, both in every pass of the engine */
-    if (fire(c, S_FIRE_DUE, v, &ft, &lt, err) != 0 || fire(c, S_FIRE_ACTIONS, va, &fa, &la, err) != 0)
+    if (fire(c, S_FIRE_DUE, 2, v, &ft, &lt, err) != 0 || fire(c, S_FIRE_ACTIONS, 2, va, &fa, &la, err) != 0)
         return -1;
     /* a full batch of either is a backlog: the caller goes on while
      * *fired >= batch */
@@ -211,6 +265,15 @@ int escp_store_fire_due_ticket(struct escp_conn *c, int64_t ticket_id, int *fire
 out:
     PQclear(res);
     return rc;
+}
+
+int escp_store_fire_ladders(struct escp_conn *c, int batch, int *fired, double *max_late_s,
+                            esc_error_t *err)
+{
+    char b[16];
+    snprintf(b, sizeof b, "%d", batch);
+    const char *v[1] = {b};
+    return fire(c, S_FIRE_LADDER, 1, v, fired, max_late_s, err);
 }
 
 int escp_store_next_due(struct escp_conn *c, double *seconds, bool *none, esc_error_t *err)
@@ -247,8 +310,8 @@ int escp_store_listen(struct escp_conn *c, esc_error_t *err)
 static struct escp_conn *engine_open(const char *conninfo, bool listen, esc_error_t *err)
 {
     static const struct escp_stmt *const mine[] = {&stmts[S_FIRE_DUE], &stmts[S_FIRE_ACTIONS],
-                                                   &stmts[S_NEXT_DUE]};
-    struct escp_conn *c = escp_conn_open_stmts(conninfo, mine, 3, err);
+                                                   &stmts[S_NEXT_DUE], &stmts[S_FIRE_LADDER]};
+    struct escp_conn *c = escp_conn_open_stmts(conninfo, mine, 4, err);
     if (!c)
         return NULL;
     PGresult *res = PQexec(c->pg, "SET synchronous_commit TO off");

@@ -46,6 +46,7 @@ enum {
     S_TEXT_STORE,
     S_CUSTOMER_PENDING,
     S_CUSTOMER_STORE,
+    S_TICKET_QUEUE,
     S__COUNT
 };
 
@@ -200,6 +201,15 @@ static const struct escp_stmt stmts[S__COUNT] = {
         " AND ($10::text IS NULL OR t.customer_phone_bi = $10::text) "
         " AND ($11::text IS NULL OR t.customer_id_number_bi = $11::text) "
         "ORDER BY t.id DESC LIMIT $9::int"},
+
+    /* A tier's queue in the order the claim takes it (S_CLAIM): major
+     * first, then the earliest acknowledgement deadline, then the lowest id;
+     * the claim queue's partial index serves it.  `queued` is how many wait
+     * in all, whatever the limit. */
+    [S_TICKET_QUEUE] = {"ticket_queue",
+        "SELECT " TICKET_COLS ", count(*) OVER () AS queued " TICKET_FROM
+        "WHERE t.state = 'awaiting_ack' AND t.tier = $1::smallint "
+        "ORDER BY (t.severity = 'major') DESC, t.ack_due_at, t.id LIMIT $2::int"},
 
     [S_TICKET_EVENTS] = {"ticket_events",
         "SELECT e.id, e.type, e.at, e.actor_id, p.name AS actor_name, p.role AS actor_role, "
@@ -854,6 +864,32 @@ json_t *escp_store_ticket_list(struct escp_conn *c, const struct escp_list_filte
         arr = json_array();
         for (int i = 0; i < PQntuples(res); i++)
             json_array_append_new(arr, ticket_from_row(res, i, &k));
+    }
+    PQclear(res);
+    return arr;
+}
+
+json_t *escp_store_ticket_queue(struct escp_conn *c, enum esc_tier tier, int limit, long *queued,
+                                esc_error_t *err)
+{
+    char tb[8], lim[16];
+    snprintf(tb, sizeof tb, "%d", (int)tier);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *v[2] = {tb, lim};
+    struct ticket_cols k;
+    int q;
+    PGresult *res = escp_exec(c, &stmts[S_TICKET_QUEUE], 2, v, err);
+    if (!res)
+        return NULL;
+    json_t *arr = NULL;
+    *queued = 0;
+    if (ticket_cols(res, stmts[S_TICKET_QUEUE].name, &k, err) == 0 &&
+        escp_columns(res, stmts[S_TICKET_QUEUE].name, err, "queued", &q, NULL) == 0) {
+        arr = json_array();
+        for (int i = 0; i < PQntuples(res); i++)
+            json_array_append_new(arr, ticket_from_row(res, i, &k));
+        if (PQntuples(res) > 0)
+            *queued = strtol(PQgetvalue(res, 0, q), NULL, 10);
     }
     PQclear(res);
     return arr;

@@ -336,6 +336,15 @@ int escp_customer_index(struct escp_keyring *kr, const char *kind, const char *v
     return rc;
 }
 
+int escp_keyring_mac(struct escp_keyring *kr, const char *kind, const char *msg,
+                     char out[ESC_BLIND_INDEX_LEN + 1], esc_error_t *err)
+{
+    pthread_rwlock_rdlock(&kr->lock);
+    int rc = esc_blind_index(kr->ring, kind, msg, out, err);
+    pthread_rwlock_unlock(&kr->lock);
+    return rc;
+}
+
 /* ---- re-sealing in batches ---- */
 
 /* One batch in one transaction; *done gets the rows sealed anew. */

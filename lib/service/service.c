@@ -167,8 +167,10 @@ out:
             escp_engine_poke(svc->engine, now, first_due);
         /* a major complaint committed a notification: deliver it now */
         const char *sev = json_string_value(json_object_get(t, "severity"));
-        if (sev && strcmp(sev, "major") == 0)
+        if (sev && strcmp(sev, "major") == 0) {
             escp_webhooks_poke(svc->webhooks);
+            escp_alerts_poke(svc->alerts); /* and its alerts to the channels that want it */
+        }
     }
     return escp_render_ticket(t);
 }
@@ -367,6 +369,8 @@ json_t *escp_svc_act(struct escp_svc *svc, const struct esc_actor *actor, int64_
     case ESC_ACT_ACKNOWLEDGE:
         t.acknowledged_at = t.now;
         t.tier_assignee[t.tier] = actor->id;
+        if (args->via)
+            data = json_pack("{s:s}", "via", args->via);
         break;
     case ESC_ACT_RESOLVE:
         t.resolved_at = t.now;

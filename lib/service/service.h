@@ -139,6 +139,11 @@ int escp_customer_index(struct escp_keyring *kr, const char *kind, const char *v
 int escp_customer_reseal(struct esc_store *store, struct escp_keyring *kr, unsigned below,
                          int batch, long *total, esc_error_t *err);
 
+/* A keyed MAC of msg (HMAC-SHA256 with the blind index key, `kind` mixed in
+ * as for the blind index: base/datakey.h), 64 hex digits: the same on every
+ * daemon that has the key file. */
+int escp_keyring_mac(struct escp_keyring *kr, const char *kind, const char *msg, char out[65],
+                     esc_error_t *err);
 /* Seal / open one value with the ring (the place string `aad` as in
  * base/datakey.h); malloc'd results, NULL with err. */
 char *escp_keyring_seal(struct escp_keyring *kr, const char *plain, size_t len, const char *aad,
@@ -189,6 +194,7 @@ struct escp_svc {
     struct escp_wake *wake;
     struct escp_engine *engine; /* may be NULL */
     struct escp_webhooks *webhooks; /* the delivery worker; may be NULL */
+    struct escp_alerts *alerts;     /* the alert worker; may be NULL */
     int notify_within_ms; /* pg_notify a new timer due sooner than this (0 = never) */
     _Atomic bool webhook_allow_private; /* webhooks may also aim at loopback and private
                                            networks (atomic: SIGHUP changes it while serving) */
@@ -358,6 +364,38 @@ json_t *escp_svc_retention_put(struct escp_svc *svc, int64_t actor_id, int64_t m
  * anonymised once. */
 json_t *escp_svc_retention_run(struct escp_svc *svc, int64_t actor_id, bool dry_run, int limit,
                                bool list, esc_error_t *err);
+/* ---- the agent console (console.c) ---- */
+/* {"tier", "queued", "items"}: up to `limit` tickets awaiting acknowledgement
+ * at `tier`, in the order the claim takes them; queued = all that wait. */
+json_t *escp_svc_queue(struct escp_svc *svc, enum esc_tier tier, int limit, esc_error_t *err);
+/* {"ticket_id", "version", "actions": [...]}: the actions the state machine
+ * allows `actor` on ticket `id` now (core/fsm.c); ESC_ERR_NOT_FOUND. */
+json_t *escp_svc_ticket_actions(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                                esc_error_t *err);
+
+/* ---- channels, ladders, one-click links (channels.c; docs/channels.md) ---- */
+json_t *escp_svc_channel_create(struct escp_svc *svc, const struct esc_actor *actor, json_t *body,
+                                esc_error_t *err);
+json_t *escp_svc_channel_list(struct escp_svc *svc, esc_error_t *err);
+json_t *escp_svc_channel_get(struct escp_svc *svc, int64_t id, esc_error_t *err);
+json_t *escp_svc_channel_delete(struct escp_svc *svc, int64_t id, esc_error_t *err);
+json_t *escp_svc_channel_messages(struct escp_svc *svc, int64_t id, const char *status, int64_t before_id,
+                                  int limit, esc_error_t *err);
+json_t *escp_svc_channel_test(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
+                              esc_error_t *err);
+json_t *escp_svc_ladder_list(struct escp_svc *svc, esc_error_t *err);
+json_t *escp_svc_ladder_put(struct escp_svc *svc, const struct esc_actor *actor, const char *tier,
+                            const char *event, json_t *body, esc_error_t *err);
+int escp_svc_ladder_delete(struct escp_svc *svc, const char *tier, const char *event, esc_error_t *err);
+/* The alert worker's callbacks (arg: the struct escp_svc). */
+char *escp_svc_channel_secret(void *arg, const char *sealed, int64_t channel_id);
+char *escp_svc_ack_link(void *arg, int64_t ticket_id, int64_t principal_id, int64_t ack_due_ms,
+                        int64_t expires_s, const char *nonce);
+/* A link's state ({"ticket", "principal", "used", "verdict", ...}; NOT_FOUND
+ * when it is not one of ours), and its use: the same, the verdict
+ * "acknowledged" when it acknowledged the ticket. */
+json_t *escp_svc_ack_link_state(struct escp_svc *svc, const char *token, esc_error_t *err);
+json_t *escp_svc_ack_link_use(struct escp_svc *svc, const char *token, esc_error_t *err);
 
 /* ---- problems (problems.c; docs/problems.md) ----
  * Each change is one transaction: the problem's row lock, the decision

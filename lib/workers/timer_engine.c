@@ -5,7 +5,9 @@
  *     fire due timers, `batch` (500) at a time: one statement each deletes
  *       the timers and writes the breach or at_risk event and the outbox row
  *       (FOR UPDATE SKIP LOCKED: two daemons never fire one timer twice);
- *       repeat until a statement fires fewer than `batch`
+ *       repeat until a statement fires fewer than `batch`; then the same for
+ *       the escalation ladders' steps (`ladder` timers: each alerts and moves
+ *       to the ladder's next step, docs/channels.md)
  *     ask the database how far away the earliest live timer is (index min)
  *     wait that long, at most max_sleep_ms (default 60 s, --engine-max-sleep),
  *     in poll() on two descriptors:
@@ -287,6 +289,18 @@ static void *run(void *arg)
             if (fired >= e->batch && ++batches == 1 && e->ndrainers > 0)
                 start_draining(e); /* a backlog: fire it on more backends */
         } while (fired >= e->batch && !stopping(e));
+        /* the escalation ladders' steps (migration 014): their own statement,
+         * since a step alerts and moves on where a deadline records a breach */
+        if (err.code == ESC_OK) {
+            int stepped = 0;
+            do {
+                double f0 = escp_mono_now();
+                if (escp_store_fire_ladders(c, e->batch, &stepped, &late, &err) != 0)
+                    break;
+                last_fired += stepped;
+                record_fired(e, stepped, late, (escp_mono_now() - f0) * 1e3);
+            } while (stepped == e->batch && !stopping(e));
+        }
 
         double next = 0;
         bool none = true;

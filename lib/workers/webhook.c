@@ -37,6 +37,7 @@
 #include "base/log.h"
 #include "core/netaddr.h"
 #include "core/webhook_sign.h"
+#include "workers/outbound.h"
 #include "workers/workers.h"
 #include "db/db.h"
 
@@ -62,7 +63,7 @@ struct escp_webhooks {
 
 /* ---- small helpers ---- */
 
-static double uniform01(void)
+double escp_out_uniform01(void)
 {
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
@@ -72,7 +73,7 @@ static double uniform01(void)
 
 /* Keep printable ASCII, escape the rest (valid UTF-8 for the database,
  * safe for logs and JSON). */
-static void printable(const char *in, size_t len, char *out, size_t cap)
+void escp_out_printable(const char *in, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
     for (size_t i = 0; i < len && o + 5 < cap; i++) {
@@ -245,8 +246,7 @@ struct attempt {
     char errbuf[CURL_ERROR_SIZE];
     CURLcode result;
     int done;
-    int refused;       /* the destination rules refused a host or address */
-    bool allow_private;
+    struct escp_out_guard guard; /* the destination rules; refused a host or address? */
 };
 
 /* The answer's body is read and dropped: a receiver's text (or whatever an
@@ -258,19 +258,15 @@ static size_t on_response(char *ptr, size_t size, size_t nmemb, void *arg)
     return size * nmemb;
 }
 
-/* libcurl calls this for each address it is about to connect to, after its
- * own resolution: the address checked is the address connected to, so a name
- * that resolves to a public address at registration and to an inside one
- * now (DNS rebinding) is refused here.  No proxy is used (CURLOPT_PROXY ""),
- * so this is the receiver's address. */
-static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+/* outbound.h: the address checked is the address connected to. */
+curl_socket_t escp_out_open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 {
-    struct attempt *a = arg;
+    struct escp_out_guard *g = arg;
     if (purpose != CURLSOCKTYPE_IPCXN)
         return CURL_SOCKET_BAD;
     enum esc_netaddr_class c = esc_netaddr_classify(&addr->addr);
-    if (!esc_netaddr_allowed(c, a->allow_private)) {
-        a->refused = 1;
+    if (!esc_netaddr_allowed(c, g->allow_private)) {
+        g->refused = 1;
         return CURL_SOCKET_BAD;
     }
     return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
@@ -278,7 +274,7 @@ static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_s
 
 /* A short reason for a failed transfer, kept in last_error.  libcurl's own
  * text can name addresses and internals; it goes to the log only. */
-static const char *failure_reason(CURLcode rc)
+const char *escp_out_failure_reason(CURLcode rc)
 {
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -338,7 +334,7 @@ static int add_header(struct attempt *a, const char *fmt, const char *value)
 }
 
 /* The URL's host is refused by name (a metadata service, localhost)? */
-static int host_refused(const char *url, bool allow_private)
+int escp_out_host_refused(const char *url, bool allow_private)
 {
     CURLU *u = curl_url();
     char *host = NULL;
@@ -354,9 +350,9 @@ static int host_refused(const char *url, bool allow_private)
 static int attempt_setup(struct escp_webhooks *w, struct attempt *a)
 {
     const struct escp_delivery *d = a->d;
-    a->allow_private = w->cfg.allow_private_network;
-    if (host_refused(d->url, a->allow_private)) {
-        a->refused = 1;
+    a->guard.allow_private = w->cfg.allow_private_network;
+    if (escp_out_host_refused(d->url, a->guard.allow_private)) {
+        a->guard.refused = 1;
         return -1;
     }
     char sig[ESC_WEBHOOK_SIGNATURE_LEN + 1], ts[24], n[16];
@@ -380,8 +376,8 @@ static int attempt_setup(struct escp_webhooks *w, struct attempt *a)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect could point inside */
     curl_easy_setopt(e, CURLOPT_PROXY, "");          /* nor http_proxy from the environment */
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_checked);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, a);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, escp_out_open_checked);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &a->guard);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, a->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(a->body));
@@ -430,7 +426,7 @@ static void attempt_record(struct escp_webhooks *w, struct escp_conn *c, struct 
     /* Only the status or a short reason is kept (docs/webhooks.md): never
      * the answer's body or headers, which an address that is not a receiver
      * could fill with whatever it serves. */
-    if (a->refused) {
+    if (a->guard.refused) {
         snprintf(error, sizeof error, NOT_ALLOWED);
         log_warn("webhooks: delivery %s to webhook %" PRId64 " refused: its destination is not a "
                  "public address (docs/security.md#webhook-destinations)", d->id, d->webhook_id);
@@ -439,14 +435,14 @@ static void attempt_record(struct escp_webhooks *w, struct escp_conn *c, struct 
     } else if (a->result != CURLE_OK) {
         char detail[CURL_ERROR_SIZE * 4];
         const char *why = a->errbuf[0] ? a->errbuf : curl_easy_strerror(a->result);
-        printable(why, strlen(why), detail, sizeof detail);
-        snprintf(error, sizeof error, "%s", failure_reason(a->result));
+        escp_out_printable(why, strlen(why), detail, sizeof detail);
+        snprintf(error, sizeof error, "%s", escp_out_failure_reason(a->result));
         log_info("webhooks: delivery %s: %s", d->id, detail);
     } else {
         snprintf(error, sizeof error, "HTTP %ld", status);
     }
     double delay = esc_webhook_backoff(d->attempts, w->cfg.backoff_base_ms / 1000.0,
-                                       w->cfg.backoff_cap_ms / 1000.0, uniform01());
+                                       w->cfg.backoff_cap_ms / 1000.0, escp_out_uniform01());
     if (escp_store_delivery_fail(c, d, status, error, w->cfg.max_attempts, delay, &final,
                                  &recorded, &err) != 0)
         log_warn("webhooks: recording the failure of delivery %s failed (%s)", d->id, err.message);
@@ -475,7 +471,7 @@ static void send_batch(struct escp_webhooks *w, struct escp_conn *c, struct escp
     for (int i = 0; i < n; i++) {
         a[i].d = &d[i];
         if (attempt_setup(w, &a[i]) != 0 || curl_multi_add_handle(multi, a[i].easy) != CURLM_OK) {
-            if (!a[i].refused)
+            if (!a[i].guard.refused)
                 log_error("webhooks: cannot prepare delivery %s", d[i].id);
             curl_easy_cleanup(a[i].easy);
             a[i].easy = NULL;

@@ -67,4 +67,33 @@ int escp_webhooks_global_init(void);
 /* "whsec_" + 43 base64url characters (256 random bits); malloc'd. */
 char *escp_webhook_secret_new(esc_error_t *err);
 
+/* ---- the alert worker (alerts.c; docs/channels.md) ----
+ * Sends the alert outbox to chat robots, incoming webhooks and mail within
+ * each platform's limits.  What needs the data key is asked of the service
+ * through the two callbacks (the worker sits below it). */
+struct escp_alerts_config {
+    int max_attempts;      /* 5, then the fallback channel */
+    int backoff_base_ms;   /* 5,000 */
+    int backoff_cap_ms;    /* 300,000 */
+    int timeout_ms;        /* 10,000 per attempt */
+    int max_sleep_ms;      /* 1,000 */
+    bool allow_private_network;
+    const char *public_url; /* where people reach this daemon (links); NULL = no links */
+    const char *ca_file;    /* more CA certificates to trust for TLS (PEM); NULL = the system's */
+    int ack_link_ttl_s;     /* 3,600: how long a one-click link works */
+    void *keys;             /* the callbacks' argument */
+    /* the channel's sealed secrets as JSON text (malloc'd; the caller wipes it), or NULL */
+    char *(*open_secret)(void *keys, const char *sealed, int64_t channel_id);
+    /* a signed one-click link token (malloc'd), or NULL */
+    char *(*ack_link)(void *keys, int64_t ticket_id, int64_t principal_id, int64_t ack_due_ms,
+                      int64_t expires_s, const char *nonce);
+};
+struct escp_alerts;
+struct escp_alerts *escp_alerts_start(const char *conninfo, const struct escp_alerts_config *cfg,
+                                      esc_error_t *err);
+/* Stops, after the sends in flight (at most timeout_ms). NULL-safe. */
+void escp_alerts_stop(struct escp_alerts *a);
+/* This process committed a message: look now. NULL-safe. */
+void escp_alerts_poke(struct escp_alerts *a);
+
 #endif

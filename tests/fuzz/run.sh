@@ -4,7 +4,7 @@
 # invariant; the input that did it is saved under $FUZZ_BUILD/artifacts/
 # (add it to tests/fuzz/corpus/<harness>/ and a unit test when it is fixed).
 #
-#   tests/fuzz/run.sh [harness ...]          default: pii calendar tzif body query path
+#   tests/fuzz/run.sh [harness ...]          default: pii calendar tzif body query path alert
 #
 # Environment: FUZZ_SECONDS (per harness, default 30), FUZZ_BUILD (build
 # directory, default build-fuzz), CC (default clang), FUZZ_JOBS (build jobs,
@@ -17,7 +17,7 @@ src=$(cd "$here/../.." && pwd)
 build=${FUZZ_BUILD:-$src/build-fuzz}
 seconds=${FUZZ_SECONDS:-30}
 cc=${CC:-clang}
-harnesses=${*:-pii calendar tzif body query path}
+harnesses=${*:-pii calendar tzif body query path alert}
 
 targets=
 for h in $harnesses; do

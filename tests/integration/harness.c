@@ -1013,6 +1013,15 @@ void h_daemon_stop_ok(h_ctx *h)
     }
 }
 
+void h_daemon_kill(h_ctx *h)
+{
+    if (!h->pid)
+        fail_msg("no daemon running");
+    kill(h->pid, SIGKILL);
+    waitpid(h->pid, NULL, 0);
+    h->pid = 0;
+}
+
 void h_daemon_restart(h_ctx *h)
 {
     h_daemon_stop_ok(h);

@@ -96,6 +96,8 @@ void h_daemon_start(h_ctx *h);                 /* asserts it answers /healthz 20
 int h_daemon_stop(h_ctx *h);                   /* SIGTERM; returns the exit status (-1 on signal/timeout) */
 void h_daemon_stop_ok(h_ctx *h);               /* asserts exit status 0 */
 void h_daemon_restart(h_ctx *h);
+/* SIGKILL the daemon and reap it (no shutdown of any kind); h_daemon_start again. */
+void h_daemon_kill(h_ctx *h);
 pid_t h_daemon_pid(h_ctx *h);
 /* Extra args appended to `serve` on the next start (NULL-terminated, copied). */
 void h_daemon_args(h_ctx *h, const char *const *argv);

@@ -1,6 +1,7 @@
 /* test_api_roles.c — who may call a route is decided before what they sent:
  * for every route of api_tickets.c, api_sla.c, api_events.c,
- * api_principals.c and api_taxonomy.c, api_problems.c that needs a
+ * api_principals.c, api_taxonomy.c, api_problems.c, api_console.c and
+ * api_channels.c that needs a
  * token, a request that is malformed (bad query and, where there is one, a
  * bad body) gets 401 without a token and 403 from each role that may not use
  * the route, never 400.  The same request from a role that may use the route
@@ -91,6 +92,22 @@ static const struct role_case cases[] = {
      {"manager", "agent3"}},
     {"POST", "/v1/principals/{}/rotate", "/v1/principals/%lld/rotate?bogus=1", "{broken", "admin",
      {"manager", "frontdesk"}},
+    /* the console's routes (api_console.c) */
+    {"GET", "/v1/me", "/v1/me?bogus=1", NULL, "frontdesk", {NULL}},
+    {"GET", "/v1/queues/{tier}", "/v1/queues/line-1?bogus=1", NULL, "agent1", {"frontdesk", "agent2"}},
+    {"GET", "/v1/tickets/{}/actions", "/v1/tickets/%lld/actions?bogus=1", NULL, "agent3", {NULL}},
+    {"GET", "/v1/categories", "/v1/categories?bogus=1", NULL, "frontdesk", {NULL}},
+    /* channels (admins) and ladders (managers): api_channels.c */
+    {"POST", "/v1/channels", "/v1/channels?bogus=1", "{broken", "admin", {"manager", "agent1"}},
+    {"GET", "/v1/channels", "/v1/channels?bogus=1", NULL, "admin", {"manager", "frontdesk"}},
+    {"GET", "/v1/channels/{}", "/v1/channels/1?bogus=1", NULL, "admin", {"manager"}},
+    {"DELETE", "/v1/channels/{}", "/v1/channels/1?bogus=1", NULL, "admin", {"manager"}},
+    {"GET", "/v1/channels/{}/messages", "/v1/channels/1/messages?limit=0", NULL, "admin", {"manager"}},
+    {"POST", "/v1/channels/{}/test", "/v1/channels/1/test?bogus=1", "{broken", "admin", {"manager"}},
+    {"GET", "/v1/ladders", "/v1/ladders?bogus=1", NULL, "manager", {"agent1", "frontdesk"}},
+    {"PUT", "/v1/ladders/{tier}/{}", "/v1/ladders/line-1/ack_breach?bogus=1", "{broken", "manager",
+     {"agent1", "frontdesk"}},
+    {"DELETE", "/v1/ladders/{tier}/{}", "/v1/ladders/line-1/ack_breach?bogus=1", NULL, "admin", {"agent3"}},
     /* the taxonomy: managers and admins */
     {"GET", "/v1/taxonomy", "/v1/taxonomy?bogus=1", NULL, "manager", {"frontdesk", "agent1"}},
     {"PUT", "/v1/taxonomy", "/v1/taxonomy?bogus=1", "{broken", "admin", {"frontdesk", "agent3"}},
@@ -156,7 +173,8 @@ static void every_route_has_a_case(void **state)
     (void)state;
     const struct escp_route *const tables[] = {escp_routes_tickets, escp_routes_sla,
                                                escp_routes_events, escp_routes_principals,
-                                               escp_routes_taxonomy, escp_routes_problems, NULL};
+                                               escp_routes_taxonomy, escp_routes_problems,
+                                               escp_routes_console, escp_routes_channels, NULL};
     int missing = 0;
     size_t routes = 0;
     for (const struct escp_route *const *t = tables; *t; t++) {

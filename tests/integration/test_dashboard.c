@@ -16,18 +16,14 @@
  *
  * chromium and chromedriver are required: when they are missing the test
  * fails (scripts/test.sh and .ci/run install them). */
-#include "harness.h"
+#include "harness_webdriver.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define TIME_BOX_S 50.0
@@ -36,46 +32,11 @@ static h_ctx *H;
 static double T0;
 
 static struct {
-    pid_t pid;         /* chromedriver (its own process group) */
-    char base[64];     /* http://127.0.0.1:PORT */
-    char *session;
-    char userdir[64];
     char *outdir;      /* the build directory */
     char *srcdir;      /* the source tree */
 } W;
 
 /* ---------------------------------------------------------------- helpers */
-
-static char *find_in_path(const char *const *names)
-{
-    const char *path = getenv("PATH");
-    char buf[4096];
-    for (const char *const *n = names; *n; n++) {
-        if ((*n)[0] == '/') {
-            if (access(*n, X_OK) == 0)
-                return strdup(*n);
-            continue;
-        }
-        for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
-            size_t len = strcspn(p, ":");
-            snprintf(buf, sizeof buf, "%.*s/%s", (int)len, p, *n);
-            if (len && access(buf, X_OK) == 0)
-                return strdup(buf);
-            p += len;
-            if (*p == ':')
-                p++;
-        }
-    }
-    return NULL;
-}
-
-static void time_box(const char *what)
-{
-    if (h_now() - T0 > TIME_BOX_S) {
-        print_error("dashboard test: over its %.0f s time box at: %s\n", TIME_BOX_S, what);
-        fail();
-    }
-}
 
 static char *dirname_of(const char *path)
 {
@@ -86,325 +47,6 @@ static char *dirname_of(const char *path)
     else
         strcpy(d, ".");
     return d;
-}
-
-/* -------------------------------------------------------------- WebDriver */
-
-struct wbuf {
-    char *p;
-    size_t n;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    struct wbuf *b = ud;
-    size_t add = size * nmemb;
-    char *np = realloc(b->p, b->n + add + 1);
-    if (!np)
-        return 0;
-    b->p = np;
-    memcpy(b->p + b->n, ptr, add);
-    b->n += add;
-    b->p[b->n] = '\0';
-    return add;
-}
-
-/* One WebDriver command.  Steals body.  Returns the response's "value" (new
- * reference, may be NULL) and its HTTP status in *status (0: no answer). */
-static json_t *wd_raw(const char *method, const char *path, json_t *body, long *status)
-{
-    char url[512];
-    struct wbuf b = {0};
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    snprintf(url, sizeof url, "%s%s", W.base, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (text)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-    else if (strcmp(method, "POST") == 0)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
-    *status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(c);
-    free(text);
-    json_t *doc = b.p ? json_loads(b.p, 0, NULL) : NULL;
-    free(b.p);
-    json_t *v = doc ? json_incref(json_object_get(doc, "value")) : NULL;
-    json_decref(doc);
-    return v;
-}
-
-/* The same, asserting success; the value is kept until wd_gc(). */
-static json_t *kept[1 << 16];
-static size_t n_kept;
-
-static json_t *keep(json_t *v)
-{
-    if (v && n_kept < sizeof kept / sizeof kept[0])
-        kept[n_kept++] = v;
-    return v;
-}
-
-static void wd_gc(void)
-{
-    for (size_t i = 0; i < n_kept; i++)
-        json_decref(kept[i]);
-    n_kept = 0;
-}
-
-static json_t *wd(const char *method, const char *path, json_t *body)
-{
-    long st;
-    json_t *v = keep(wd_raw(method, path, body, &st));
-    if (st != 200) {
-        char *d = v ? json_dumps(v, JSON_COMPACT) : NULL;
-        print_error("WebDriver %s %s -> %ld %s\n", method, path, st, d ? d : "");
-        free(d);
-        fail();
-    }
-    return v;
-}
-
-/* "/session/ID" + tail (a static buffer: use it at once) */
-static const char *spath(const char *tail)
-{
-    static char p[512];
-    snprintf(p, sizeof p, "/session/%s%s", W.session, tail);
-    return p;
-}
-
-/* Run a script in the page (a function body; `arguments` as usual). */
-static json_t *js(const char *script)
-{
-    return wd("POST", spath("/execute/sync"),
-              json_pack("{s:s,s:[]}", "script", script, "args"));
-}
-
-/* Not kept: for polling. */
-static int js_bool(const char *script)
-{
-    long st;
-    json_t *v = wd_raw("POST", spath("/execute/sync"),
-                       json_pack("{s:s,s:[]}", "script", script, "args"), &st);
-    int yes = st == 200 && json_is_true(v);
-    if (st != 200) {
-        char *d = v ? json_dumps(v, JSON_COMPACT) : NULL;
-        print_error("WebDriver script failed (%ld): %s\n  %s\n", st, d ? d : "", script);
-        free(d);
-        json_decref(v);
-        fail();
-    }
-    json_decref(v);
-    return yes;
-}
-
-static const char *js_str(const char *script)
-{
-    const char *s = json_string_value(js(script));
-    return s ? s : "";
-}
-
-/* Poll a script until it returns true; fail with `what` after timeout_s. */
-static void wait_js(const char *script, double timeout_s, const char *what)
-{
-    double until = h_now() + timeout_s;
-    while (!js_bool(script)) {
-        if (h_now() > until) {
-            print_error("dashboard: timed out waiting for %s\n  (script: %s)\n  page says: %s\n",
-                        what, script,
-                        js_str("return Array.from(document.querySelectorAll('.error:not([hidden])'))"
-                               ".map(function (e) { return e.textContent; }).join(' | ');"));
-            fail();
-        }
-        time_box(what);
-        h_sleep(0.1);
-    }
-}
-
-static const char *element(const char *css)
-{
-    json_t *v = wd("POST", spath("/element"),
-                   json_pack("{s:s,s:s}", "using", "css selector", "value", css));
-    const char *key;
-    json_t *id;
-    json_object_foreach(v, key, id) return json_string_value(id);
-    fail_msg("no element id for %s", css);
-    return NULL;
-}
-
-static void click(const char *css)
-{
-    char p[256];
-    snprintf(p, sizeof p, "/element/%s/click", element(css));
-    wd("POST", spath(p), NULL);
-}
-
-static void type_into(const char *css, const char *text)
-{
-    char p[256];
-    const char *id = element(css);
-    snprintf(p, sizeof p, "/element/%s/clear", id);
-    wd("POST", spath(p), NULL);
-    snprintf(p, sizeof p, "/element/%s/value", id);
-    wd("POST", spath(p), json_pack("{s:s}", "text", text));
-}
-
-static void cdp(const char *cmd, json_t *params)
-{
-    wd("POST", spath("/goog/cdp/execute"), json_pack("{s:s,s:o}", "cmd", cmd, "params", params));
-}
-
-static int b64val(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-static json_t *js(const char *script);
-
-static void screenshot(const char *path)
-{
-    js("window.scrollTo(0, 0); return null;");
-    h_sleep(0.1);
-    const char *b64 = json_string_value(wd("GET", spath("/screenshot"), NULL));
-    assert_non_null(b64);
-    size_t n = strlen(b64), o = 0;
-    unsigned char *out = malloc(n * 3 / 4 + 3);
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64val((unsigned char)b64[i]);
-        if (v < 0)
-            continue;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    assert_true(o > 8 && memcmp(out, "\x89PNG", 4) == 0);
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        fail_msg("cannot write %s: %s", path, strerror(errno));
-    assert_int_equal(fwrite(out, 1, o, f), o);
-    fclose(f);
-    free(out);
-    fprintf(stderr, "dashboard: screenshot %s (%zu bytes)\n", path, o);
-}
-
-static void wd_start(void)
-{
-    static const char *const drivers[] = {"chromedriver", "/usr/lib/chromium/chromedriver", NULL};
-    static const char *const browsers[] = {"chromium", "chromium-browser", "/usr/lib/chromium/chromium", NULL};
-    char *driver = find_in_path(drivers), *browser = find_in_path(browsers);
-    if (!driver || !browser)
-        fail_msg("the dashboard test needs Debian's chromium and chromium-driver "
-                 "(apt-get install chromium chromium-driver; scripts/test.sh installs them): "
-                 "chromedriver %s, chromium %s", driver ? driver : "NOT FOUND",
-                 browser ? browser : "NOT FOUND");
-    int port = h_free_port();
-    snprintf(W.base, sizeof W.base, "http://127.0.0.1:%d", port);
-    char portarg[32], logpath[4096];
-    snprintf(portarg, sizeof portarg, "--port=%d", port);
-    snprintf(logpath, sizeof logpath, "%s/chromedriver.log", W.outdir);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setpgid(0, 0); /* chromedriver and the browsers it starts: one group to stop */
-        int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execl(driver, driver, portarg, (char *)NULL);
-        _exit(127);
-    }
-    W.pid = pid;
-    setpgid(pid, pid);
-    double until = h_now() + 15;
-    for (;;) {
-        long st;
-        json_t *v = wd_raw("GET", "/status", NULL, &st);
-        int ready = st == 200 && json_is_true(json_object_get(v, "ready"));
-        json_decref(v);
-        if (ready)
-            break;
-        if (h_now() > until)
-            fail_msg("chromedriver did not become ready in 15 s (see %s)", logpath);
-        h_sleep(0.05);
-    }
-
-    strcpy(W.userdir, "/tmp/esc-dashboard-XXXXXX");
-    assert_non_null(mkdtemp(W.userdir));
-    char udarg[128];
-    snprintf(udarg, sizeof udarg, "--user-data-dir=%s", W.userdir);
-    json_t *args = json_pack("[s,s,s,s,s,s,s,s,s,s,s,s]", "--headless=new",
-                             "--no-sandbox", /* we run as root */
-                             "--disable-dev-shm-usage", "--disable-gpu", udarg,
-                             "--window-size=1280,900", "--lang=en-US", "--no-first-run",
-                             "--disable-extensions", "--disable-background-networking",
-                             "--disable-component-update", "--disable-sync");
-    json_t *caps = json_pack("{s:{s:{s:s,s:{s:s,s:o},s:{s:s}}}}", "capabilities", "alwaysMatch",
-                             "browserName", "chrome", "goog:chromeOptions", "binary", browser,
-                             "args", args, "goog:loggingPrefs", "browser", "ALL");
-    json_t *v = wd("POST", "/session", caps);
-    W.session = strdup(json_string_value(json_object_get(v, "sessionId")));
-    assert_non_null(W.session);
-    free(driver);
-    free(browser);
-}
-
-static void wd_stop(void)
-{
-    if (W.session) {
-        long st;
-        char p[128];
-        snprintf(p, sizeof p, "/session/%s", W.session);
-        json_decref(wd_raw("DELETE", p, NULL, &st));
-        free(W.session);
-        W.session = NULL;
-    }
-    if (W.pid > 0) {
-        kill(-W.pid, SIGTERM);
-        int status;
-        double until = h_now() + 5;
-        while (waitpid(W.pid, &status, WNOHANG) == 0) {
-            if (h_now() > until) {
-                kill(-W.pid, SIGKILL);
-                waitpid(W.pid, &status, 0);
-                break;
-            }
-            h_sleep(0.05);
-        }
-        W.pid = 0;
-    }
-    if (W.userdir[0]) {
-        char *const rm[] = {"rm", "-rf", W.userdir, NULL};
-        h_run(rm, NULL);
-        W.userdir[0] = '\0';
-    }
-    wd_gc();
 }
 
 /* ------------------------------------------------------------- the world */
@@ -490,7 +132,7 @@ static void check_open_counts(json_int_t want_total)
         for (int j = 0; j < 4; j++) {
             json_int_t want = api_count(tiers[i], states[j]);
             total += want;
-            const char *shown = js_str(h_fmt(H,
+            const char *shown = wd_js_str(h_fmt(H,
                 "var td = document.querySelector('#open-table td[data-tier=\"%s\"][data-state=\"%s\"]');"
                 "return td ? td.textContent : 'missing';", tiers[i], states[j]));
             if (strcmp(shown, h_fmt(H, "%lld", (long long)want)) != 0)
@@ -498,7 +140,7 @@ static void check_open_counts(json_int_t want_total)
                          shown, (long long)want);
         }
     assert_int_equal(total, want_total);
-    assert_string_equal(js_str("return document.getElementById('open-total').textContent;"),
+    assert_string_equal(wd_js_str("return document.getElementById('open-total').textContent;"),
                         h_fmt(H, "%lld", (long long)want_total));
 }
 
@@ -506,7 +148,7 @@ static void check_open_counts(json_int_t want_total)
  * database, day by day in the calendar's zone.  1 when they agree. */
 static int chart_matches(int verbose)
 {
-    json_t *c = js("var c = Chart.getChart(document.getElementById('breach-chart'));"
+    json_t *c = wd_js("var c = Chart.getChart(document.getElementById('breach-chart'));"
                    "if (!c) return null;"
                    "return {days: c.data.days, sets: c.data.datasets.map(function (d) {"
                    "  return {key: d.key, data: d.data}; })};");
@@ -556,13 +198,13 @@ static int chart_matches(int verbose)
 /* Keys of the SLA table rows on the page, "|"-joined, and the API's. */
 static const char *page_report_keys(void)
 {
-    return js_str("return Array.from(document.querySelectorAll('#report-table tbody tr'))"
+    return wd_js_str("return Array.from(document.querySelectorAll('#report-table tbody tr'))"
                   ".map(function (r) { return r.dataset.key; }).sort().join('|');");
 }
 
 static const char *api_report_keys(const char *group_by)
 {
-    json_t *range = js("var f = document.getElementById('report-from').value,"
+    json_t *range = wd_js("var f = document.getElementById('report-from').value,"
                        "    t = document.getElementById('report-to').value; return [f, t];");
     const char *from = json_string_value(json_array_get(range, 0));
     const char *to = json_string_value(json_array_get(range, 1));
@@ -603,8 +245,8 @@ static const char *api_report_keys(const char *group_by)
 
 static void switch_group(const char *group_by)
 {
-    click(h_fmt(H, "#group-by option[value=\"%s\"]", group_by));
-    wait_js(h_fmt(H, "var t = document.getElementById('report-table');"
+    wd_click(h_fmt(H, "#group-by option[value=\"%s\"]", group_by));
+    wd_wait_js(h_fmt(H, "var t = document.getElementById('report-table');"
                      "return t.dataset.groupBy === '%s' && !t.hasAttribute('aria-busy');", group_by),
             10, h_fmt(H, "the SLA table grouped by %s", group_by));
     const char *want = api_report_keys(group_by);
@@ -616,91 +258,71 @@ static void switch_group(const char *group_by)
 
 /* Browser log: no script error, no CSP violation, no failed request other
  * than the refused tokens this test sends on purpose. */
-static void check_browser_log(void)
-{
-    json_t *logs = wd("POST", spath("/se/log"), json_pack("{s:s}", "type", "browser"));
-    size_t i;
-    json_t *e;
-    int bad = 0;
-    json_array_foreach(logs, i, e) {
-        const char *level = json_string_value(json_object_get(e, "level"));
-        const char *msg = json_string_value(json_object_get(e, "message"));
-        const char *src = json_string_value(json_object_get(e, "source"));
-        if (!level || strcmp(level, "SEVERE") != 0)
-            continue;
-        if (src && strcmp(src, "network") == 0 && msg &&
-            (strstr(msg, "status of 401") || strstr(msg, "status of 403")))
-            continue;
-        print_error("browser log: %s %s: %s\n", src ? src : "?", level, msg ? msg : "");
-        bad++;
-    }
-    assert_int_equal(bad, 0);
-}
-
 /* ------------------------------------------------------------------ test */
 
 static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_browser(void **state)
 {
     (void)state;
-    wd_start();
+    wd_start(W.outdir);
+    wd_time_box_start(TIME_BOX_S - (h_now() - T0), "dashboard test");
     const char *url = h_fmt(H, "%s/dashboard", H->base_url);
-    wd("POST", spath("/url"), json_pack("{s:s}", "url", url));
+    wd("POST", wd_spath("/url"), json_pack("{s:s}", "url", url));
 
     /* the token, once per session; bad ones are refused with a clear message */
-    wait_js("return !document.getElementById('login').hidden;", 10, "the token form");
-    type_into("#token", "esc_not_a_real_token");
-    click("#login-form button");
-    wait_js("var e = document.getElementById('login-error');"
+    wd_wait_js("return !document.getElementById('login').hidden;", 10, "the token form");
+    wd_type("#token", "esc_not_a_real_token");
+    wd_click("#login-form button");
+    wd_wait_js("var e = document.getElementById('login-error');"
             "return !e.hidden && e.textContent.indexOf('401') >= 0;", 10, "the 401 message");
-    type_into("#token", H->k.frontdesk);
-    click("#login-form button");
-    wait_js("var e = document.getElementById('login-error');"
+    wd_type("#token", H->k.frontdesk);
+    wd_click("#login-form button");
+    wd_wait_js("var e = document.getElementById('login-error');"
             "return !e.hidden && e.textContent.indexOf('403') >= 0;", 10, "the 403 message");
-    assert_true(js_bool("return document.getElementById('app').hidden;"));
-    type_into("#token", H->k.manager);
-    click("#login-form button");
-    wait_js("return !document.getElementById('app').hidden && "
+    assert_true(wd_js_bool("return document.getElementById('app').hidden;"));
+    wd_type("#token", H->k.manager);
+    wd_click("#login-form button");
+    wd_wait_js("return !document.getElementById('app').hidden && "
             "!!document.getElementById('open-total');", 10, "the dashboard");
     /* a reload keeps the session's token */
-    wd("POST", spath("/url"), json_pack("{s:s}", "url", url));
-    wait_js("return !document.getElementById('app').hidden && "
+    wd("POST", wd_spath("/url"), json_pack("{s:s}", "url", url));
+    wd_wait_js("return !document.getElementById('app').hidden && "
             "!!document.getElementById('open-total');", 10, "the dashboard after a reload");
-    assert_true(js_bool("return document.getElementById('login').hidden;"));
+    assert_true(wd_js_bool("return document.getElementById('login').hidden;"));
 
     /* open tickets by tier and state: A, B, F at line-1 awaiting ack, the
      * waiting one, the resolved one, the escalated one at line-2 */
     check_open_counts(6);
-    assert_string_equal(js_str("return document.querySelector('#open-table td[data-tier=\"line-1\"]"
+    assert_string_equal(wd_js_str("return document.querySelector('#open-table td[data-tier=\"line-1\"]"
                                "[data-state=\"awaiting_ack\"]').textContent;"), "3");
-    assert_string_equal(js_str("return document.querySelector('#open-table td[data-tier=\"line-2\"]"
+    assert_string_equal(wd_js_str("return document.querySelector('#open-table td[data-tier=\"line-2\"]"
                                "[data-state=\"awaiting_ack\"]').textContent;"), "1");
 
     /* at risk in the next hour: only the ticket under the 10-minute policy,
      * its Chinese subject shown as it is */
-    assert_string_equal(js_str("return document.getElementById('risk-count').textContent;"), "1");
-    assert_string_equal(js_str("var li = document.querySelector('#risk-list li[data-ticket]');"
+    assert_string_equal(wd_js_str("return document.getElementById('risk-count').textContent;"), "1");
+    assert_string_equal(wd_js_str("var li = document.querySelector('#risk-list li[data-ticket]');"
                                "return li ? li.dataset.ticket : '';"),
                         h_fmt(H, "%lld", (long long)t_risk));
-    assert_string_equal(js_str("return document.querySelector('#risk-list li .subject').textContent;"),
+    assert_string_equal(wd_js_str("return document.querySelector('#risk-list li .subject').textContent;"),
                         SUBJ_AT_RISK);
 
     /* breaches per day: the chart agrees with the database, today has the
      * fresh breaches and 3 days ago the callback one */
-    wait_js("return typeof Chart === 'function' && !!Chart.getChart(document.getElementById('breach-chart'));",
+    wd_wait_js("return typeof Chart === 'function' && !!Chart.getChart(document.getElementById('breach-chart'));",
             10, "the breach chart");
     if (!chart_matches(1))
         fail_msg("the breach chart does not match the database");
-    json_t *today = js("var c = Chart.getChart(document.getElementById('breach-chart'));"
+    json_t *today = wd_js("var c = Chart.getChart(document.getElementById('breach-chart'));"
                        "return c.data.datasets.map(function (d) { return d.data[29]; });");
     assert_true(json_integer_value(json_array_get(today, 0)) >= 3); /* ack: B, F, C at line-2 */
     assert_true(json_integer_value(json_array_get(today, 1)) >= 3); /* resolve: B, F, C */
-    assert_int_equal(json_integer_value(json_array_get(js(
+    assert_int_equal(json_integer_value(json_array_get(wd_js(
         "var c = Chart.getChart(document.getElementById('breach-chart'));"
         "return c.data.datasets[2].data;"), 26)), 1);
     assert_int_equal(json_integer_value(json_array_get(today, 2)), 0);
 
     /* the SLA table and its grouping switch (rows = the API's groups) */
-    wait_js("var t = document.getElementById('report-table');"
+    wd_wait_js("var t = document.getElementById('report-table');"
             "return t.dataset.groupBy === 'tier' && !t.hasAttribute('aria-busy') && "
             "t.querySelectorAll('tbody tr').length > 0;", 15, "the SLA table");
     const char *want = api_report_keys("tier"), *shown = page_report_keys();
@@ -711,14 +333,14 @@ static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_bro
     assert_string_equal(page_report_keys(), "major|normal");
     switch_group("category");
     /* Chinese text and markup in data both arrive as text */
-    assert_true(js_bool(h_fmt(H, "return Array.from(document.querySelectorAll('#report-table td.key'))"
+    assert_true(wd_js_bool(h_fmt(H, "return Array.from(document.querySelectorAll('#report-table td.key'))"
                                  ".some(function (td) { return td.textContent === '%s'; });", CAT_BILL)));
-    assert_true(js_bool("return Array.from(document.querySelectorAll('#report-table td.key'))"
+    assert_true(wd_js_bool("return Array.from(document.querySelectorAll('#report-table td.key'))"
                         ".some(function (td) { return td.textContent === '<b>billing</b>'; });"));
-    assert_true(js_bool("return document.querySelectorAll('#report-table b').length === 0;"));
+    assert_true(wd_js_bool("return document.querySelectorAll('#report-table b').length === 0;"));
     switch_group("day");
     /* the open tickets line-1's agent holds, as the summary says (issue 10) */
-    wait_js(h_fmt(H, "var r = document.querySelector('#agents-table tr[data-agent=\"%lld\"]');"
+    wd_wait_js(h_fmt(H, "var r = document.querySelector('#agents-table tr[data-agent=\"%lld\"]');"
                      "return !!r && r.querySelector('td[data-col=\"open\"]').textContent === '%lld';",
                   (long long)H->k.agent_id[1],
                   h_sql_ll(H, "SELECT count(*) FROM tickets WHERE state <> 'closed' AND assignee_id = %lld",
@@ -726,7 +348,7 @@ static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_bro
             10, "the agents table");
     /* per agent (issue 10): the agent's name, and the counts from the history */
     switch_group("assignee");
-    assert_true(js_bool(h_fmt(H, "var r = document.querySelector('#report-table tr[data-key=\"%lld\"]');"
+    assert_true(wd_js_bool(h_fmt(H, "var r = document.querySelector('#report-table tr[data-key=\"%lld\"]');"
                                  "return !!r && r.querySelector('td.key').textContent === '%s' && "
                                  "r.querySelector('td[data-col=\"handled\"]').textContent === '%lld';",
                               (long long)H->k.agent_id[1], H->k.agent_name[1],
@@ -741,8 +363,8 @@ static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_bro
     char *const rm[] = {"rm", "-rf", dl, NULL};
     h_run(rm, NULL);
     mkdir(dl, 0755);
-    cdp("Browser.setDownloadBehavior", json_pack("{s:s,s:s}", "behavior", "allow", "downloadPath", dl));
-    click("#report-csv");
+    wd_cdp("Browser.setDownloadBehavior", json_pack("{s:s,s:s}", "behavior", "allow", "downloadPath", dl));
+    wd_click("#report-csv");
     char *csv = NULL;
     for (double until = h_now() + 10; !csv && h_now() < until; h_sleep(0.1)) {
         DIR *d = opendir(dl);
@@ -769,14 +391,14 @@ static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_bro
 
     /* the live feed: a breach that happens now shows up, and the counts and
      * the chart follow it without a reload */
-    wait_js("return document.getElementById('feed-status').dataset.status === 'live';", 10,
+    wd_wait_js("return document.getElementById('feed-status').dataset.status === 'live';", 10,
             "the live feed");
     t_live = create("Card swallowed by the ATM", "atm", NULL);
-    wait_js(h_fmt(H, "return !!document.querySelector('#feed li[data-type=\"breached\"][data-ticket=\"%lld\"]');",
+    wd_wait_js(h_fmt(H, "return !!document.querySelector('#feed li[data-type=\"breached\"][data-ticket=\"%lld\"]');",
                   (long long)t_live), 15, "the new breach in the live feed");
-    assert_true(js_bool(h_fmt(H, "return !!document.querySelector('#feed li[data-type=\"created\"][data-ticket=\"%lld\"]');",
+    assert_true(wd_js_bool(h_fmt(H, "return !!document.querySelector('#feed li[data-type=\"created\"][data-ticket=\"%lld\"]');",
                               (long long)t_live)));
-    wait_js("return document.getElementById('open-total').textContent === '7';", 15,
+    wd_wait_js("return document.getElementById('open-total').textContent === '7';", 15,
             "the open count to follow the feed");
     settle();
     double until = h_now() + 15;
@@ -785,28 +407,28 @@ static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_bro
             chart_matches(1);
             fail_msg("the chart did not follow the new breaches");
         }
-        time_box("the chart to follow the feed");
+        wd_time_box("the chart to follow the feed");
         h_sleep(0.2);
     }
     check_open_counts(7);
 
     /* nothing but the daemon served the page */
-    assert_true(js_bool(h_fmt(H, "return performance.getEntriesByType('resource').every(function (e) {"
+    assert_true(wd_js_bool(h_fmt(H, "return performance.getEntriesByType('resource').every(function (e) {"
                                  "  return e.name.indexOf('%s/') === 0; });", H->base_url)));
-    assert_true(js_bool("return performance.getEntriesByType('resource').some(function (e) {"
+    assert_true(wd_js_bool("return performance.getEntriesByType('resource').some(function (e) {"
                         "  return /\\/dashboard\\/chart\\.js$/.test(e.name); });"));
 
     /* a wide screenshot: a 1280 px viewport as tall as the page */
-    cdp("Emulation.setDeviceMetricsOverride",
+    wd_cdp("Emulation.setDeviceMetricsOverride",
         json_pack("{s:i,s:i,s:i,s:b}", "width", 1280, "height", 900, "deviceScaleFactor", 1, "mobile", 0));
     h_sleep(0.3);
-    json_t *height = js("return document.documentElement.scrollHeight;");
-    cdp("Emulation.setDeviceMetricsOverride",
+    json_t *height = wd_js("return document.documentElement.scrollHeight;");
+    wd_cdp("Emulation.setDeviceMetricsOverride",
         json_pack("{s:i,s:I,s:i,s:b}", "width", 1280, "height", json_integer_value(height),
                   "deviceScaleFactor", 1, "mobile", 0));
     h_sleep(0.3);
     const char *wide = h_fmt(H, "%s/dashboard-wide.png", W.outdir);
-    screenshot(wide);
+    wd_screenshot(wide);
     const char *upd = getenv("ESC_UPDATE_DOCS");
     if (upd && strcmp(upd, "1") == 0) {
         const char *docs = h_fmt(H, "%s/docs/dashboard.png", W.srcdir);
@@ -816,19 +438,19 @@ static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_bro
     }
 
     /* in Chinese */
-    click("#lang");
-    wait_js("return document.documentElement.lang === 'zh-CN' && "
+    wd_click("#lang");
+    wd_wait_js("return document.documentElement.lang === 'zh-CN' && "
             "document.querySelector('h1').textContent === '投诉升级 SLA 看板';", 5, "the Chinese labels");
-    assert_true(js_bool("return Array.from(document.querySelectorAll('#open-table thead th'))"
+    assert_true(wd_js_bool("return Array.from(document.querySelectorAll('#open-table thead th'))"
                         ".some(function (th) { return th.textContent === '待受理'; });"));
-    screenshot(h_fmt(H, "%s/dashboard-zh.png", W.outdir));
+    wd_screenshot(h_fmt(H, "%s/dashboard-zh.png", W.outdir));
 
     /* a phone: 390 px wide, no sideways scrolling of the page (tables scroll
      * inside their cards) */
-    cdp("Emulation.setDeviceMetricsOverride",
+    wd_cdp("Emulation.setDeviceMetricsOverride",
         json_pack("{s:i,s:i,s:i,s:b}", "width", 390, "height", 844, "deviceScaleFactor", 1, "mobile", 1));
     h_sleep(0.5);
-    json_t *dims = js("return [window.innerWidth, document.documentElement.scrollWidth,"
+    json_t *dims = wd_js("return [window.innerWidth, document.documentElement.scrollWidth,"
                       " document.body.scrollWidth, document.documentElement.scrollHeight];");
     json_int_t inner = json_integer_value(json_array_get(dims, 0));
     json_int_t sw = json_integer_value(json_array_get(dims, 1));
@@ -837,13 +459,13 @@ static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_bro
     if (sw > inner || bw > inner)
         fail_msg("horizontal overflow at 390 px: scrollWidth %lld/%lld > innerWidth %lld",
                  (long long)sw, (long long)bw, (long long)inner);
-    cdp("Emulation.setDeviceMetricsOverride",
+    wd_cdp("Emulation.setDeviceMetricsOverride",
         json_pack("{s:i,s:I,s:i,s:b}", "width", 390, "height",
                   json_integer_value(json_array_get(dims, 3)), "deviceScaleFactor", 1, "mobile", 1));
     h_sleep(0.3);
-    screenshot(h_fmt(H, "%s/dashboard-narrow.png", W.outdir));
+    wd_screenshot(h_fmt(H, "%s/dashboard-narrow.png", W.outdir));
 
-    check_browser_log();
+    wd_check_browser_log((const char *const[]){"status of 401", "status of 403", NULL});
     fprintf(stderr, "dashboard: all checks passed in %.1f s\n", h_now() - T0);
 }
 

@@ -36,6 +36,10 @@ static int setup(void **state)
     setenv("ESCALATED_WEBHOOK_BACKOFF_MS", "60000", 1);
     setenv("ESCALATED_WEBHOOK_MAX_ATTEMPTS", "2", 1);
     setenv("ESCALATED_WEBHOOK_TIMEOUT_MS", "1000", 1);
+    /* alerts carry one-click acknowledgement links only with a public URL:
+     * the tour takes one from a ladder's message (the host is never dialled,
+     * the tour calls the link's path on the daemon) */
+    setenv("ESCALATED_PUBLIC_URL", "https://helpdesk.example.com", 1);
     H = h_start("test_openapi_live", NULL);
     return 0;
 }

@@ -581,6 +581,167 @@ async function limits() {
   if (!limited) fail('rate limit', 'no 429 after 40 unknown tokens');
 }
 
+async function consoleRoutes(t) {
+  const page = await call('GET', '/console', { expect: 200 });
+  await call('GET', '/console', { headers: { 'If-None-Match': page.headers.get('etag') }, expect: 304 });
+  await call('GET', '/console/', { expect: 200 });
+  for (const f of ['app.js', 'app.css', 'icon.svg']) {
+    const r = await call('GET', `/console/${f}`, { expect: 200 });
+    await call('GET', `/console/${f}`, { headers: { 'If-None-Match': r.headers.get('etag') }, expect: 304 });
+  }
+  await call('GET', '/console/index.html', { expect: 404 });
+  await call('GET', '/console/nothing.txt', { expect: 404 });
+  for (const who of ['frontdesk', 'agent1', 'manager', 'admin'])
+    await call('GET', '/v1/me', { token: T[who], expect: 200 });
+  await call('GET', '/v1/me?x=1', { token: T.agent1, expect: 400 });
+  await call('GET', '/v1/me', { expect: 401 });
+  await call('GET', '/v1/queues/line-1', { token: T.agent1, expect: 200 });
+  await call('GET', '/v1/queues/line-1?limit=1', { token: T.manager, expect: 200 });
+  await call('GET', '/v1/queues/line-3', { token: T.admin, expect: 200 });
+  await call('GET', '/v1/queues/line-1?limit=201', { token: T.agent1, expect: 400 });
+  await call('GET', '/v1/queues/line-1', { token: T.agent2, expect: 403 });
+  await call('GET', '/v1/queues/line-1', { token: T.frontdesk, expect: 403 });
+  await call('GET', '/v1/queues/line-9', { token: T.manager, expect: 404 });
+  await call('GET', `/v1/tickets/${t.c.id}/actions`, { token: T.agent3, expect: 200 });
+  await call('GET', `/v1/tickets/${t.a.id}/actions`, { token: T.frontdesk, expect: 200 });
+  await call('GET', `/v1/tickets/${t.c.id}/actions?x=1`, { token: T.manager, expect: 400 });
+  await call('GET', '/v1/tickets/999999999/actions', { token: T.manager, expect: 404 });
+  for (const who of ['frontdesk', 'agent2'])
+    await call('GET', '/v1/categories', { token: T[who], expect: 200 });
+  await call('GET', '/v1/categories?x=1', { token: T.frontdesk, expect: 400 });
+  await call('GET', '/v1/categories', { expect: 401 });
+}
+
+// A receiver on loopback standing for the chat robot of a webhook-kind
+// channel: it keeps what it was sent (the ladder's message carries the
+// one-click links) and answers 200.
+function receiver() {
+  return new Promise((resolve) => {
+    const got = [];
+    const srv = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        try { got.push(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch (e) { got.push(null); }
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end('{}');
+      });
+    });
+    srv.listen(0, '127.0.0.1', () => resolve({ srv, got, url: `http://127.0.0.1:${srv.address().port}/hook` }));
+  });
+}
+
+async function channelsAndLadders() {
+  const rx = await receiver();
+  try {
+    // channels (admins): a webhook channel to the receiver (its secret
+    // generated and shown once), a chat robot, a mail server
+    const ch = (await call('POST', '/v1/channels', {
+      token: T.admin, expect: 201,
+      body: { name: unique('值班群'), kind: 'webhook', language: 'zh', url: rx.url,
+              rate_limit: { count: 100, seconds: 1 }, digest_after: 50 },
+    })).json;
+    if (ch && typeof ch.secret !== 'string') fail('createChannel', 'a webhook channel created without a secret shows no generated secret');
+    const robot = (await call('POST', '/v1/channels', {
+      token: T.admin, expect: 201,
+      body: { name: unique('robot'), kind: 'wecom', language: 'en', url: 'http://127.0.0.1:9/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa',
+              event_types: ['breached'], tiers: ['line-2', 'line-3'], block_seconds: 60, fallback_channel_id: ch.id },
+    })).json;
+    if (robot && (robot.secret !== undefined || robot.target.includes('693a91f6-7xxx'))) fail('createChannel', 'a robot channel shows its key');
+    const mail = (await call('POST', '/v1/channels', {
+      token: T.admin, expect: 201,
+      body: { name: unique('mail'), kind: 'smtp', smtp: { host: '127.0.0.1', port: 9, tls: 'none', from: 'escalated@example.cn', to: ['duty@example.cn'] } },
+    })).json;
+    await call('POST', '/v1/channels', { token: T.admin, body: { name: 'x', kind: 'pager', url: rx.url }, expect: 400 });
+    await call('POST', '/v1/channels', { token: T.admin, body: { name: 'x', kind: 'slack', url: rx.url, secret: 'a-secret-of-24-characters' }, expect: 400 });
+    await call('POST', '/v1/channels', { token: T.admin, body: { name: 'x', kind: 'smtp', url: rx.url }, expect: 400 });
+    await call('POST', '/v1/channels', { token: T.admin, body: { name: 'x', kind: 'webhook', url: rx.url, rate_limit: { count: 0 } }, expect: 400 });
+    await call('POST', '/v1/channels', { token: T.manager, body: { name: 'x', kind: 'webhook', url: rx.url }, expect: 403 });
+    await call('GET', '/v1/channels', { token: T.admin, expect: 200 });
+    await call('GET', '/v1/channels', { token: T.manager, expect: 403 });
+    await call('GET', `/v1/channels/${ch.id}`, { token: T.admin, expect: 200 });
+    await call('GET', `/v1/channels/${mail.id}`, { token: T.admin, expect: 200 });
+    await call('GET', '/v1/channels/999999999', { token: T.admin, expect: 404 });
+
+    // a test message, sent by the alert worker to the receiver
+    await call('POST', `/v1/channels/${ch.id}/test`, { token: T.admin, expect: 202 });
+    await call('POST', `/v1/channels/${ch.id}/test`, { token: T.admin, body: {}, expect: 202 });
+    await call('POST', `/v1/channels/${ch.id}/test`, { token: T.admin, body: { now: true }, expect: 400 });
+    await call('POST', '/v1/channels/999999999/test', { token: T.admin, expect: 404 });
+    await until('the test messages delivered', async () => {
+      const r = await call('GET', `/v1/channels/${ch.id}/messages?status=delivered`, { token: T.admin, expect: 200 });
+      return r && r.json && r.json.items.length >= 2;
+    }, 20);
+    const p1 = await call('GET', `/v1/channels/${ch.id}/messages?limit=1`, { token: T.admin, expect: 200 });
+    if (p1 && p1.json && p1.json.next_cursor)
+      await call('GET', `/v1/channels/${ch.id}/messages?limit=1&cursor=${encodeURIComponent(p1.json.next_cursor)}`, { token: T.admin, expect: 200 });
+    else fail('listChannelMessages', 'two messages and no next_cursor at limit=1');
+    await call('GET', `/v1/channels/${ch.id}/messages?status=sent`, { token: T.admin, expect: 400 });
+    await call('GET', '/v1/channels/999999999/messages', { token: T.admin, expect: 404 });
+
+    // ladders (managers)
+    const me = (await call('GET', '/v1/me', { token: T.agent1, expect: 200 })).json;
+    await call('GET', '/v1/ladders', { token: T.manager, expect: 200 });
+    await call('GET', '/v1/ladders', { token: T.agent1, expect: 403 });
+    await call('PUT', '/v1/ladders/line-2/at_risk', { token: T.admin, body: { steps: [{ channel_id: robot.id }], repeat: 2 }, expect: 200 });
+    await call('DELETE', '/v1/ladders/line-2/at_risk', { token: T.manager, expect: 204 });
+    await call('DELETE', '/v1/ladders/line-2/at_risk', { token: T.manager, expect: 404 });
+    await call('PUT', '/v1/ladders/line-1/late', { token: T.manager, body: { steps: [{ channel_id: ch.id }] }, expect: 404 });
+    await call('PUT', '/v1/ladders/line-1/ack_breach', { token: T.manager, body: { steps: [] }, expect: 400 });
+    await call('PUT', '/v1/ladders/line-1/ack_breach', { token: T.manager, body: { steps: [{ channel_id: 999999999 }] }, expect: 400 });
+    await call('PUT', '/v1/ladders/line-1/ack_breach', { token: T.agent1, body: { steps: [{ channel_id: ch.id }] }, expect: 403 });
+    // the first step at the ack breach (1 s for a major ticket here), naming agent 1
+    await call('PUT', '/v1/ladders/line-1/ack_breach', {
+      token: T.manager, expect: 200,
+      body: { steps: [{ channel_id: ch.id, recipients: [me.id], delay_seconds: 0 },
+                      { channel_id: ch.id, recipients: [me.id], delay_seconds: 600 }] },
+    });
+    await call('GET', '/v1/ladders', { token: T.admin, expect: 200 });
+
+    // the link the ladder's message carries, for agent 1
+    const tk = (await call('POST', '/v1/tickets', { token: T.frontdesk, body: { subject: 'ladder me ' + unique('l'), severity: 'major' }, expect: 201 })).json;
+    const alert = await until('the ladder step at the receiver', async () =>
+      rx.got.find((b) => b && b.facts && b.facts.type === 'ladder' && b.facts.ticket_id === tk.id), 20);
+    const links = alert.ack_links || [];
+    if (links.length !== 1 || links[0].url.indexOf('/ack/') < 0) throw new Error(`tour.js: the ladder's message has no link for agent 1: ${JSON.stringify(alert)}`);
+    const path = links[0].url.slice(links[0].url.indexOf('/ack/'));
+    const json = { Accept: 'application/json' };
+    await call('GET', path, { expect: 200 }); // a preview: changes nothing
+    await call('GET', path, { headers: json, expect: 200 });
+    await call('GET', `/v1/tickets/${tk.id}/actions`, { token: T.agent1, expect: 200 });
+    await call('POST', path, { headers: json, expect: 200 });
+    await call('POST', path, { expect: 409 });
+    await call('GET', path, { headers: json, expect: 409 });
+    const bad = path.slice(0, -1) + (path.endsWith('0') ? '1' : '0'); // its signature tampered with
+    await call('GET', bad, { expect: 404 });
+    await call('POST', bad, { headers: json, expect: 404 });
+    await call('GET', '/ack/nonsense', { headers: json, expect: 404 });
+    const after = (await call('GET', `/v1/tickets/${tk.id}`, { token: T.manager, expect: 200 })).json;
+    if (after && (after.state !== 'acknowledged' || !after.assignee || after.assignee.id !== me.id))
+      fail('useAckLink', `the ticket is ${after.state}, assignee ${JSON.stringify(after.assignee)}: not acknowledged by agent 1`);
+    // its history: the step (alerted), the delivery (notified via the channel), the link's acknowledgement
+    await until('the ladder message delivered', async () => {
+      const r = await call('GET', `/v1/channels/${ch.id}/messages?status=delivered&limit=200`, { token: T.admin, expect: 200 });
+      return r && r.json && r.json.items.some((m) => m.ticket_id === tk.id);
+    }, 20);
+    const ev = (await call('GET', `/v1/tickets/${tk.id}/events`, { token: T.manager, expect: 200 })).json;
+    for (const [type, via] of [['alerted', undefined], ['notified', 'channel'], ['acknowledged', 'link']])
+      if (ev && !ev.items.some((e) => e.type === type && (via === undefined || e.via === via)))
+        fail('listTicketEvents', `no ${type} event${via ? ' via ' + via : ''} on ticket ${tk.id}`);
+
+    await call('DELETE', '/v1/ladders/line-1/ack_breach', { token: T.manager, expect: 204 });
+    await call('DELETE', '/v1/ladders/line-1/ack_breach', { token: T.agent1, expect: 403 });
+    await call('DELETE', `/v1/channels/${mail.id}`, { token: T.admin, expect: 200 });
+    await call('DELETE', `/v1/channels/${mail.id}`, { token: T.admin, expect: 200 });
+    await call('DELETE', `/v1/channels/${robot.id}`, { token: T.admin, expect: 200 });
+    await call('DELETE', `/v1/channels/${ch.id}`, { token: T.manager, expect: 403 });
+    await call('DELETE', '/v1/channels/999999999', { token: T.admin, expect: 404 });
+    await call('POST', `/v1/channels/${mail.id}/test`, { token: T.admin, expect: 404 });
+  } finally {
+    rx.srv.close();
+  }
+}
+
 async function main() {
   await publicRoutes();
   await settings();
@@ -592,6 +753,8 @@ async function main() {
   await retention();
   await taxonomy();
   await problems();
+  await consoleRoutes(t);
+  await channelsAndLadders();
   // the policies back as the migration made them
   await call('PUT', '/v1/policies/major', { token: T.manager, body: { ack_seconds: 600, resolve_seconds: 172800, warn_ratio: 0.8 }, expect: 200 });
   await limits();
