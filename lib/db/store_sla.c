@@ -28,8 +28,7 @@ enum {
  * output is never merged into the query above, which would draw the breach
  * id twice); not in a LATERAL join, which the planner may memoize on its
  * inputs -- one id for many breaches.  `agg` gives the flags of the two
- * timers the ticket's row remembers firing.  Ladder steps (migration 014)
- * are fire_ladder's. */
+ * timers the ticket's row remembers firing. */
 #define FIRE_DUE_SQL(where_more) \
     "WITH due AS (SELECT tm.ticket_id, tm.kind, tm.due_at, t.tier, t.severity, t.assignee_id, " \
     "  t.resolve_due_at, tm.kind = ANY ($2::text[]) AS breach " \
@@ -248,6 +247,15 @@ int escp_store_fire_due(struct escp_conn *c, int batch, int *fired, double *max_
     return 0;
 }
 
+int escp_store_fire_ladders(struct escp_conn *c, int batch, int *fired, double *max_late_s,
+                            esc_error_t *err)
+{
+    char b[16];
+    snprintf(b, sizeof b, "%d", batch);
+    const char *v[1] = {b};
+    return fire(c, S_FIRE_LADDER, 1, v, fired, max_late_s, err);
+}
+
 int escp_store_fire_due_ticket(struct escp_conn *c, int64_t ticket_id, int *fired, esc_error_t *err)
 {
     char id[24], kinds[ESCP_NAMES_LEN];
@@ -265,15 +273,6 @@ int escp_store_fire_due_ticket(struct escp_conn *c, int64_t ticket_id, int *fire
 out:
     PQclear(res);
     return rc;
-}
-
-int escp_store_fire_ladders(struct escp_conn *c, int batch, int *fired, double *max_late_s,
-                            esc_error_t *err)
-{
-    char b[16];
-    snprintf(b, sizeof b, "%d", batch);
-    const char *v[1] = {b};
-    return fire(c, S_FIRE_LADDER, 1, v, fired, max_late_s, err);
 }
 
 int escp_store_next_due(struct escp_conn *c, double *seconds, bool *none, esc_error_t *err)

@@ -115,7 +115,8 @@ static const struct escp_stmt stmts[S__COUNT] = {
         " t.version, now() AS db_now, p.ack_seconds, p.resolve_seconds, p.warn_ratio, "
         " p.callback_business_days, "
         /* a timer of the ticket already due: the service fires it first */
-        " EXISTS (SELECT 1 FROM timers tm WHERE tm.ticket_id = t.id AND tm.due_at <= now()) AS timer_due "
+        " EXISTS (SELECT 1 FROM timers tm WHERE tm.ticket_id = t.id AND tm.due_at <= now() "
+        "  AND tm.kind <> 'ladder') AS timer_due "
         "FROM tickets t JOIN policies p ON p.severity = t.severity "
         "WHERE t.id = $1 FOR UPDATE OF t"},
 

@@ -554,7 +554,7 @@ struct ev {
 static int is_versionless(const char *type)
 {
     return strcmp(type, "commented") == 0 || strcmp(type, "customer_revealed") == 0 ||
-           strcmp(type, "notified") == 0;
+           strcmp(type, "notified") == 0 || strcmp(type, "alerted") == 0; /* alerted: a ladder's step */
 }
 
 /* A ticket's history and breaches, to explain a breach reported lost or

@@ -37,7 +37,7 @@
  *        state answered (the state after the version-th event);
  *      - one ticket per idempotency key, and it is the ticket answered;
  *      - history length == version for every ticket (events that do not
- *        change the version -- commented, customer_revealed, notified -- are
+ *        change the version -- commented, customer_revealed, notified, alerted -- are
  *        not counted; this needs at most one timer of a ticket firing per
  *        engine batch, so keep resolve_seconds long: only ack deadlines
  *        fall in these tests);
