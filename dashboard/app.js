@@ -49,6 +49,17 @@
       'risk.caption': 'tickets with a deadline in the next hour',
       'risk.more': '… and {n} more',
       'risk.due': '{kind} due {time}, in {min} min',
+      'problems.title': 'Open problems',
+      'problems.caption': 'problems not closed; {overdue} overdue actions in all',
+      'problems.sub': '{state} · {overdue} overdue actions · {rec} recurrences · {linked} complaints · owner {owner}',
+      'problems.more': '… and {n} more',
+      'top.title': 'Top problems this month',
+      'top.title.month': 'Top problems of {month}',
+      'top.sub': '{n} complaints this month · {state} · {rec} recurrences',
+      'top.empty': 'No complaint linked to a problem this month.',
+      'pstate.open': 'Open', 'pstate.root_cause_found': 'Root cause found',
+      'pstate.action_planned': 'Actions planned', 'pstate.fixed': 'Fixed',
+      'pstate.verifying': 'Verifying', 'pstate.closed': 'Closed',
       'chart.title': 'Breaches per day, last 30 days ({tz})',
       'chart.missing': 'The chart is unavailable: the server has no Chart.js (install Debian\u2019s libjs-chart.js). The 30-day totals are below.',
       'chart.total': 'In these 30 days: {ack} ack, {resolve} resolve, {callback} callback breaches.',
@@ -118,6 +129,17 @@
       'risk.caption': '张工单的时限在一小时内到期',
       'risk.more': '……另有 {n} 张',
       'risk.due': '{kind}时限 {time}，还剩 {min} 分钟',
+      'problems.title': '未关闭的问题',
+      'problems.caption': '个问题未关闭；共有 {overdue} 项措施逾期',
+      'problems.sub': '{state} · 逾期措施 {overdue} 项 · 复发 {rec} 次 · 投诉 {linked} 张 · 负责人 {owner}',
+      'problems.more': '……另有 {n} 个',
+      'top.title': '本月高发问题',
+      'top.title.month': '{month} 高发问题',
+      'top.sub': '本月投诉 {n} 张 · {state} · 复发 {rec} 次',
+      'top.empty': '本月还没有投诉关联到问题。',
+      'pstate.open': '待分析', 'pstate.root_cause_found': '已找到根因',
+      'pstate.action_planned': '已制定措施', 'pstate.fixed': '已修复',
+      'pstate.verifying': '验证中', 'pstate.closed': '已关闭',
       'chart.title': '近 30 天每日超时（{tz}）',
       'chart.missing': '图表不可用：服务器未安装 Chart.js（请安装 Debian 软件包 libjs-chart.js）。30 天合计见下方。',
       'chart.total': '近 30 天：受理超时 {ack} 次，解决超时 {resolve} 次，回访超时 {callback} 次。',
@@ -416,7 +438,58 @@
     renderOpen(s);
     renderAgents(s);
     renderRisk(s);
+    renderProblems(s);
+    renderTopProblems(s);
     renderChart(s);
+  }
+
+  /* Open problems, the ones with overdue actions first (the server's order). */
+  function renderProblems(s) {
+    var p = s.problems || { open_total: 0, overdue_actions: 0, items: [] };
+    var count = $('problems-count');
+    count.textContent = String(p.open_total);
+    count.parentNode.className = 'big' + (p.overdue_actions > 0 ? ' alert' : '');
+    $('problems-caption').textContent = t('problems.caption', { overdue: p.overdue_actions });
+    var list = $('problem-list');
+    clear(list);
+    (p.items || []).forEach(function (it) {
+      var li = el('li');
+      li.dataset.problem = String(it.id);
+      li.dataset.overdue = String(it.overdue_actions);
+      li.dataset.recurrences = String(it.recurrences);
+      li.appendChild(el('strong', null, '#' + it.id + ' '));
+      li.appendChild(el('span', 'title', it.title || ''));
+      li.appendChild(el('span', 'sub',
+        (it.category ? it.category + ' · ' : '') +
+        t('problems.sub', { state: label('pstate', it.state), overdue: it.overdue_actions,
+                            rec: it.recurrences, linked: it.linked_tickets,
+                            owner: (it.owner && it.owner.name) || '' })));
+      if (it.overdue_actions > 0) li.className = 'overdue';
+      list.appendChild(li);
+    });
+    if (p.open_total > (p.items || []).length)
+      list.appendChild(el('li', 'muted', t('problems.more', { n: p.open_total - p.items.length })));
+  }
+
+  /* The month's most frequent problems, by complaints linked this month. */
+  function renderTopProblems(s) {
+    var top = s.top_problems_month || { month: null, items: [] };
+    $('top-problems-title').textContent = top.month ? t('top.title.month', { month: top.month })
+                                                    : t('top.title');
+    var list = $('top-problem-list');
+    clear(list);
+    (top.items || []).forEach(function (it) {
+      var li = el('li');
+      li.dataset.problem = String(it.id);
+      li.dataset.complaints = String(it.complaints);
+      li.appendChild(el('strong', null, '#' + it.id + ' '));
+      li.appendChild(el('span', 'title', it.title || ''));
+      li.appendChild(el('span', 'sub',
+        (it.category ? it.category + ' · ' : '') +
+        t('top.sub', { n: it.complaints, state: label('pstate', it.state), rec: it.recurrences })));
+      list.appendChild(li);
+    });
+    if (!(top.items || []).length) list.appendChild(el('li', 'muted', t('top.empty')));
   }
 
   function renderOpen(s) {

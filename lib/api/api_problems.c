@@ -251,7 +251,7 @@ const struct escp_route escp_routes_problems[] = {
     {"POST", "/v1/problems/{}/workaround",        escp_api_problem_act, PROBLEM_WORKERS, ESC_PACT_WORKAROUND},
     {"POST", "/v1/problems/{}/fix",               escp_api_problem_act, PROBLEM_WORKERS, ESC_PACT_FIX},
     {"POST", "/v1/problems/{}/verify",            escp_api_problem_act, PROBLEM_WORKERS, ESC_PACT_VERIFY},
-    {"POST", "/v1/problems/{}/close",             escp_api_problem_act, PROBLEM_WORKERS, ESC_PACT_CLOSE},
+    {"POST", "/v1/problems/{}/close",             escp_api_problem_act, ESCP_MANAGERS, ESC_PACT_CLOSE},
     {"POST", "/v1/problems/{}/reopen",            escp_api_problem_act, PROBLEM_WORKERS, ESC_PACT_REOPEN},
     {"POST", "/v1/problems/{}/actions",           escp_api_action_add, PROBLEM_WORKERS, -1},
     {"POST", "/v1/problems/{}/actions/{}/complete", escp_api_action_complete, PROBLEM_WORKERS, -1},

@@ -3,6 +3,8 @@
  *                             level of the taxonomy), day or assignee, as JSON
  *                             or (Accept: text/csv) as CSV
  *   GET /v1/reports/monthly   a month's most frequent categories and root causes
+ *   GET /v1/reports/problems  problems: states, time to root cause and to fix,
+ *                             linked complaints, recurrences (JSON or CSV)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,8 +253,99 @@ static void escp_api_report_monthly(struct escp_req *r)
     r->status = 200;
 }
 
+/* ---- GET /v1/reports/problems ---- */
+
+/* The problems report's CSV columns after scope and category: the header
+ * and where each value is in a row of the JSON ("object.key" one level
+ * down), so the two forms cannot disagree. */
+static const char *const problems_columns[][2] = {
+    {"created", "created"}, {"open", "open"}, {"closed", "closed"},
+    {"closed_effective", "closed_effective"},
+    {"state_open", "by_state.open"}, {"state_root_cause_found", "by_state.root_cause_found"},
+    {"state_action_planned", "by_state.action_planned"}, {"state_fixed", "by_state.fixed"},
+    {"state_verifying", "by_state.verifying"}, {"state_closed", "by_state.closed"},
+    {"root_cause_count", "time_to_root_cause.count"},
+    {"root_cause_mean_seconds", "time_to_root_cause.mean_seconds"},
+    {"root_cause_median_seconds", "time_to_root_cause.median_seconds"},
+    {"root_cause_p90_seconds", "time_to_root_cause.p90_seconds"},
+    {"fix_count", "time_to_fix.count"}, {"fix_mean_seconds", "time_to_fix.mean_seconds"},
+    {"fix_median_seconds", "time_to_fix.median_seconds"},
+    {"fix_p90_seconds", "time_to_fix.p90_seconds"},
+    {"linked_complaints", "linked_complaints"}, {"recurrences", "recurrences"},
+    {"problems_recurred", "problems_recurred"},
+    {NULL, NULL}};
+
+static json_t *dotted(json_t *row, const char *path)
+{
+    const char *dot = strchr(path, '.');
+    if (!dot)
+        return json_object_get(row, path);
+    char head[64];
+    snprintf(head, sizeof head, "%.*s", (int)(dot - path), path);
+    return json_object_get(json_object_get(row, head), dot + 1);
+}
+
+static void problems_csv_row(struct escp_text *t, const char *scope, json_t *row)
+{
+    puts_(t, scope);
+    puts_(t, ",");
+    put_value(t, json_object_get(row, "category"));
+    for (int c = 0; problems_columns[c][0]; c++) {
+        puts_(t, ",");
+        put_value(t, dotted(row, problems_columns[c][1]));
+    }
+    puts_(t, "\r\n");
+}
+
+/* The totals (scope "total", no category), then one row per category
+ * (scope "category"; an empty category is a problem without one). */
+static char *problems_csv(json_t *doc, size_t *len)
+{
+    struct escp_text t = {0};
+    puts_(&t, "scope,category");
+    for (int c = 0; problems_columns[c][0]; c++) {
+        puts_(&t, ",");
+        puts_(&t, problems_columns[c][0]);
+    }
+    puts_(&t, "\r\n");
+    problems_csv_row(&t, "total", json_object_get(doc, "totals"));
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(doc, "categories"), i, g)
+        problems_csv_row(&t, "category", g);
+    char *csv = escp_text_take(&t, len);
+    if (csv) /* the renderer appends "\n" to every body */
+        csv[--*len] = '\0';
+    return csv;
+}
+
+static void escp_api_report_problems(struct escp_req *r)
+{
+    static const char *const allowed[] = {"from", "to", NULL};
+    esc_error_t *err = &r->err;
+    char fbuf[48], tbuf[48];
+    const char *from, *to;
+    if (escp_query_only(r, allowed) != 0 || escp_time_query(r, "from", fbuf, sizeof fbuf, &from) != 0 ||
+        escp_time_query(r, "to", tbuf, sizeof tbuf, &to) != 0)
+        return;
+    json_t *doc = escp_svc_report_problems(r->svc, from, to, err);
+    if (!doc)
+        return;
+    r->status = 200;
+    if (!wants_csv(escp_header(r, MHD_HTTP_HEADER_ACCEPT))) {
+        r->json = doc;
+        return;
+    }
+    r->raw = problems_csv(doc, &r->raw_len);
+    json_decref(doc);
+    if (!r->raw)
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+    r->ctype = "text/csv; charset=utf-8";
+}
+
 const struct escp_route escp_routes_reports[] = {
     {"GET", "/v1/reports/sla",     escp_api_report_sla, ESCP_MANAGERS, -1},
     {"GET", "/v1/reports/monthly", escp_api_report_monthly, ESCP_MANAGERS, -1},
+    {"GET", "/v1/reports/problems", escp_api_report_problems, ESCP_MANAGERS, -1},
     {0},
 };

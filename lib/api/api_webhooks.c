@@ -7,7 +7,9 @@
 #include "http/http.h"
 #include "workers/workers.h"
 
-static const char *const EVENT_TYPES[] = {"breached", "at_risk", "major_created", NULL};
+/* problem_recurred: migration 013, a verifying problem's fix did not hold */
+static const char *const EVENT_TYPES[] = {"breached", "at_risk", "major_created", "problem_recurred",
+                                          NULL};
 
 static int known_type(const char *s)
 {
@@ -35,12 +37,13 @@ static int event_types_param(json_t *b, char *buf, size_t len, esc_error_t *err)
     size_t used = 0;
     unsigned seen = 0;
     if (!v || json_is_null(v)) {
-        snprintf(buf, len, "{breached,at_risk,major_created}");
+        snprintf(buf, len, "{breached,at_risk,major_created,problem_recurred}");
         return 0;
     }
     if (!json_is_array(v) || json_array_size(v) == 0) {
         esc_error_set(err, ESC_ERR_VALIDATION, "event_types",
-                      "event_types must be a non-empty array of breached, at_risk, major_created");
+                      "event_types must be a non-empty array of breached, at_risk, major_created, "
+                      "problem_recurred");
         return -1;
     }
     used += (size_t)snprintf(buf, len, "{");
@@ -51,7 +54,8 @@ static int event_types_param(json_t *b, char *buf, size_t len, esc_error_t *err)
         snprintf(field, sizeof field, "event_types[%zu]", i);
         if (!json_is_string(t) || !known_type(json_string_value(t))) {
             esc_error_set(err, ESC_ERR_VALIDATION, field,
-                          "%s must be one of breached, at_risk, major_created", field);
+                          "%s must be one of breached, at_risk, major_created, problem_recurred",
+                          field);
             return -1;
         }
         unsigned bit = 0;
@@ -176,7 +180,8 @@ static void escp_api_notification_list(struct escp_req *r)
     }
     if ((v = escp_query(r, "type"))) {
         if (!known_type(v)) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "type", "type must be breached, at_risk or major_created");
+            esc_error_set(err, ESC_ERR_VALIDATION, "type",
+                          "type must be breached, at_risk, major_created or problem_recurred");
             return;
         }
         f.type = v;

@@ -253,6 +253,10 @@ struct escp_problem {
     enum esc_problem_state state;
     int version, recurrences;
     char *workaround, *fix, *root_cause_kind; /* NULL when unset */
+    /* verifying: its window runs until verify_until (UTC, "" when unset),
+     * which has not passed yet when window_open (migration 013) */
+    bool window_open;
+    char verify_until[32];
 };
 int escp_store_problem_lock(struct escp_conn *c, int64_t id, struct escp_problem *p, esc_error_t *err);
 void escp_problem_clear(struct escp_problem *p);
@@ -440,6 +444,9 @@ json_t *escp_store_report_agents(struct escp_conn *c, const struct escp_report_p
 /* {"totals", "categories" (at most limit), "root_causes"} (new reference). */
 json_t *escp_store_report_monthly(struct escp_conn *c, const struct escp_report_period *p, int limit,
                                   esc_error_t *err);
+/* {"totals", "categories"} of the problems created in the period (new reference). */
+json_t *escp_store_report_problems(struct escp_conn *c, const struct escp_report_period *p,
+                                   esc_error_t *err);
 
 /* ---- the event feed (store_events.c, service_events.c) ---- */
 struct escp_feed_cursor {
@@ -475,7 +482,10 @@ struct escp_dash_query {
  *                        a count per breach kind (core/model.h)
  *    "agents": [{"agent", "open", "waiting_customer", "at_risk"}...], the open
  *                        tickets each principal holds, most first (issue 10)
- *    "feed_after"}       an event id: GET /v1/events?after= it gives the latest events
+ *    "feed_after",       an event id: GET /v1/events?after= it gives the latest events
+ *    "problems": {"open_total", "overdue_actions", "items": [...]},   open problems,
+ *                        most overdue actions first (migration 012/013)
+ *    "top_problems_month": {"month", "items": [...]}}   by complaints linked this month
  * NULL with err set on failure. */
 json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash_query *q,
                                      esc_error_t *err);

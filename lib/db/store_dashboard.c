@@ -1,6 +1,7 @@
 /* store_dashboard.c — the aggregates of the manager dashboard
- * (GET /v1/dashboard/summary): three prepared statements over indexed
- * columns, read in one transaction so they share the database clock. */
+ * (GET /v1/dashboard/summary): five prepared statements over indexed
+ * columns (tickets, deadlines, breaches, and the problems of issue 10), read
+ * in one transaction so they share the database clock. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,15 @@
 #include "core/pii.h"
 #include "db/store_internal.h"
 
-enum { S_DASH_OPEN, S_DASH_AT_RISK, S_DASH_BREACH_DAYS, S_DASH_AGENTS, S__COUNT };
+enum {
+    S_DASH_OPEN,
+    S_DASH_AT_RISK,
+    S_DASH_BREACH_DAYS,
+    S_DASH_AGENTS,
+    S_DASH_PROBLEMS,
+    S_DASH_TOP_PROBLEMS,
+    S__COUNT
+};
 
 static const struct escp_stmt stmts[S__COUNT] = {
     /* Open tickets by tier and state: every tier x open state ($1, in the
@@ -71,6 +80,42 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "FROM tickets t JOIN principals p ON p.id = t.assignee_id "
         "WHERE t.state = ANY ($1::text[]) "
         "GROUP BY t.assignee_id, p.name, p.role, p.tier ORDER BY count(*) DESC, t.assignee_id"},
+
+    /* Open problems (every state but closed: docs/problems.md), the ones
+     * needing attention first: most overdue actions (undone, due date
+     * passed), then most recurrences, then newest; the first $1, with the
+     * count of all and their overdue actions in all.  Problems are few
+     * (one per cause, not per complaint), so a scan of them is cheap; the
+     * per-problem counts are probes of problem_actions_problem and
+     * tickets_problem. */
+    [S_DASH_PROBLEMS] = {"dash_problems",
+        "WITH o AS (SELECT p.id, p.title, p.state, p.category, p.owner_id, p.recurrences, "
+        "  (SELECT count(*) FROM problem_actions a WHERE a.problem_id = p.id "
+        "   AND a.completed_at IS NULL AND a.due_at <= now()) AS overdue, "
+        "  (SELECT count(*) FROM tickets t WHERE t.problem_id = p.id) AS linked "
+        " FROM problems p WHERE p.state <> 'closed') "
+        "SELECT (SELECT count(*) FROM o) AS total, (SELECT coalesce(sum(overdue), 0) FROM o) AS overdue_total, "
+        " o.id, o.title, o.state, o.category, o.owner_id, w.name AS owner_name, o.recurrences, "
+        " o.overdue, o.linked "
+        "FROM o LEFT JOIN principals w ON w.id = o.owner_id "
+        "ORDER BY o.overdue DESC, o.recurrences DESC, o.id DESC LIMIT $1::int"},
+
+    /* The top $1 problems of this month (the calendar's zone): by the
+     * complaints created this month and linked to them (by hand or as a
+     * recurrence), then by id; through tickets_problem, which holds only
+     * linked tickets.  One row without a problem when there is none, for
+     * the month. */
+    [S_DASH_TOP_PROBLEMS] = {"dash_top_problems",
+        "WITH m AS (SELECT z.tz, date_trunc('month', now() AT TIME ZONE z.tz) AT TIME ZONE z.tz AS f "
+        " FROM (SELECT coalesce((SELECT doc->>'timezone' FROM calendar LIMIT 1), 'UTC') AS tz) z), "
+        "c AS (SELECT t.problem_id, count(*) AS n FROM tickets t "
+        " WHERE t.problem_id IS NOT NULL AND t.created_at >= (SELECT f FROM m) GROUP BY t.problem_id "
+        " ORDER BY count(*) DESC, t.problem_id LIMIT $1::int) "
+        "SELECT to_char(now() AT TIME ZONE m.tz, 'YYYY-MM') AS month, x.problem_id AS id, x.n, "
+        " x.title, x.state, x.category, x.recurrences "
+        "FROM m LEFT JOIN (SELECT c.problem_id, c.n, p.title, p.state, p.category, p.recurrences "
+        " FROM c JOIN problems p ON p.id = c.problem_id) x ON true "
+        "ORDER BY x.n DESC NULLS LAST, x.problem_id"},
 };
 
 const struct escp_stmt_table escp_stmts_dashboard = {stmts, S__COUNT};
@@ -257,6 +302,95 @@ out:
     return rc;
 }
 
+/* "problems": {"open_total", "overdue_actions", "items"} into out */
+static int load_problems(struct escp_conn *c, const struct escp_dash_query *q, json_t *out,
+                         esc_error_t *err)
+{
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", q->at_risk_limit);
+    const char *v[1] = {limit};
+    struct {
+        int total, overdue_total, id, title, state, category, owner_id, owner_name, recurrences,
+            overdue, linked;
+    } col, *k = &col;
+    int rc = -1;
+    PGresult *res = escp_exec(c, &stmts[S_DASH_PROBLEMS], 1, v, err);
+    if (!res || escp_columns(res, stmts[S_DASH_PROBLEMS].name, err, ESCP_COL(k, total),
+                             ESCP_COL(k, overdue_total), ESCP_COL(k, id), ESCP_COL(k, title),
+                             ESCP_COL(k, state), ESCP_COL(k, category), ESCP_COL(k, owner_id),
+                             ESCP_COL(k, owner_name), ESCP_COL(k, recurrences),
+                             ESCP_COL(k, overdue), ESCP_COL(k, linked), NULL) != 0)
+        goto out;
+    json_t *items = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        /* the title is free text: masked as in every ordinary response */
+        char *title = esc_pii_mask_text(PQgetvalue(res, i, k->title), NULL);
+        json_array_append_new(items,
+            json_pack("{s:I, s:o, s:s, s:s?, s:{s:I, s:s?}, s:I, s:I, s:I}",
+                      "id", int_at(res, i, k->id),
+                      "title", title ? json_string(title) : json_null(),
+                      "state", PQgetvalue(res, i, k->state),
+                      "category", escp_val(res, i, k->category),
+                      "owner", "id", int_at(res, i, k->owner_id),
+                      "name", escp_val(res, i, k->owner_name),
+                      "overdue_actions", int_at(res, i, k->overdue),
+                      "recurrences", int_at(res, i, k->recurrences),
+                      "linked_tickets", int_at(res, i, k->linked)));
+        free(title);
+    }
+    bool any = PQntuples(res) > 0;
+    json_object_set_new(out, "problems",
+                        json_pack("{s:I, s:I, s:o}", "open_total",
+                                  any ? int_at(res, 0, k->total) : (json_int_t)0, "overdue_actions",
+                                  any ? int_at(res, 0, k->overdue_total) : (json_int_t)0,
+                                  "items", items));
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+/* "top_problems_month": {"month", "items"} into out */
+static int load_top_problems(struct escp_conn *c, const struct escp_dash_query *q, json_t *out,
+                             esc_error_t *err)
+{
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", q->at_risk_limit);
+    const char *v[1] = {limit};
+    struct {
+        int month, id, n, title, state, category, recurrences;
+    } col, *k = &col;
+    int rc = -1;
+    PGresult *res = escp_exec(c, &stmts[S_DASH_TOP_PROBLEMS], 1, v, err);
+    if (!res || escp_columns(res, stmts[S_DASH_TOP_PROBLEMS].name, err, ESCP_COL(k, month),
+                             ESCP_COL(k, id), ESCP_COL(k, n), ESCP_COL(k, title),
+                             ESCP_COL(k, state), ESCP_COL(k, category),
+                             ESCP_COL(k, recurrences), NULL) != 0)
+        goto out;
+    json_t *items = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (!escp_val(res, i, k->id)) /* the month's row when no problem has complaints */
+            continue;
+        char *title = esc_pii_mask_text(PQgetvalue(res, i, k->title), NULL);
+        json_array_append_new(items,
+            json_pack("{s:I, s:o, s:s, s:s?, s:I, s:I}", "id", int_at(res, i, k->id),
+                      "title", title ? json_string(title) : json_null(),
+                      "state", PQgetvalue(res, i, k->state),
+                      "category", escp_val(res, i, k->category),
+                      "complaints", int_at(res, i, k->n),
+                      "recurrences", int_at(res, i, k->recurrences)));
+        free(title);
+    }
+    json_object_set_new(out, "top_problems_month",
+                        json_pack("{s:s?, s:o}", "month",
+                                  PQntuples(res) ? PQgetvalue(res, 0, k->month) : NULL,
+                                  "items", items));
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
 json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash_query *q,
                                      esc_error_t *err)
 {
@@ -268,7 +402,8 @@ json_t *escp_store_dashboard_summary(struct escp_conn *c, const struct escp_dash
     if (escp_begin(c, err) != 0)
         goto fail;
     if (load_open(c, q, out, err) != 0 || load_at_risk(c, q, out, err) != 0 ||
-        load_breach_days(c, q, out, err) != 0 || load_agents(c, q, out, err) != 0) {
+        load_breach_days(c, q, out, err) != 0 || load_agents(c, q, out, err) != 0 ||
+        load_problems(c, q, out, err) != 0 || load_top_problems(c, q, out, err) != 0) {
         escp_rollback(c);
         goto fail;
     }

@@ -109,7 +109,10 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * and a completion holding the problem while waiting for an action the
      * engine holds would deadlock with it. */
     [S_PROBLEM_LOCK] = {"problem_lock",
-        "SELECT id, state, owner_id, version, workaround, fix, root_cause_kind, recurrences "
+        "SELECT id, state, owner_id, version, workaround, fix, root_cause_kind, recurrences, "
+        /* verification by recurrence (migration 013): is its window still open? */
+        " coalesce(verify_until > now(), false) AS window_open, "
+        " " TS("verify_until") " AS verify_until "
         "FROM problems WHERE id = $1::bigint FOR NO KEY UPDATE"},
 
     /* A transition: the new state, the fields it sets (NULL = unchanged;
@@ -375,6 +378,7 @@ int escp_store_problem_lock(struct escp_conn *c, int64_t id, struct escp_problem
     const char *v[1] = {I64(idb, id)};
     struct {
         int id, state, owner_id, version, workaround, fix, root_cause_kind, recurrences;
+        int window_open, verify_until;
     } col, *k = &col;
     int rc = -1;
     memset(p, 0, sizeof *p);
@@ -382,7 +386,8 @@ int escp_store_problem_lock(struct escp_conn *c, int64_t id, struct escp_problem
     if (!res || escp_columns(res, stmts[S_PROBLEM_LOCK].name, err, ESCP_COL(k, id),
                              ESCP_COL(k, state), ESCP_COL(k, owner_id), ESCP_COL(k, version),
                              ESCP_COL(k, workaround), ESCP_COL(k, fix),
-                             ESCP_COL(k, root_cause_kind), ESCP_COL(k, recurrences), NULL) != 0)
+                             ESCP_COL(k, root_cause_kind), ESCP_COL(k, recurrences),
+                             ESCP_COL(k, window_open), ESCP_COL(k, verify_until), NULL) != 0)
         goto out;
     if (PQntuples(res) != 1) {
         esc_error_set(err, ESC_ERR_NOT_FOUND, NULL, "no such problem");
@@ -393,6 +398,8 @@ int escp_store_problem_lock(struct escp_conn *c, int64_t id, struct escp_problem
     p->owner_id = strtoll(PQgetvalue(res, 0, k->owner_id), NULL, 10);
     p->version = atoi(PQgetvalue(res, 0, k->version));
     p->recurrences = atoi(PQgetvalue(res, 0, k->recurrences));
+    p->window_open = PQgetvalue(res, 0, k->window_open)[0] == 't';
+    snprintf(p->verify_until, sizeof p->verify_until, "%s", PQgetvalue(res, 0, k->verify_until));
     p->workaround = dup_val(res, k->workaround);
     p->fix = dup_val(res, k->fix);
     p->root_cause_kind = dup_val(res, k->root_cause_kind);

@@ -19,6 +19,7 @@ enum {
     S_REPORT_MONTH,
     S_REPORT_MONTHLY,
     S_REPORT_AGENTS,
+    S_REPORT_PROBLEMS,
     S__COUNT
 };
 
@@ -183,6 +184,43 @@ static const struct escp_stmt stmts[S__COUNT] = {
         " LEFT JOIN ev ON ev.agent_id = ids.agent_id LEFT JOIN ro ON ro.agent_id = ids.agent_id "
         " LEFT JOIN principals p ON p.id = ids.agent_id "
         "ORDER BY ids.agent_id NULLS LAST"},
+
+    /* The problems report (docs/reports.md#get-v1reportsproblems): the
+     * problems created in [$1, $2), one row per category and the totals
+     * (total = true, first).  The times are from the problem's creation to
+     * the FIRST event of the kind in its history (a root cause found again
+     * after a recurrence, or a second fix, does not move them), float8
+     * seconds; medians and P90s are percentile_disc (a time that occurred).
+     * The state names are the lifecycle's (core/problem.h). */
+    [S_REPORT_PROBLEMS] = {"report_problems",
+        "WITH pr AS (SELECT p.category COLLATE \"C\" AS cat, p.state, "
+        "  p.closed_effective IS TRUE AS eff, p.recurrences, "
+        "  date_part('epoch', (SELECT min(e.at) FROM problem_events e WHERE e.problem_id = p.id "
+        "   AND e.type = 'root_cause_found') - p.created_at) AS ttrc, "
+        "  date_part('epoch', (SELECT min(e.at) FROM problem_events e WHERE e.problem_id = p.id "
+        "   AND e.type = 'fixed') - p.created_at) AS ttf, "
+        "  (SELECT count(*) FROM tickets t WHERE t.problem_id = p.id) AS linked "
+        " FROM problems p WHERE p.created_at >= $1::timestamptz AND p.created_at < $2::timestamptz) "
+        "SELECT GROUPING(cat) = 1 AS total, cat AS category, count(*) AS created, "
+        " count(*) FILTER (WHERE state <> 'closed') AS open, "
+        " count(*) FILTER (WHERE state = 'closed') AS closed, "
+        " count(*) FILTER (WHERE eff) AS closed_effective, "
+        " count(*) FILTER (WHERE state = 'open') AS state_open, "
+        " count(*) FILTER (WHERE state = 'root_cause_found') AS state_root_cause_found, "
+        " count(*) FILTER (WHERE state = 'action_planned') AS state_action_planned, "
+        " count(*) FILTER (WHERE state = 'fixed') AS state_fixed, "
+        " count(*) FILTER (WHERE state = 'verifying') AS state_verifying, "
+        " count(*) FILTER (WHERE state = 'closed') AS state_closed, "
+        " count(ttrc) AS ttrc_n, round(avg(ttrc)::numeric, 3) AS ttrc_mean, "
+        " round((percentile_disc(0.5) WITHIN GROUP (ORDER BY ttrc))::numeric, 3) AS ttrc_median, "
+        " round((percentile_disc(0.9) WITHIN GROUP (ORDER BY ttrc))::numeric, 3) AS ttrc_p90, "
+        " count(ttf) AS ttf_n, round(avg(ttf)::numeric, 3) AS ttf_mean, "
+        " round((percentile_disc(0.5) WITHIN GROUP (ORDER BY ttf))::numeric, 3) AS ttf_median, "
+        " round((percentile_disc(0.9) WITHIN GROUP (ORDER BY ttf))::numeric, 3) AS ttf_p90, "
+        " coalesce(sum(linked), 0) AS linked, coalesce(sum(recurrences), 0) AS recurrences, "
+        " count(*) FILTER (WHERE recurrences > 0) AS recurred "
+        "FROM pr GROUP BY ROLLUP (cat) "
+        "ORDER BY GROUPING(cat) DESC, count(*) DESC, cat NULLS LAST"},
 };
 
 const struct escp_stmt_table escp_stmts_reports = {stmts, S__COUNT};
@@ -424,6 +462,89 @@ json_t *escp_store_report_monthly(struct escp_conn *c, const struct escp_report_
     }
     out = json_pack("{s:o, s:o, s:o}", "totals", monthly_row(res, 0, k, NULL, 0),
                     "categories", cats, "root_causes", causes);
+out:
+    PQclear(res);
+    return out;
+}
+
+/* The columns of the problems report (REPORT_PROBLEMS), found by name. */
+struct problems_cols {
+    int total, category, created, open, closed, closed_effective, state_open,
+        state_root_cause_found, state_action_planned, state_fixed, state_verifying, state_closed,
+        ttrc_n, ttrc_mean, ttrc_median, ttrc_p90, ttf_n, ttf_mean, ttf_median, ttf_p90, linked,
+        recurrences, recurred;
+};
+
+/* {"count", "mean_seconds", "median_seconds", "p90_seconds"}: null times
+ * when no problem got there */
+static json_t *duration_stats(const PGresult *res, int i, int n, int mean, int median, int p90)
+{
+    return json_pack("{s:I, s:o, s:o, s:o}", "count", count_col(res, i, n),
+                     "mean_seconds", real_or_null(escp_val(res, i, mean)),
+                     "median_seconds", real_or_null(escp_val(res, i, median)),
+                     "p90_seconds", real_or_null(escp_val(res, i, p90)));
+}
+
+static json_t *problems_row(const PGresult *res, int i, const struct problems_cols *k)
+{
+    json_t *by_state = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+                                 "open", count_col(res, i, k->state_open),
+                                 "root_cause_found", count_col(res, i, k->state_root_cause_found),
+                                 "action_planned", count_col(res, i, k->state_action_planned),
+                                 "fixed", count_col(res, i, k->state_fixed),
+                                 "verifying", count_col(res, i, k->state_verifying),
+                                 "closed", count_col(res, i, k->state_closed));
+    json_t *row = json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:I}",
+        "created", count_col(res, i, k->created), "open", count_col(res, i, k->open),
+        "closed", count_col(res, i, k->closed),
+        "closed_effective", count_col(res, i, k->closed_effective), "by_state", by_state,
+        "time_to_root_cause", duration_stats(res, i, k->ttrc_n, k->ttrc_mean, k->ttrc_median,
+                                             k->ttrc_p90),
+        "time_to_fix", duration_stats(res, i, k->ttf_n, k->ttf_mean, k->ttf_median, k->ttf_p90),
+        "linked_complaints", count_col(res, i, k->linked),
+        "recurrences", count_col(res, i, k->recurrences),
+        "problems_recurred", count_col(res, i, k->recurred));
+    return row;
+}
+
+json_t *escp_store_report_problems(struct escp_conn *c, const struct escp_report_period *p,
+                                   esc_error_t *err)
+{
+    const char *v[2] = {p->from, p->to};
+    struct problems_cols col, *k = &col;
+    json_t *out = NULL;
+    PGresult *res = escp_exec(c, &stmts[S_REPORT_PROBLEMS], 2, v, err);
+    if (!res)
+        return NULL;
+    if (escp_columns(res, stmts[S_REPORT_PROBLEMS].name, err, ESCP_COL(k, total),
+                     ESCP_COL(k, category), ESCP_COL(k, created), ESCP_COL(k, open),
+                     ESCP_COL(k, closed), ESCP_COL(k, closed_effective), ESCP_COL(k, state_open),
+                     ESCP_COL(k, state_root_cause_found), ESCP_COL(k, state_action_planned),
+                     ESCP_COL(k, state_fixed), ESCP_COL(k, state_verifying),
+                     ESCP_COL(k, state_closed), ESCP_COL(k, ttrc_n), ESCP_COL(k, ttrc_mean),
+                     ESCP_COL(k, ttrc_median), ESCP_COL(k, ttrc_p90), ESCP_COL(k, ttf_n),
+                     ESCP_COL(k, ttf_mean), ESCP_COL(k, ttf_median), ESCP_COL(k, ttf_p90),
+                     ESCP_COL(k, linked), ESCP_COL(k, recurrences), ESCP_COL(k, recurred),
+                     NULL) != 0)
+        goto out;
+    /* the totals row comes first (ORDER BY GROUPING DESC), even with no
+     * problem at all (ROLLUP's empty grouping set) */
+    if (PQntuples(res) < 1 || PQgetvalue(res, 0, k->total)[0] != 't') {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "internal error");
+        goto out;
+    }
+    json_t *cats = json_array(), *totals = problems_row(res, 0, k);
+    for (int i = 1; i < PQntuples(res); i++) {
+        json_t *row = problems_row(res, i, k);
+        if (row) /* a problem may have no category: null */
+            json_object_set_new(row, "category", escp_val(res, i, k->category)
+                                                     ? json_string(escp_val(res, i, k->category))
+                                                     : json_null());
+        json_array_append_new(cats, row);
+    }
+    out = json_pack("{s:o, s:o}", "totals", totals, "categories", cats);
+    if (!out)
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
 out:
     PQclear(res);
     return out;

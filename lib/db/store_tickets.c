@@ -56,9 +56,30 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * the id drawn beforehand when there is customer data to seal (the
      * seals are bound to it), else NULL; $6..$9, $16..$24 the stored
      * customer (escp_customer_stored); $25 the sealed free-text findings
-     * (migration 008), subject/description/category being masked already. */
+     * (migration 008), subject/description/category being masked already.
+     *
+     * Verification by recurrence (migration 013, docs/problems.md): `pm` is
+     * the verifying problem whose signature the complaint matches: same
+     * category (as stored), inside its window, and, when it has keywords,
+     * any of them in the subject or description (as stored, masked; case
+     * folded by lower()).  Several match: the one verified longest (oldest
+     * verify_started_at, then id), and only that one.  It is one probe of
+     * the partial index problems_verifying, and locked (FOR NO KEY UPDATE,
+     * as every change of a problem: store_problems.c), so two recurring
+     * complaints cannot both reopen it: the second waits, finds the
+     * problem no longer verifying, and is not linked.  A match links the
+     * ticket, reopens the problem (`recurrence` in its history), tells its
+     * owner (a `problem_recurred` notification) and adds `problem_linked` to
+     * the ticket's history; the writes join `t`, so a replayed
+     * Idempotency-Key writes nothing. */
     [S_TICKET_CREATE] = {"ticket_create",
         "WITH p AS (SELECT ack_seconds, resolve_seconds, warn_ratio FROM policies WHERE severity = $1), "
+        "pm AS (SELECT x.id, x.verify_until FROM problems x WHERE x.state = 'verifying' "
+        "  AND x.category = $3 AND x.verify_until > now() "
+        "  AND (cardinality(x.signature_keywords) = 0 OR EXISTS (SELECT 1 "
+        "   FROM unnest(x.signature_keywords) AS kw(k) WHERE strpos(lower(coalesce($4, '') "
+        "    || E'\\n' || coalesce($5, '')), lower(kw.k)) > 0)) "
+        " ORDER BY x.verify_started_at, x.id LIMIT 1 FOR NO KEY UPDATE OF x), "
         "t AS (INSERT INTO tickets (id, tier, state, severity, channel, category, subject, "
         "  description, customer_name_sealed, customer_phone_sealed, customer_email_sealed, "
         "  customer_id_number_sealed, external_ref, "
@@ -66,16 +87,38 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "  resolve_due_at, warn_due_at, customer_bank_card_sealed, customer_name_masked, "
         "  customer_phone_masked, customer_email_masked, customer_id_number_masked, "
         "  customer_bank_card_masked, customer_phone_bi, customer_id_number_bi, "
-        "  customer_key_version, pii_sealed, text_scanned) "
+        "  customer_key_version, pii_sealed, text_scanned, problem_id) "
         " SELECT coalesce($15::bigint, nextval('tickets_id_seq')), 1, 'awaiting_ack', "
         "  $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
         "  now() + make_interval(secs => p.ack_seconds), now(), "
         "  now() + make_interval(secs => p.resolve_seconds), "
         "  now() + make_interval(secs => p.resolve_seconds * p.warn_ratio), "
-        "  $16, $17, $18, $19, $20, $21, $22, $23, $24::int, $25, true FROM p "
+        "  $16, $17, $18, $19, $20, $21, $22, $23, $24::int, $25, true, (SELECT id FROM pm) FROM p "
         " ON CONFLICT (created_by, idempotency_key) DO NOTHING RETURNING *), "
         "e AS (INSERT INTO events (ticket_id, type, actor_id, to_tier, to_state) "
         " SELECT id, 'created', $11, 1, 'awaiting_ack' FROM t RETURNING ticket_id), "
+        /* the recurrence: the problem back to open, its history, its owner told */
+        "pu AS (UPDATE problems x SET state = 'open', recurrences = x.recurrences + 1, "
+        "  reopened_count = x.reopened_count + 1, verify_started_at = NULL, verify_until = NULL, "
+        "  version = x.version + 1, updated_at = now() "
+        " FROM pm, t WHERE x.id = pm.id "
+        " RETURNING x.id, x.owner_id, x.recurrences, pm.verify_until, t.id AS ticket_id), "
+        "pe AS (INSERT INTO problem_events (problem_id, type, from_state, to_state, data) "
+        " SELECT pu.id, 'recurrence', 'verifying', 'open', jsonb_build_object('ticket_id', "
+        "  pu.ticket_id, 'recurrences', pu.recurrences, 'verify_until', pu.verify_until) "
+        " FROM pu RETURNING problem_id), "
+        "pn AS (INSERT INTO notifications (problem_id, type, audience, payload) "
+        " SELECT pu.id, 'problem_recurred', 'owner', jsonb_build_object('type', 'problem_recurred', "
+        "  'problem_id', pu.id, 'ticket_id', pu.ticket_id, 'owner_id', pu.owner_id, "
+        "  'category', $3::text, 'recurrences', pu.recurrences, 'at', now()) "
+        " FROM pu RETURNING id, problem_id), "
+        "pne AS (INSERT INTO problem_events (problem_id, type, data) "
+        " SELECT pn.problem_id, 'notified', jsonb_build_object('notification', 'problem_recurred', "
+        "  'notification_id', pn.id, 'audience', 'owner') "
+        " FROM pn JOIN pe ON pe.problem_id = pn.problem_id), " /* after `recurrence` */
+        "te AS (INSERT INTO events (ticket_id, type, data) "
+        " SELECT pu.ticket_id, 'problem_linked', jsonb_build_object('problem_id', pu.id, "
+        "  'waiting_on_problem', false, 'via', 'recurrence') FROM pu JOIN e ON e.ticket_id = pu.ticket_id), " /* after `created` */
         "tm AS (INSERT INTO timers (ticket_id, kind, due_at) "
         " SELECT t.id, k.kind, k.due FROM t, LATERAL (VALUES ('ack', t.ack_due_at), "
         " ('resolve', t.resolve_due_at), ('warn', t.warn_due_at)) AS k(kind, due)), "

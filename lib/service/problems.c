@@ -259,9 +259,21 @@ json_t *escp_svc_problem_act(struct escp_svc *svc, const struct esc_actor *actor
         ch.verify_window_days = a->verify_window_days;
         break;
     case ESC_PACT_CLOSE:
-        /* effective: no complaint came back while it was verified */
+        /* Closing says the fix held (docs/problems.md): a manager's call
+         * (the route allows managers only), and only once the whole window
+         * passed.  A recurrence inside it reopens the problem (the create
+         * does: migration 013), so a problem still verifying at its end had
+         * none; there is no early close, which would call a fix effective
+         * before it was watched. */
+        if (p.window_open) {
+            esc_error_set(err, ESC_ERR_INVALID_TRANSITION, NULL,
+                          "the fix is being verified until %s: the problem can be closed as "
+                          "effective once that window has passed without a recurrence",
+                          p.verify_until);
+            goto out;
+        }
         ch.closed = true;
-        ch.closed_effective = p.recurrences == 0;
+        ch.closed_effective = true;
         json_object_set_new(data, "effective", json_boolean(ch.closed_effective));
         break;
     case ESC_PACT_REOPEN:

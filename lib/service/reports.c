@@ -126,3 +126,32 @@ out:
     escp_release(svc->store, c); /* ends the read-only transaction */
     return doc;
 }
+
+json_t *escp_svc_report_problems(struct escp_svc *svc, const char *from, const char *to,
+                                 esc_error_t *err)
+{
+    struct escp_report_period p;
+    json_t *body = NULL, *doc = NULL;
+    struct escp_conn *c = escp_lease(svc->store, err);
+    if (!c)
+        return NULL;
+    if (escp_store_report_begin(c, err) != 0 || escp_store_report_period(c, from, to, &p, err) != 0)
+        goto out;
+    if (!p.ordered) { /* as the SLA report: the defaults are the database's */
+        esc_error_set(err, ESC_ERR_VALIDATION, to || !from ? "to" : "from", "from must be before to");
+        goto out;
+    }
+    if (!(body = escp_store_report_problems(c, &p, err)))
+        goto out;
+    doc = json_pack("{s:o,s:o,s:s}", "from", escp_json_time(p.from), "to", escp_json_time(p.to),
+                    "timezone", p.tz);
+    if (!doc || json_object_update(doc, body) != 0) {
+        json_decref(doc);
+        doc = NULL;
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "out of memory");
+    }
+out:
+    json_decref(body);
+    escp_release(svc->store, c); /* ends the read-only transaction */
+    return doc;
+}

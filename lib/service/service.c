@@ -165,9 +165,12 @@ out:
         esc_time_t now;
         if (esc_time_parse(json_string_value(json_object_get(t, "created_at")), &now) == 0)
             escp_engine_poke(svc->engine, now, first_due);
-        /* a major complaint committed a notification: deliver it now */
+        /* a major complaint committed a notification: deliver it now; so
+         * did a recurrence (a new ticket has a problem only when the create
+         * linked it as one: migration 013) */
         const char *sev = json_string_value(json_object_get(t, "severity"));
-        if (sev && strcmp(sev, "major") == 0) {
+        if ((sev && strcmp(sev, "major") == 0) ||
+            json_integer_value(json_object_get(t, "problem_id")) > 0) {
             escp_webhooks_poke(svc->webhooks);
             escp_alerts_poke(svc->alerts); /* and its alerts to the channels that want it */
         }

@@ -301,6 +301,11 @@ json_t *escp_svc_report_sla(struct escp_svc *svc, const char *from, const char *
  * svc's targets; month "YYYY-MM" (checked by
  * the caller) or NULL for the current one. */
 json_t *escp_svc_report_monthly(struct escp_svc *svc, const char *month, int limit, esc_error_t *err);
+/* The problems report {"from", "to", "timezone", "totals", "categories"}
+ * over the problems created in [from, to) (docs/reports.md); from/to as for
+ * the SLA report.  New reference, NULL with err set. */
+json_t *escp_svc_report_problems(struct escp_svc *svc, const char *from, const char *to,
+                                 esc_error_t *err);
 /* The dashboard summary (db.h, escp_store_dashboard_summary; new reference). */
 json_t *escp_svc_dashboard_summary(struct escp_svc *svc, const struct escp_dash_query *q,
                                    esc_error_t *err);

@@ -256,8 +256,34 @@ static void switch_group(const char *group_by)
     assert_true(strlen(shown) > 0);
 }
 
-/* Browser log: no script error, no CSP violation, no failed request other
- * than the refused tokens this test sends on purpose. */
+/* A problem (issue 10) owned by the line-2 agent, with an action whose due
+ * date has passed undone and the given complaint linked to it; its id.  The
+ * due date is moved into the past in the table only (its SLA timer stays
+ * far ahead), so the dashboard counts it overdue and no breach is fired. */
+static json_int_t problem_with_overdue_action(const char *title, json_int_t ticket)
+{
+    h_resp *r = h_reqj(H, "POST", "/v1/problems", H->k.manager,
+                       json_pack("{s:s, s:s, s:I}", "title", title, "category", "atm", "owner_id",
+                                 (json_int_t)H->k.agent_id[2]));
+    h_expect_status(r, 201);
+    json_int_t pid = h_int(r->json, "id");
+    h_expect_status(h_req(H, "POST", h_fmt(H, "/v1/problems/%lld/root_cause", (long long)pid),
+                          H->k.manager, "{\"root_cause\":\"worn card reader\"}"), 200);
+    r = h_reqj(H, "POST", h_fmt(H, "/v1/problems/%lld/actions", (long long)pid), H->k.manager,
+               json_pack("{s:s, s:s, s:I, s:s}", "kind", "corrective", "description",
+                         "replace the readers", "owner_id", (json_int_t)H->k.agent_id[2], "due_at",
+                         "2999-01-01T00:00:00Z"));
+    assert_true(r->status == 200 || r->status == 201);
+    const char *err = NULL;
+    assert_int_equal(h_sql_exec(H, h_fmt(H, "UPDATE problem_actions SET due_at = now() - interval "
+                                            "'1 hour' WHERE problem_id = %lld", (long long)pid),
+                                &err), 0);
+    h_expect_status(h_req(H, "POST", h_fmt(H, "/v1/problems/%lld/tickets", (long long)pid),
+                          H->k.manager, h_fmt(H, "{\"ticket_ids\":[%lld]}", (long long)ticket)),
+                    200);
+    return pid;
+}
+
 /* ------------------------------------------------------------------ test */
 
 static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_browser(void **state)
@@ -411,6 +437,20 @@ static void a_manager_sees_counts_chart_sla_table_csv_and_live_breaches_in_a_bro
         h_sleep(0.2);
     }
     check_open_counts(7);
+
+    /* problems (issue 10): one with an overdue action and this month's
+     * complaint; after a reload both problem cards show it as the summary
+     * has it */
+    json_int_t pid = problem_with_overdue_action("ATM card readers", t_live);
+    wd("POST", wd_spath("/url"), json_pack("{s:s}", "url", url));
+    wd_wait_js(h_fmt(H, "return !!document.querySelector('#problem-list li[data-problem=\"%lld\"]');",
+                  (long long)pid), 10, "the problem in the open problems card");
+    assert_string_equal(wd_js_str(h_fmt(H, "return document.querySelector('#problem-list "
+                                        "li[data-problem=\"%lld\"]').dataset.overdue;", (long long)pid)), "1");
+    assert_string_equal(wd_js_str(h_fmt(H, "return document.querySelector('#top-problem-list "
+                                        "li[data-problem=\"%lld\"]').dataset.complaints;", (long long)pid)), "1");
+    assert_string_equal(wd_js_str("return document.getElementById('problems-count').textContent;"),
+                        h_sql_value(H, "SELECT count(*) FROM problems WHERE state <> 'closed'"));
 
     /* nothing but the daemon served the page */
     assert_true(wd_js_bool(h_fmt(H, "return performance.getEntriesByType('resource').every(function (e) {"
@@ -577,6 +617,41 @@ static void the_dashboard_summary_equals_the_database(void **state)
     assert_true(json_is_integer(fa) && json_integer_value(fa) >= 0);
     h_expect_status(h_req(H, "GET", h_fmt(H, "/v1/events?after=%lld&limit=5",
                                            (long long)json_integer_value(fa)), M, NULL), 200);
+
+    /* open problems, most overdue actions first, and the month's top
+     * problems by complaints linked this month: equal to the tables */
+    json_int_t p2 = problem_with_overdue_action("second problem", t_bill);
+    r = h_req(H, "GET", "/v1/dashboard/summary", M, NULL);
+    h_expect_status(r, 200);
+    s = r->json;
+    json_t *pb = json_object_get(s, "problems");
+    h_assert_int(pb, "open_total", h_sql_ll(H, "SELECT count(*) FROM problems WHERE state <> 'closed'"));
+    h_assert_int(pb, "overdue_actions", h_sql_ll(H, "SELECT count(*) FROM problem_actions a JOIN problems p "
+                                                    "ON p.id = a.problem_id WHERE p.state <> 'closed' AND "
+                                                    "a.completed_at IS NULL AND a.due_at <= now()"));
+    size_t i;
+    json_t *it;
+    int seen = 0;
+    json_array_foreach(h_get(pb, "items"), i, it) {
+        json_int_t id = h_int(it, "id");
+        seen = seen || id == p2;
+        h_assert_int(it, "overdue_actions", h_sql_ll(H, "SELECT count(*) FROM problem_actions WHERE "
+                                                        "problem_id = %lld AND completed_at IS NULL AND "
+                                                        "due_at <= now()", (long long)id));
+        h_assert_int(it, "recurrences", h_sql_ll(H, "SELECT recurrences FROM problems WHERE id = %lld",
+                                                 (long long)id));
+        h_assert_int(it, "linked_tickets", h_sql_ll(H, "SELECT count(*) FROM tickets WHERE problem_id = %lld",
+                                                    (long long)id));
+        h_assert_int(it, "owner.id", H->k.agent_id[2]);
+    }
+    json_t *top = json_object_get(s, "top_problems_month");
+    h_assert_str(top, "month", h_sql_value(H, "SELECT to_char(now() AT TIME ZONE '%s', 'YYYY-MM')", tz));
+    json_array_foreach(h_get(top, "items"), i, it)
+        h_assert_int(it, "complaints", h_sql_ll(H, "SELECT count(*) FROM tickets WHERE problem_id = %lld "
+                                                   "AND created_at >= date_trunc('month', now() AT TIME ZONE "
+                                                   "'%s') AT TIME ZONE '%s'", (long long)h_int(it, "id"), tz, tz));
+    assert_true(seen);
+    assert_true(json_array_size(h_get(top, "items")) >= 1);
 
     /* limit lists fewer, the count stays */
     r = h_req(H, "GET", "/v1/dashboard/summary?limit=1", M, NULL);

@@ -64,6 +64,16 @@ static void tour_validates(void **state)
     setenv("ESC_TOKEN_MANAGER", H->k.manager, 1);
     setenv("ESC_TOKEN_ADMIN", H->k.admin, 1);
     setenv("ESC_ADMIN_ID", id, 1);
+    /* a problem whose verification window has passed (moved into the past
+     * here: the tour cannot wait 1 day), so the tour can close one as
+     * effective (docs/recurrence.md) */
+    const char *closable = h_sql_value(H, "INSERT INTO problems (title, owner_id, state, "
+                                          "verify_started_at, verify_until, created_by) VALUES "
+                                          "('已验证 30 天无复发', %lld, 'verifying', now() - interval "
+                                          "'31 days', now() - interval '1 day', %lld) RETURNING id",
+                                          (long long)H->k.manager_id, (long long)H->k.manager_id);
+    assert_non_null(closable);
+    setenv("ESC_CLOSABLE_PROBLEM", closable, 1);
     char *argv[] = {(char *)need_env("ESC_NODE"), (char *)need_env("ESC_OPENAPI_TOUR"), NULL};
     need_env("ESC_OPENAPI_YAML");
     need_env("NODE_PATH");
