@@ -27,32 +27,35 @@ ALTER TABLE tickets ADD COLUMN anonymised_at timestamptz;
 CREATE INDEX tickets_retention_due ON tickets (closed_at, id)
     WHERE state = 'closed' AND anonymised_at IS NULL;
 
--- Event types.  Later migrations add their own types to whatever the
--- constraint allows when they run, rather than restating the list, so that
--- migrations written side by side compose in any order:
--- escalated_allow_event_types('a', 'b') adds those of its names the
--- constraint lacks.  The new constraint checks every event once (a
--- sequential scan under the table's lock, a few seconds per million events).
-CREATE FUNCTION escalated_allow_event_types(VARIADIC names text[]) RETURNS void
+-- Lists in CHECK constraints (event types, notification types).  Later
+-- migrations add their own names to whatever a list allows when they run,
+-- rather than restating it, so that migrations written side by side compose
+-- in any order: escalated_allow_names('events', 'events_type_check', 'a', 'b')
+-- adds those of its names the constraint lacks.  The new constraint checks
+-- every row once (a sequential scan under the table's lock, a few seconds per
+-- million rows).
+CREATE FUNCTION escalated_allow_names(tbl regclass, con name, VARIADIC names text[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     def text;
     added text;
 BEGIN
     SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint
-     WHERE conrelid = 'events'::regclass AND conname = 'events_type_check';
+     WHERE conrelid = tbl AND conname = con;
     IF def IS NULL OR position('ARRAY[' IN def) = 0 THEN
-        RAISE EXCEPTION 'events_type_check is not the list 001_core.sql made: %', def;
+        RAISE EXCEPTION '% is not a list of names: %', con, def;
     END IF;
     SELECT string_agg(quote_literal(n) || '::text, ', '') INTO added
       FROM unnest(names) AS n WHERE position(quote_literal(n) IN def) = 0;
     IF added IS NOT NULL THEN
-        ALTER TABLE events DROP CONSTRAINT events_type_check;
-        EXECUTE 'ALTER TABLE events ADD CONSTRAINT events_type_check '
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, con);
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I ', tbl, con)
              || replace(def, 'ARRAY[', 'ARRAY[' || added);
     END IF;
 END;
 $$;
+CREATE FUNCTION escalated_allow_event_types(VARIADIC names text[]) RETURNS void
+LANGUAGE sql AS $$ SELECT escalated_allow_names('events', 'events_type_check', VARIADIC names) $$;
 
 -- The `anonymised` event.
 SELECT escalated_allow_event_types('anonymised');
