@@ -22,6 +22,8 @@ const struct escp_setting escp_settings_table[ESCP_SET__COUNT] = {
         .unset = "libpq's defaults and PG* variables",
         .help = "PostgreSQL connection string (host=/run/pg dbname=escalated) or URL "
                 "(postgresql://user@host/escalated)",
+        .doc = "With a standby: name both servers and add target_session_attrs=read-write, as in "
+               "[Failover](#failover).",
     },
     [ESCP_SET_DATA_KEY_FILE] = {
         .flag = "--data-key-file", .env = "ESCALATED_DATA_KEY_FILE", .type = ESCP_SETTING_TEXT,

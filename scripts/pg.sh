@@ -9,6 +9,15 @@
 #   pg.sh start DIR              persistent cluster under DIR (creates database `escalated`)
 #   pg.sh stop  DIR              stop it (data kept)
 #   pg.sh env   DIR              print the libpq conninfo of the cluster under DIR
+#   pg.sh start-pair STATEFILE   fresh primary + synchronous streaming standby (failover tests);
+#                                writes PGDIR/PGHOST/PGPORT (both hosts, primary first), PGUSER,
+#                                PGDIR_A/PGDIR_B (each cluster's home: data/, socket, server.log)
+#   pg.sh stop-pair  STATEFILE   stop both and remove their directory
+#   pg.sh crash-primary STATEFILE   immediate stop of the pair's primary (as a crash: no
+#                                checkpoint, every session cut; recovery on a next start)
+#   pg.sh promote-standby STATEFILE promote the pair's standby (returns once it takes writes)
+#   pg.sh crash-restart-standby STATEFILE  immediate stop, then start, of the pair's standby
+#                                (the primary after promote-standby)
 set -euo pipefail
 
 PROG=${0##*/}
@@ -289,8 +298,132 @@ cmd_env() {
     conninfo "$dir"
 }
 
+# ------------------------------------------------------------------ pair
+# A primary and a streaming standby made from it with pg_basebackup -R, each
+# in its own home under one temporary directory.  The primary commits
+# synchronously to the standby (synchronous_standby_names = '*',
+# synchronous_commit = on): a commit a client saw acknowledged is on the
+# standby's disk, so promoting the standby loses no answered write.  The
+# standby's own configuration names no synchronous standby: once promoted it
+# runs alone (it would otherwise wait forever for a standby it does not have).
+cmd_start_pair() {
+    local state=$1
+    if [[ -f "$state" ]]; then
+        cmd_stop_pair "$state" || true
+    fi
+    local dir
+    if [[ $IS_ROOT -eq 1 ]]; then
+        dir=$(mktemp -d /tmp/escalated-pgpair.XXXXXX)
+        chown postgres: "$dir"
+    else
+        dir=$(mktemp -d "${TMPDIR:-/tmp}/escalated-pgpair.XXXXXX")
+    fi
+    chmod 0711 "$dir"
+    local a=$dir/a b=$dir/b pa pb
+    as_pg mkdir -m 0711 "$a" "$b"
+    as_pg mkdir "$a/data"
+    pa=$(free_port)
+    init_cluster "$a/data" "$a" "$pa"
+    # two clusters on a shared machine: smaller buffers than a single test cluster
+    echo "shared_buffers = 64MB" | as_pg tee -a "$a/data/postgresql.conf" >/dev/null
+    start_cluster "$a/data" "$a/server.log"
+    wait_ready "$a" "$pa" "$a/server.log"
+    pb=$(free_port)
+    while [[ "$pb" == "$pa" ]]; do pb=$(free_port); done
+    if ! as_pg "$BINDIR/pg_basebackup" -h "$a" -p "$pa" -U postgres -D "$b/data" -R -X stream \
+            -c fast >"$dir/basebackup.log" 2>&1; then
+        echo "$PROG: pg_basebackup failed:" >&2
+        tail -n 40 "$dir/basebackup.log" >&2 || true
+        stop_cluster "$a/data"
+        exit 1
+    fi
+    as_pg tee -a "$b/data/postgresql.conf" >/dev/null <<EOF2
+# --- the standby of $a (scripts/pg.sh start-pair) ---
+unix_socket_directories = '$b'
+port = $pb
+synchronous_standby_names = ''
+cluster_name = 'standby'
+EOF2
+    start_cluster "$b/data" "$b/server.log"
+    wait_ready "$b" "$pb" "$b/server.log"
+    as_pg tee -a "$a/data/postgresql.conf" >/dev/null <<EOF2
+# --- synchronous replication to the standby in $b (scripts/pg.sh start-pair) ---
+synchronous_standby_names = '*'
+synchronous_commit = on
+EOF2
+    as_pg "$BINDIR/pg_ctl" -D "$a/data" reload >/dev/null
+    # the standby streams and is synchronous before anyone writes
+    local psql i sync=""
+    psql=$(psql_bin)
+    for ((i = 0; i < 300; i++)); do
+        sync=$("$psql" -h "$a" -p "$pa" -U postgres -d postgres -Atqc \
+            "SELECT sync_state FROM pg_stat_replication WHERE state = 'streaming'" 2>/dev/null || true)
+        [[ "$sync" == sync ]] && break
+        sleep 0.1
+    done
+    if [[ "$sync" != sync ]]; then
+        echo "$PROG: the standby in $b did not become a synchronous standby" >&2
+        log_tail "$b/server.log"
+        stop_cluster "$b/data"
+        stop_cluster "$a/data"
+        exit 1
+    fi
+    mkdir -p "$(dirname "$state")"
+    local tmp="$state.tmp.$$"
+    {
+        echo "PGDIR=$a"
+        echo "PGHOST=$a,$b"
+        echo "PGPORT=$pa,$pb"
+        echo "PGUSER=postgres"
+        echo "PGDIR_A=$a"
+        echo "PGDIR_B=$b"
+        echo "PGPAIR=$dir"
+    } >"$tmp"
+    mv -f "$tmp" "$state"
+    echo "$PROG: pair ready: primary host=$a port=$pa, synchronous standby host=$b port=$pb"
+}
+
+cmd_stop_pair() {
+    local state=$1
+    [[ -f "$state" ]] || { echo "$PROG: no state file $state; nothing to stop"; return 0; }
+    local dir
+    dir=$(state_get "$state" PGPAIR)
+    if [[ -n "$dir" && -d "$dir" ]]; then
+        # the standby first: a primary still waiting for it stops slowly
+        stop_cluster "$dir/b/data"
+        stop_cluster "$dir/a/data"
+        case "$dir" in
+            */escalated-pgpair.*) rm -rf -- "$dir" ;;
+            *) echo "$PROG: refusing to remove unexpected directory $dir" >&2 ;;
+        esac
+    fi
+    rm -f -- "$state"
+}
+
+cmd_crash_primary() {
+    local state=$1 a
+    [[ -f "$state" ]] || die "no state file $state"
+    a=$(state_get "$state" PGDIR_A)
+    as_pg "$BINDIR/pg_ctl" -D "$a/data" -m immediate -w -t 30 stop >/dev/null
+}
+
+cmd_promote_standby() {
+    local state=$1 b
+    [[ -f "$state" ]] || die "no state file $state"
+    b=$(state_get "$state" PGDIR_B)
+    as_pg "$BINDIR/pg_ctl" -D "$b/data" -w -t 60 promote >/dev/null
+}
+
+cmd_crash_restart_standby() {
+    local state=$1 b
+    [[ -f "$state" ]] || die "no state file $state"
+    b=$(state_get "$state" PGDIR_B)
+    as_pg "$BINDIR/pg_ctl" -D "$b/data" -m immediate -w -t 30 stop >/dev/null
+    start_cluster "$b/data" "$b/server.log"
+}
+
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -301,5 +434,10 @@ case "$1" in
     start) cmd_start "$2" ;;
     stop) cmd_stop "$2" ;;
     env) cmd_env "$2" ;;
+    start-pair) cmd_start_pair "$2" ;;
+    stop-pair) cmd_stop_pair "$2" ;;
+    crash-primary) cmd_crash_primary "$2" ;;
+    promote-standby) cmd_promote_standby "$2" ;;
+    crash-restart-standby) cmd_crash_restart_standby "$2" ;;
     *) usage ;;
 esac

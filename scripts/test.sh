@@ -100,7 +100,7 @@ fi
 # those are unaffected.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-# The fault suite (tests/faults/, about 1.5 minutes) runs in build/ only: it measures
+# The fault suite (tests/faults/, about 2 minutes) runs in build/ only: it measures
 # the daemon under faults, which an instrumented build would only slow down.
 run_suite build-asan -DESC_SANITIZE=ON -DESC_OPENAPI_TESTS=OFF -DESC_FAULTS=OFF || status=1
 

@@ -2,6 +2,7 @@
  * statements on each connection), running statements and reading their
  * columns by name, error mapping, migrations and readiness.  With
  * store_*.c, the only code that holds SQL text or includes libpq. */
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -293,6 +294,23 @@ void escp_conn_close(struct escp_conn *c)
 
 int escp_conn_ok(struct escp_conn *c) { return c && c->pg && PQstatus(c->pg) == CONNECTION_OK; }
 
+/* Whether an idle session (no statement in flight) is still alive.  An idle
+ * session has nothing to read; input means the server closed it (a crash, a
+ * failover, a terminated backend), usually after a parting notice.  libpq
+ * notices the end only when a read returns it, and one PQconsumeInput reads
+ * the notice and stops; so read while there is input (a few times at most):
+ * a closed session turns CONNECTION_BAD here, and the lease connects again
+ * instead of handing out a session whose first statement fails.  In the
+ * common case this costs one poll() with no timeout. */
+static int idle_session_alive(PGconn *pg)
+{
+    struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
+    for (int i = 0; i < 4 && PQstatus(pg) == CONNECTION_OK && p.fd >= 0 && poll(&p, 1, 0) > 0; i++)
+        if (!PQconsumeInput(pg)) /* notices are dropped (notice_quiet); the end sets CONNECTION_BAD */
+            break;
+    return PQstatus(pg) == CONNECTION_OK && p.fd >= 0;
+}
+
 struct escp_conn *escp_lease(struct esc_store *s, esc_error_t *err)
 {
     return escp_lease_wait(s, 10000, err);
@@ -326,10 +344,12 @@ struct escp_conn *escp_lease_wait(struct esc_store *s, int wait_ms, esc_error_t 
     }
     c->in_use = 1;
     s->leased++;
-    int needs_connect = !c->pg || PQstatus(c->pg) != CONNECTION_OK;
-    int throttled = needs_connect && s->last_failure > 0 && escp_mono_now() - s->last_failure < 0.2;
+    double last_failure = s->last_failure;
     int statement_timeout_ms = s->statement_timeout_ms;
     pthread_mutex_unlock(&s->mu);
+
+    int needs_connect = !c->pg || !idle_session_alive(c->pg);
+    int throttled = needs_connect && last_failure > 0 && escp_mono_now() - last_failure < 0.2;
 
     if (throttled) {
         esc_error_set(err, ESC_ERR_UNAVAILABLE, NULL, "the database cannot be reached");
@@ -411,6 +431,14 @@ void escp_map_error(PGconn *pg, const PGresult *res, const char *what, esc_error
     if (PQstatus(pg) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
         strncmp(state, "57P", 3) == 0 || strcmp(state, "53300") == 0) {
         log_warn("database unavailable during %s: %s", what, msg);
+        /* After a crash of the server (immediate shutdown, failover) libpq
+         * can fail a statement for the lost session and still report
+         * CONNECTION_OK: it read the server's parting notice, not yet the
+         * end.  Reading once more makes it CONNECTION_BAD, so the pool and
+         * the workers (escp_conn_ok) connect again at once rather than
+         * failing one more statement on it. */
+        if (PQstatus(pg) == CONNECTION_OK && !state)
+            PQconsumeInput(pg);
         esc_error_set(err, ESC_ERR_UNAVAILABLE, NULL, "the database cannot be reached");
         return;
     }

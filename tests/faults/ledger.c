@@ -625,6 +625,9 @@ int fl_check(fl_load *l, const char *conninfo, int ack_seconds, double settle_s,
     PGresult *tr = NULL, *er = NULL, *br = NULL, *r = NULL;
     struct tk *tks = NULL;
     struct ev *evs = NULL;
+    /* one snapshot for every query: an engine pass between two of them
+     * would show events the tickets read before do not count */
+    PQclear(PQexec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
     struct br *brs = NULL;
     tr = q(c, "SELECT id, version, state, coalesce(idempotency_key, '') AS k FROM tickets ORDER BY id", out);
     er = q(c, "SELECT ticket_id, type, coalesce(to_state, '') AS s, extract(epoch FROM at)::float8 AS at, "

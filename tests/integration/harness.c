@@ -263,13 +263,26 @@ static PGconn *db_conn(h_ctx *h)
     return pr->db;
 }
 
+/* Whether a statement failed because the session is gone.  After a server
+ * crash libpq may still say CONNECTION_OK (it read the server's parting
+ * notice, not yet the end of the stream); a failure without an SQLSTATE is
+ * libpq's own, and reading once more shows whether the end has come. */
+static int conn_lost(PGconn *c, const PGresult *res)
+{
+    if (PQstatus(c) != CONNECTION_OK)
+        return 1;
+    if (PQresultStatus(res) != PGRES_FATAL_ERROR || PQresultErrorField(res, PG_DIAG_SQLSTATE))
+        return 0;
+    return !PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK;
+}
+
 int h_sql_exec(h_ctx *h, const char *sql, const char **err)
 {
     struct h_priv *pr = P(h);
     pthread_mutex_lock(&pr->mu);
     PGconn *c = db_conn(h);
     PGresult *res = PQexec(c, sql);
-    if (PQstatus(c) != CONNECTION_OK) { /* the server went away since: retry once */
+    if (conn_lost(c, res)) { /* the server went away since: retry once */
         PQclear(res);
         PQreset(c);
         res = PQexec(c, sql);
@@ -303,7 +316,7 @@ const char *h_sql_value(h_ctx *h, const char *fmt, ...)
     pthread_mutex_lock(&pr->mu);
     PGconn *c = db_conn(h);
     PGresult *res = PQexec(c, sql);
-    if (PQstatus(c) != CONNECTION_OK) { /* the server went away since: retry once */
+    if (conn_lost(c, res)) { /* the server went away since: retry once */
         PQclear(res);
         PQreset(c);
         res = PQexec(c, sql);
