@@ -68,7 +68,8 @@ static int opt_int(const json_t *o, const char *k, const char *field, long lo, l
 static char *mask_url(const char *url)
 {
     size_t n = strlen(url);
-    char *out = malloc(n + 1);
+    /* each separator may add "***" to the segment after it: at most 4n */
+    char *out = malloc(4 * n + 1);
     if (!out)
         return NULL;
     const char *p = strstr(url, "://");

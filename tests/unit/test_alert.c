@@ -24,6 +24,17 @@ static void dingtalk_and_feishu_signatures_match_independent_implementations(voi
     assert_int_equal(escp_dingtalk_sign("SECa1b2c3d4e5f6", 1733450000000LL, out, 10), -1);
 }
 
+/* The body a platform gets, parsed (the text freed). */
+static json_t *body_of(enum escp_channel_kind kind, const struct escp_alert *a, const char *secret, int64_t now)
+{
+    char *text = escp_alert_body(kind, a, secret, now);
+    assert_non_null(text);
+    json_t *b = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(b);
+    return b;
+}
+
 static json_t *facts(void)
 {
     return json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s}", "type", "breached", "kind", "ack", "ticket_id",
@@ -38,7 +49,7 @@ static void each_platform_gets_its_own_body_shape(void **state)
     struct escp_alert_link acks[] = {{"张伟", "https://esc.example.com/ack/abc"}};
     struct escp_alert a = {f, "zh", "https://esc.example.com/console/#/ticket/42", acks, 1};
 
-    json_t *b = json_loads(escp_alert_body(ESCP_CH_WECOM, &a, NULL, 0), 0, NULL);
+    json_t *b = body_of(ESCP_CH_WECOM, &a, NULL, 0);
     assert_string_equal(json_string_value(json_object_get(b, "msgtype")), "markdown");
     const char *md = json_string_value(json_object_get(json_object_get(b, "markdown"), "content"));
     assert_non_null(strstr(md, "【投诉受理超时】#42 宽带断网"));
@@ -46,13 +57,13 @@ static void each_platform_gets_its_own_body_shape(void **state)
     assert_non_null(strstr(md, "二线"));
     json_decref(b);
 
-    b = json_loads(escp_alert_body(ESCP_CH_DINGTALK, &a, NULL, 0), 0, NULL);
+    b = body_of(ESCP_CH_DINGTALK, &a, NULL, 0);
     assert_string_equal(json_string_value(json_object_get(b, "msgtype")), "markdown");
     assert_non_null(strstr(json_string_value(json_object_get(json_object_get(b, "markdown"), "title")),
                            "#42"));
     json_decref(b);
 
-    b = json_loads(escp_alert_body(ESCP_CH_FEISHU, &a, "feishu-secret-xyz", 1733450000), 0, NULL);
+    b = body_of(ESCP_CH_FEISHU, &a, "feishu-secret-xyz", 1733450000);
     assert_string_equal(json_string_value(json_object_get(b, "msg_type")), "text");
     assert_string_equal(json_string_value(json_object_get(b, "timestamp")), "1733450000");
     assert_string_equal(json_string_value(json_object_get(b, "sign")),
@@ -61,19 +72,19 @@ static void each_platform_gets_its_own_body_shape(void **state)
                            "一键受理（张伟）: https://esc.example.com/ack/abc"));
     json_decref(b);
     /* without a secret, no signature fields */
-    b = json_loads(escp_alert_body(ESCP_CH_FEISHU, &a, NULL, 1733450000), 0, NULL);
+    b = body_of(ESCP_CH_FEISHU, &a, NULL, 1733450000);
     assert_null(json_object_get(b, "sign"));
     json_decref(b);
 
     a.lang = "en";
-    b = json_loads(escp_alert_body(ESCP_CH_SLACK, &a, NULL, 0), 0, NULL);
+    b = body_of(ESCP_CH_SLACK, &a, NULL, 0);
     const char *text = json_string_value(json_object_get(b, "text"));
     assert_non_null(strstr(text, "*[Acknowledgement overdue] #42"));
     assert_non_null(strstr(text, "<https://esc.example.com/ack/abc|Acknowledge (张伟)>"));
     assert_non_null(strstr(text, "line 2"));
     json_decref(b);
 
-    b = json_loads(escp_alert_body(ESCP_CH_WEBHOOK, &a, NULL, 0), 0, NULL);
+    b = body_of(ESCP_CH_WEBHOOK, &a, NULL, 0);
     assert_string_equal(json_string_value(json_object_get(b, "type")), "alert");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "facts"), "ticket_id")), 42);
     assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(b, "ack_links"), 0),
