@@ -1019,7 +1019,9 @@ static void a_channel_secret_is_shown_once_and_the_database_holds_secrets_only_s
     const char *token = "dt0123456789abcdefTOKEN";
     json_t *ding = channel(P_DINGTALK, token, "zh", "[]", NULL);
     assert_false(h_has(ding, "secret"));
-    expect_not_in(json_dumps(ding, 0), token, "the created channel shown");
+    char *ding_text = json_dumps(ding, 0);
+    expect_not_in(ding_text, token, "the created channel shown");
+    free(ding_text);
     json_t *smtp = h_json(h_fmt(H, "{\"name\":\"mail\",\"kind\":\"smtp\",\"smtp\":{\"host\":\"127.0.0.1\",\"port\":%d,"
                                    "\"username\":\"relay\",\"password\":\"pw-Zq8-never-shown\",\"from\":\"a@b.c\","
                                    "\"to\":[\"oncall@example.com\"]}}", SM.port));
