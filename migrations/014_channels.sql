@@ -200,6 +200,10 @@ BEGIN
     RETURN NULL;
 END;
 $$;
+-- Only the changes that can end a run reach the function: a ladder runs
+-- while its ticket awaits acknowledgement (then it leaves awaiting_ack) or
+-- until it is resolved, so the other actions pay nothing but this test.
 CREATE TRIGGER tickets_ladder_stop AFTER UPDATE OF state ON tickets
-    FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state)
+    FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state AND
+                       (OLD.state = 'awaiting_ack' OR NEW.state IN ('resolved', 'closed')))
     EXECUTE FUNCTION escalated_ladder_stop();

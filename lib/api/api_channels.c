@@ -13,16 +13,6 @@
 
 #define MESSAGES_MAX 200
 
-static int path_id(struct escp_req *r, int64_t *id)
-{
-    *id = escp_parse_id(r->params[0]);
-    if (*id <= 0) {
-        esc_error_set(&r->err, ESC_ERR_NOT_FOUND, NULL, "no such channel");
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- /v1/channels ---- */
 
 static void escp_api_channel_create(struct escp_req *r)
@@ -49,7 +39,7 @@ static void escp_api_channel_list(struct escp_req *r)
 static void escp_api_channel_get(struct escp_req *r)
 {
     int64_t id;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || path_id(r, &id) != 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = escp_path_id(r, 0, "channel")) <= 0)
         return;
     r->json = escp_svc_channel_get(r->svc, id, &r->err);
     r->status = 200;
@@ -58,7 +48,7 @@ static void escp_api_channel_get(struct escp_req *r)
 static void escp_api_channel_delete(struct escp_req *r)
 {
     int64_t id;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || path_id(r, &id) != 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = escp_path_id(r, 0, "channel")) <= 0)
         return;
     r->json = escp_svc_channel_delete(r->svc, id, &r->err);
     r->status = 200;
@@ -70,7 +60,7 @@ static void escp_api_channel_messages(struct escp_req *r)
     int64_t id, before = 0;
     int limit = 50;
     if (escp_query_only(r, (const char *const[]){"status", "limit", "cursor", NULL}) != 0 ||
-        path_id(r, &id) != 0 || escp_limit_query(r, MESSAGES_MAX, &limit) != 0 ||
+        (id = escp_path_id(r, 0, "channel")) <= 0 || escp_limit_query(r, MESSAGES_MAX, &limit) != 0 ||
         escp_cursor_query(r, 'm', &before) != 0)
         return;
     const char *status = escp_query(r, "status");
@@ -95,7 +85,7 @@ static void escp_api_channel_messages(struct escp_req *r)
 static void escp_api_channel_test(struct escp_req *r)
 {
     int64_t id;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || path_id(r, &id) != 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = escp_path_id(r, 0, "channel")) <= 0)
         return;
     if (r->body_len) {
         json_t *b = escp_body_object(r, true);

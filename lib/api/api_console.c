@@ -60,13 +60,9 @@ static void escp_api_queue(struct escp_req *r)
 
 static void escp_api_ticket_actions(struct escp_req *r)
 {
-    int64_t id = escp_parse_id(r->params[0]);
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0)
+    int64_t id;
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = escp_path_id(r, 0, "ticket")) <= 0)
         return;
-    if (id <= 0) {
-        esc_error_set(&r->err, ESC_ERR_NOT_FOUND, NULL, "no such ticket");
-        return;
-    }
     r->json = escp_svc_ticket_actions(r->svc, &r->actor, id, &r->err);
     if (r->json)
         snprintf(r->etag, sizeof r->etag, "\"%" JSON_INTEGER_FORMAT "\"",

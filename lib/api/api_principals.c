@@ -10,15 +10,6 @@
 #define NAME_MAX_CHARS 100
 #define REASON_MAX_CHARS 500
 
-/* A path id, or 404. */
-static int64_t path_id(struct escp_req *r)
-{
-    int64_t id = escp_parse_id(r->params[0]);
-    if (id <= 0)
-        esc_error_set(&r->err, ESC_ERR_NOT_FOUND, NULL, "no such principal");
-    return id;
-}
-
 /* Characters of a UTF-8 string (jansson checked it is valid); -1 when it
  * holds a control character (names go into tables and logs). */
 static long text_chars(const char *s)
@@ -153,7 +144,7 @@ static void escp_api_principal_list(struct escp_req *r)
 static void escp_api_principal_get(struct escp_req *r)
 {
     int64_t id;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = path_id(r)) <= 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = escp_path_id(r, 0, "principal")) <= 0)
         return;
     r->json = escp_svc_principal_get(r->svc, id, &r->err);
     r->status = 200;
@@ -162,7 +153,7 @@ static void escp_api_principal_get(struct escp_req *r)
 static void escp_api_principal_audit(struct escp_req *r)
 {
     int64_t id;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = path_id(r)) <= 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = escp_path_id(r, 0, "principal")) <= 0)
         return;
     r->json = escp_svc_principal_audit(r->svc, id, &r->err);
     r->status = 200;
@@ -187,7 +178,7 @@ static void escp_api_principal_revoke(struct escp_req *r)
                       "reason must be 1 to %d characters, no control characters", REASON_MAX_CHARS);
         goto out;
     }
-    if ((id = path_id(r)) <= 0)
+    if ((id = escp_path_id(r, 0, "principal")) <= 0)
         goto out;
     r->json = escp_svc_principal_revoke(r->svc, &r->actor, id,
                                         json_is_string(reason) ? json_string_value(reason) : NULL, err);
@@ -207,7 +198,7 @@ static void escp_api_principal_rotate(struct escp_req *r)
     if (escp_query_only(r, (const char *const[]){NULL}) != 0 || !(b = escp_body_object(r, true)))
         return;
     if (escp_only_keys(b, keys, "", err) == 0 && expires_param(b, &present, &expires, err) == 0 &&
-        (id = path_id(r)) > 0) {
+        (id = escp_path_id(r, 0, "principal")) > 0) {
         r->json = escp_svc_principal_rotate(r->svc, &r->actor, id, present, expires, err);
         r->status = 200;
     }

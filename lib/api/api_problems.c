@@ -24,49 +24,7 @@ static void reply_problem(struct escp_req *r, int status, json_t *p)
     r->json = p;
 }
 
-/* Path parameter i as an id; one that cannot exist is no such `what`. */
-static int path_id(struct escp_req *r, int i, const char *what, int64_t *id)
-{
-    *id = escp_parse_id(r->params[i]);
-    if (*id <= 0) {
-        esc_error_set(&r->err, ESC_ERR_NOT_FOUND, NULL, "no such %s", what);
-        return -1;
-    }
-    return 0;
-}
-
 static int no_query(struct escp_req *r) { return escp_query_only(r, (const char *const[]){NULL}); }
-
-/* If-Match: "<version>" (optional) into *out, -1 when absent. */
-static int if_match(struct escp_req *r, int *out)
-{
-    const char *h = escp_header(r, MHD_HTTP_HEADER_IF_MATCH);
-    *out = -1;
-    if (!h)
-        return 0;
-    while (*h == ' ')
-        h++;
-    if (strncmp(h, "W/", 2) == 0)
-        h += 2;
-    char buf[16];
-    size_t n = strlen(h);
-    if (n >= 2 && h[0] == '"' && h[n - 1] == '"') {
-        h++;
-        n -= 2;
-    }
-    int64_t v = 0;
-    if (n > 0 && n < sizeof buf) {
-        memcpy(buf, h, n);
-        buf[n] = '\0';
-        v = escp_parse_id(buf);
-    }
-    if (v <= 0 || v > 2000000000) {
-        esc_error_set(&r->err, ESC_ERR_VALIDATION, "If-Match", "If-Match must be \"<version>\"");
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
 
 /* ---- POST /v1/problems ---- */
 
@@ -134,7 +92,7 @@ static void escp_api_problem_list(struct escp_req *r)
 static void escp_api_problem_get(struct escp_req *r)
 {
     int64_t id;
-    if (no_query(r) != 0 || path_id(r, 0, "problem", &id) != 0)
+    if (no_query(r) != 0 || (id = escp_path_id(r, 0, "problem")) <= 0)
         return;
     json_t *p = escp_svc_problem_get(r->svc, id, &r->err);
     if (p)
@@ -144,7 +102,7 @@ static void escp_api_problem_get(struct escp_req *r)
 static void escp_api_problem_events(struct escp_req *r)
 {
     int64_t id;
-    if (no_query(r) != 0 || path_id(r, 0, "problem", &id) != 0)
+    if (no_query(r) != 0 || (id = escp_path_id(r, 0, "problem")) <= 0)
         return;
     r->json = escp_svc_problem_events(r->svc, id, &r->err);
     r->status = 200;
@@ -162,8 +120,8 @@ static void escp_api_problem_act(struct escp_req *r)
     if (no_query(r) != 0 ||
         !(b = escp_body_object(r, act == ESC_PACT_VERIFY || act == ESC_PACT_CLOSE)))
         return;
-    if (escp_problem_act_body_parse(act, b, &a, &r->err) == 0 && path_id(r, 0, "problem", &id) == 0 &&
-        if_match(r, &a.if_match) == 0) {
+    if (escp_problem_act_body_parse(act, b, &a, &r->err) == 0 && (id = escp_path_id(r, 0, "problem")) > 0 &&
+        escp_if_match(r, &a.if_match) == 0) {
         json_t *p = escp_svc_problem_act(r->svc, &r->actor, id, act, &a, &r->err);
         if (p)
             reply_problem(r, 200, p);
@@ -180,7 +138,7 @@ static void escp_api_action_add(struct escp_req *r)
     int64_t id;
     if (no_query(r) != 0 || !(b = escp_body_object(r, false)))
         return;
-    if (escp_problem_action_body_parse(b, &rq, &r->err) == 0 && path_id(r, 0, "problem", &id) == 0) {
+    if (escp_problem_action_body_parse(b, &rq, &r->err) == 0 && (id = escp_path_id(r, 0, "problem")) > 0) {
         json_t *p = escp_svc_problem_action_add(r->svc, &r->actor, id, &rq, &r->err);
         if (p)
             reply_problem(r, 201, p);
@@ -202,7 +160,7 @@ static void escp_api_action_complete(struct escp_req *r)
         if (rc != 0)
             return;
     }
-    if (path_id(r, 0, "problem", &id) != 0 || path_id(r, 1, "action", &aid) != 0)
+    if ((id = escp_path_id(r, 0, "problem")) <= 0 || (aid = escp_path_id(r, 1, "action")) <= 0)
         return;
     r->json = escp_svc_problem_action_complete(r->svc, &r->actor, id, aid, &r->err);
     r->status = 200;
@@ -221,7 +179,7 @@ static void escp_api_problem_link(struct escp_req *r)
     if (!(ids = malloc(ESCP_LINK_MAX * sizeof *ids)))
         esc_error_set(&r->err, ESC_ERR_INTERNAL, NULL, "out of memory");
     else if (escp_link_body_parse(b, ids, &n, &waiting, &r->err) == 0 &&
-             path_id(r, 0, "problem", &id) == 0) {
+             (id = escp_path_id(r, 0, "problem")) > 0) {
         json_t *p = escp_svc_problem_link(r->svc, &r->actor, id, ids, n, waiting, &r->err);
         if (p)
             reply_problem(r, 200, p);
@@ -233,7 +191,7 @@ static void escp_api_problem_link(struct escp_req *r)
 static void escp_api_problem_unlink(struct escp_req *r)
 {
     int64_t id, tid;
-    if (no_query(r) != 0 || path_id(r, 0, "problem", &id) != 0 || path_id(r, 1, "ticket", &tid) != 0)
+    if (no_query(r) != 0 || (id = escp_path_id(r, 0, "problem")) <= 0 || (tid = escp_path_id(r, 1, "ticket")) <= 0)
         return;
     json_t *p = escp_svc_problem_unlink(r->svc, &r->actor, id, tid, &r->err);
     if (p)

@@ -33,17 +33,6 @@ static int require_role(struct escp_req *r, enum esc_action action)
     return -1;
 }
 
-/* The {id} of the path; an id that cannot exist is no such ticket. */
-static int path_id(struct escp_req *r, int64_t *id)
-{
-    *id = escp_parse_id(r->params[0]);
-    if (*id <= 0) {
-        esc_error_set(&r->err, ESC_ERR_NOT_FOUND, NULL, "no such ticket");
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- POST /v1/tickets ---- */
 
 static void request_hash(const char *body, size_t len, char out[65])
@@ -96,7 +85,7 @@ out:
 static void escp_api_ticket_get(struct escp_req *r)
 {
     int64_t id;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || path_id(r, &id) != 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = escp_path_id(r, 0, "ticket")) <= 0)
         return;
     json_t *t = escp_svc_ticket_get(r->svc, id, &r->err);
     if (t)
@@ -108,7 +97,7 @@ static void escp_api_ticket_get(struct escp_req *r)
 static void escp_api_ticket_events(struct escp_req *r)
 {
     int64_t id;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || path_id(r, &id) != 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = escp_path_id(r, 0, "ticket")) <= 0)
         return;
     r->json = escp_svc_ticket_events(r->svc, id, &r->err);
     r->status = 200;
@@ -119,7 +108,7 @@ static void escp_api_ticket_events(struct escp_req *r)
 static void escp_api_ticket_customer(struct escp_req *r)
 {
     int64_t id;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || path_id(r, &id) != 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = escp_path_id(r, 0, "ticket")) <= 0)
         return;
     r->json = escp_svc_customer_reveal(r->svc, id, &r->actor, &r->err);
     r->status = 200;
@@ -139,7 +128,7 @@ static void escp_api_ticket_action(struct escp_req *r)
         return;
     if (!(b = escp_body_object(r, action == ESC_ACT_ACKNOWLEDGE || action == ESC_ACT_RESUME)))
         return;
-    if (escp_action_body_parse(action, b, &a, err) != 0 || path_id(r, &id) != 0 ||
+    if (escp_action_body_parse(action, b, &a, err) != 0 || (id = escp_path_id(r, 0, "ticket")) <= 0 ||
         escp_if_match(r, &a.if_match) != 0)
         goto out;
     json_t *res = escp_svc_act(r->svc, &r->actor, id, action, &a, err);

@@ -19,15 +19,6 @@ static int known_type(const char *s)
     return 0;
 }
 
-/* A path id, or 404 with `what`. */
-static int64_t path_id(struct escp_req *r, const char *what)
-{
-    int64_t id = escp_parse_id(r->params[0]);
-    if (id <= 0)
-        esc_error_set(&r->err, ESC_ERR_NOT_FOUND, NULL, "no such %s", what);
-    return id;
-}
-
 /* ---- POST /v1/webhooks ---- */
 
 /* event_types -> "{breached,at_risk}" in buf; absent or null = every type. */
@@ -134,7 +125,7 @@ static void escp_api_webhook_list(struct escp_req *r)
 static void escp_api_webhook_get(struct escp_req *r)
 {
     int64_t id;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = path_id(r, "webhook")) <= 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = escp_path_id(r, 0, "webhook")) <= 0)
         return;
     r->json = escp_svc_webhook_get(r->svc, id, &r->err);
     r->status = 200;
@@ -143,7 +134,7 @@ static void escp_api_webhook_get(struct escp_req *r)
 static void escp_api_webhook_delete(struct escp_req *r)
 {
     int64_t id;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = path_id(r, "webhook")) <= 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = escp_path_id(r, 0, "webhook")) <= 0)
         return;
     if (r->body_len > 0) {
         json_t *b = escp_body_object(r, true);
@@ -205,7 +196,7 @@ static void escp_api_notification_list(struct escp_req *r)
 static void escp_api_notification_get(struct escp_req *r)
 {
     int64_t id;
-    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = path_id(r, "notification")) <= 0)
+    if (escp_query_only(r, (const char *const[]){NULL}) != 0 || (id = escp_path_id(r, 0, "notification")) <= 0)
         return;
     r->json = escp_svc_notification_get(r->svc, id, &r->err);
     r->status = 200;
@@ -219,7 +210,7 @@ static void escp_api_notification_retry(struct escp_req *r)
         return;
     int bad = escp_only_keys(b, (const char *const[]){NULL}, "", &r->err);
     json_decref(b);
-    if (bad || (id = path_id(r, "notification")) <= 0)
+    if (bad || (id = escp_path_id(r, 0, "notification")) <= 0)
         return;
     r->json = escp_svc_notification_retry(r->svc, &r->actor, id, &r->err);
     r->status = 200;

@@ -72,6 +72,9 @@ int escp_query_only(struct escp_req *r, const char *const *allowed);
  * accepted), -1 when there is none; -1 with a 400 naming If-Match when it
  * is not a version. */
 int escp_if_match(struct escp_req *r, int *out);
+/* Path parameter i as an id; 0 with 404 "no such <what>" when it is not one
+ * that can exist. */
+int64_t escp_path_id(struct escp_req *r, int i, const char *what);
 
 /* ---- routes ----
  * Each api_*.c exports a table of these, ended by an entry with a NULL

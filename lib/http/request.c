@@ -137,7 +137,17 @@ json_t *escp_page_next(json_t *items, int limit, char prefix)
     return json_string(cur);
 }
 
-/* ---- If-Match: "<version>" (tickets, the taxonomy) ---- */
+/* ---- path parameters ---- */
+
+int64_t escp_path_id(struct escp_req *r, int i, const char *what)
+{
+    int64_t id = escp_parse_id(r->params[i]);
+    if (id <= 0)
+        esc_error_set(&r->err, ESC_ERR_NOT_FOUND, NULL, "no such %s", what);
+    return id > 0 ? id : 0;
+}
+
+/* ---- If-Match: "<version>" (tickets, the taxonomy, problems) ---- */
 
 int escp_if_match(struct escp_req *r, int *out)
 {

@@ -29,7 +29,11 @@ json_t *escp_svc_queue(struct escp_svc *svc, enum esc_tier tier, int limit, esc_
 json_t *escp_svc_ticket_actions(struct escp_svc *svc, const struct esc_actor *actor, int64_t id,
                                 esc_error_t *err)
 {
-    json_t *t = escp_svc_ticket_get(svc, id, err);
+    /* the stored row: its tier, state and assignee are all the state machine
+     * asks, so nothing of it is rendered (masked) only to be dropped */
+    struct escp_conn *c = escp_lease(svc->store, err);
+    json_t *t = c ? escp_store_ticket_get(c, id, err) : NULL;
+    escp_release(svc->store, c);
     if (!t)
         return NULL;
     json_t *assignee = json_object_get(t, "assignee");

@@ -20,20 +20,6 @@
 
 static h_ctx *H;
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_fault_sigkill", NULL);
-    return H ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 /* SIGKILL, reap, start again on a new port; the seconds it took. */
 static double kill_and_restart(fl_load *l)
 {
@@ -149,5 +135,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sigkill_under_load_loses_no_answered_write_and_no_breach),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_fault_sigkill", 0, tests);
 }

@@ -27,20 +27,6 @@
 
 static h_ctx *H;
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_fault_sigterm", NULL);
-    return H ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 /* A long poller: polls again and again, on one kept-alive connection (its
  * own curl handle), until one of its polls was sent after the signal (the
  * feed from the `next_after` it was given).  Polls sent before the signal
@@ -242,5 +228,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sigterm_answers_long_polls_and_requests_in_flight_and_exits_0),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_fault_sigterm", 0, tests);
 }

@@ -8,20 +8,6 @@
 
 static h_ctx *H;
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_api_claim", NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 static const char *claim_path(int tier, const char *query)
 {
     return h_fmt(H, "/v1/queues/line-%d/claim%s", tier, query ? query : "");
@@ -370,5 +356,5 @@ int main(void)
         cmocka_unit_test(four_waiting_claims_two_arrivals_each_ticket_goes_to_one),
         cmocka_unit_test(claims_through_two_daemons_never_collide_and_a_wait_sees_the_other_daemons_ticket),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_api_claim", 0, tests);
 }

@@ -9,20 +9,6 @@
 
 static h_ctx *H;
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_api_errors", NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 static const char *counts(void)
 {
     return h_sql_value(H, "SELECT (SELECT count(*) FROM tickets) || '/' || (SELECT count(*) FROM events)"
@@ -471,5 +457,5 @@ int main(void)
         cmocka_unit_test(nul_bytes_bad_utf8_and_huge_headers_never_get_a_5xx),
         cmocka_unit_test(after_all_bad_input_the_daemon_serves_and_every_ticket_has_its_created_event),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_api_errors", 0, tests);
 }

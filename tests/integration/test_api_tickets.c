@@ -9,20 +9,6 @@
 
 static h_ctx *H;
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_api_tickets", NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 static long count_tickets(void) { return (long)h_sql_ll(H, "SELECT count(*) FROM tickets"); }
 
 static void a_minimal_create_is_201_with_the_defaults_and_default_deadlines(void **state)
@@ -492,5 +478,5 @@ int main(void)
         cmocka_unit_test(card_numbers_in_free_text_are_masked_when_they_pass_luhn),
         cmocka_unit_test(anyone_authenticated_may_comment_and_an_empty_comment_is_400),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_api_tickets", 0, tests);
 }

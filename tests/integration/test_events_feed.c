@@ -23,20 +23,6 @@
 
 static h_ctx *H;
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_events_feed", NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 /* ------------------------------------------------------------ helpers */
 
 static h_resp *feed(json_int_t after, int limit, double wait)
@@ -531,5 +517,5 @@ int main(void)
         cmocka_unit_test(waiting_feeds_hold_no_database_connection),
         cmocka_unit_test(sigterm_ends_waiting_feeds_at_once),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_events_feed", 0, tests);
 }

@@ -18,20 +18,6 @@
 
 static h_ctx *H;
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_problem_recurrence", NULL);
-    return H ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 /* POST /v1/problems as manager, owned by the line-2 agent; keywords a JSON
  * array text or NULL.  Returns the problem. */
 static json_t *new_problem(const char *category, const char *keywords)
@@ -421,5 +407,5 @@ int main(void)
         cmocka_unit_test(matching_complaints_at_once_reopen_the_problem_once),
         cmocka_unit_test(the_problems_report_equals_what_the_test_did),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_problem_recurrence", 0, tests);
 }

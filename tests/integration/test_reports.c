@@ -31,20 +31,6 @@
 static h_ctx *H;
 static const char *ZONE = "Asia/Shanghai"; /* the calendar's zone while a check runs */
 
-static int setup(void **state)
-{
-    (void)state;
-    H = h_start("test_reports", NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    h_finish(H);
-    return 0;
-}
-
 /* Each test starts from the default policies and calendar (and ZONE says
  * so), whatever the tests before it changed. */
 static int defaults(void **state)
@@ -925,5 +911,5 @@ int main(void)
         cmocka_unit_test_setup(day_groups_split_at_the_calendar_zones_midnight_also_after_a_zone_change, defaults),
         cmocka_unit_test_setup(the_monthly_report_ranks_categories_and_root_causes_of_the_local_month, defaults),
     };
-    return h_run_group_tests(tests, setup, teardown);
+    return h_run_tests_with_daemon(&H, "test_reports", 0, tests);
 }
