@@ -30,7 +30,7 @@
  * idle, and checks that the first requests after it do not fail on the
  * pool's dead sessions. */
 #include "harness.h"
-#include "ledger.h"
+#include "fault_load.h"
 #include "receiver.h"
 
 #include <errno.h>
@@ -167,17 +167,9 @@ static void primary_crash_and_promotion_lose_no_answered_write(void **state)
     if (!sync || strcmp(sync, "sync") != 0 || !commit || strcmp(commit, "on") != 0)
         fail_msg("the primary does not replicate synchronously (sync_state %s, synchronous_commit %s)",
                  sync ? sync : "none", commit ? commit : "?");
-    struct fl_config cfg = {
-        .urls = {H->base_url},
-        .n_urls = 1,
-        .threads = THREADS,
-        .frontdesk = H->k.frontdesk,
-        .agent1 = H->k.agent[1],
-        .agent2 = H->k.agent[2],
-        .key_prefix = h_unique(H, "failover"),
-        .request_timeout_s = 15,
-        .seed = (unsigned)getpid(),
-    };
+    struct fl_config cfg = fl_config_for(H, "failover");
+    cfg.threads = THREADS;
+    cfg.request_timeout_s = 15;
     fl_load *l = LOAD = fl_load_start(&cfg);
     assert_non_null(l);
     h_sleep(WARM_S);

@@ -10,7 +10,7 @@
  * This program stops PostgreSQL, so it runs on a private cluster of its own
  * (h_start_private), never on the cluster the other tests share. */
 #include "harness.h"
-#include "ledger.h"
+#include "fault_load.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -43,17 +43,8 @@ static void pg_outage_of_10_s_is_503_throughout_and_every_deadline_fires_once_at
     (void)state;
     h_put_policy(H, "normal", h_fmt(H, "{\"ack_seconds\": %d, \"resolve_seconds\": 36000}", ACK_SECONDS));
     pid_t pid = h_daemon_pid(H);
-    struct fl_config cfg = {
-        .urls = {H->base_url},
-        .n_urls = 1,
-        .threads = 8,
-        .frontdesk = H->k.frontdesk,
-        .agent1 = H->k.agent[1],
-        .agent2 = H->k.agent[2],
-        .key_prefix = h_unique(H, "outage"),
-        .request_timeout_s = 10,
-        .seed = (unsigned)pid,
-    };
+    struct fl_config cfg = fl_config_for(H, "outage");
+    cfg.seed = (unsigned)pid;
     fl_load *l = fl_load_start(&cfg);
     assert_non_null(l);
     h_sleep(3);

@@ -8,7 +8,7 @@
  *
  * Runs on the shared test cluster: only the daemon is killed. */
 #include "harness.h"
-#include "ledger.h"
+#include "fault_load.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -41,17 +41,7 @@ static void sigkill_under_load_loses_no_answered_write_and_no_breach(void **stat
     /* short ack deadlines so that some fall around the kills; the resolve
      * deadline far away (one timer per ticket fires: ledger.h) */
     h_put_policy(H, "normal", h_fmt(H, "{\"ack_seconds\": %d, \"resolve_seconds\": 36000}", ACK_SECONDS));
-    struct fl_config cfg = {
-        .urls = {H->base_url},
-        .n_urls = 1,
-        .threads = 8,
-        .frontdesk = H->k.frontdesk,
-        .agent1 = H->k.agent[1],
-        .agent2 = H->k.agent[2],
-        .key_prefix = h_unique(H, "kill"),
-        .request_timeout_s = 10,
-        .seed = (unsigned)getpid(),
-    };
+    struct fl_config cfg = fl_config_for(H, "kill");
     fl_load *l = fl_load_start(&cfg);
     assert_non_null(l);
     h_sleep(3);

@@ -11,7 +11,7 @@
  *
  * Runs on the shared test cluster: only the daemon stops. */
 #include "harness.h"
-#include "ledger.h"
+#include "fault_load.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -133,17 +133,7 @@ static void sigterm_answers_long_polls_and_requests_in_flight_and_exits_0(void *
             break;
         h_expect_status(r, 200);
     }
-    struct fl_config cfg = {
-        .urls = {H->base_url},
-        .n_urls = 1,
-        .threads = 8,
-        .frontdesk = H->k.frontdesk,
-        .agent1 = H->k.agent[1],
-        .agent2 = H->k.agent[2],
-        .key_prefix = h_unique(H, "term"),
-        .request_timeout_s = 10,
-        .seed = (unsigned)getpid(),
-    };
+    struct fl_config cfg = fl_config_for(H, "term");
     fl_load *l = fl_load_start(&cfg);
     assert_non_null(l);
     h_sleep(2);

@@ -15,7 +15,7 @@
  *   - the clients of a killed daemon move to the others: the longest time
  *     without any successful answer is measured and printed. */
 #include "harness.h"
-#include "ledger.h"
+#include "fault_load.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -67,16 +67,11 @@ static void sigkill_one_of_three_every_few_seconds_loses_nothing(void **state)
 {
     (void)state;
     unsigned seed = (unsigned)getpid();
-    struct fl_config cfg = {
-        .n_urls = DAEMONS,
-        .threads = THREADS,
-        .frontdesk = H->k.frontdesk,
-        .agent1 = H->k.agent[1],
-        .agent2 = H->k.agent[2],
-        .key_prefix = h_unique(H, "three"),
-        .request_timeout_s = 15,
-        .seed = seed,
-    };
+    struct fl_config cfg = fl_config_for(H, "three");
+    cfg.n_urls = DAEMONS;
+    cfg.threads = THREADS;
+    cfg.request_timeout_s = 15;
+    cfg.seed = seed;
     for (int i = 0; i < DAEMONS; i++)
         cfg.urls[i] = URLS[i];
     fl_load *l = LOAD = fl_load_start(&cfg);
