@@ -61,40 +61,24 @@ static int int_setting(enum escp_setting_id id) { return (int)settings.v[id].num
  * refusing it is what PostgreSQL and OpenSSH do for theirs. */
 static char *read_pem(const char *path, const char *flag, int is_key)
 {
-    char *buf = NULL;
-    struct stat st;
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "escalated: %s %s: %s\n", flag, path, strerror(errno));
-        goto out;
+    esc_error_t err = {0};
+    mode_t mode = 0;
+    char *buf = escp_read_small_file(path, flag, PEM_MAX, &mode, &err);
+    if (!buf) {
+        fprintf(stderr, "escalated: %s\n", err.message);
+        return NULL;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > PEM_MAX) {
-        fprintf(stderr, "escalated: %s %s: not a regular file of 1 byte to 1 MiB\n", flag, path);
-        goto out;
-    }
-    if (is_key && (st.st_mode & (S_IROTH | S_IWOTH))) {
+    if (!*buf) {
+        fprintf(stderr, "escalated: %s %s: the file is empty\n", flag, path);
+    } else if (is_key && (mode & (S_IROTH | S_IWOTH))) {
         fprintf(stderr, "escalated: %s %s: every user may read or write this private key; "
                         "chmod 600 (or 640, group ssl-cert) and start again\n", flag, path);
-        goto out;
+    } else {
+        return buf;
     }
-    if (!(buf = malloc((size_t)st.st_size + 1)))
-        goto out;
-    while (len < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-        if (n <= 0) {
-            fprintf(stderr, "escalated: %s %s: %s\n", flag, path, n < 0 ? strerror(errno) : "file shrank");
-            free(buf);
-            buf = NULL;
-            goto out;
-        }
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-out:
-    if (fd >= 0)
-        close(fd);
-    return buf;
+    memset(buf, 0, strlen(buf)); /* it may be a key's bytes */
+    free(buf);
+    return NULL;
 }
 
 /* Do cert (PEM, the server certificate first) and key (PEM) make a pair?

@@ -382,21 +382,20 @@ void escp_settings_free(struct escp_settings *s)
 
 #define CONFIG_MAX (1 << 20) /* a few KiB in practice */
 
-/* The whole file, NUL-terminated (malloc'd), or NULL with err. */
-static char *read_text_file(const char *path, esc_error_t *err)
+char *escp_read_small_file(const char *path, const char *flag, size_t max, mode_t *mode,
+                           esc_error_t *err)
 {
     char *buf = NULL;
     struct stat st;
     size_t len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0) {
-        esc_error_set(err, ESC_ERR_VALIDATION, "--config", "--config %.200s: %s", path,
-                      strerror(errno));
+        esc_error_set(err, ESC_ERR_VALIDATION, flag, "%s %.200s: %s", flag, path, strerror(errno));
         goto out;
     }
-    if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX) {
-        esc_error_set(err, ESC_ERR_VALIDATION, "--config",
-                      "--config %.200s: not a regular file of at most 1 MiB", path);
+    if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+        esc_error_set(err, ESC_ERR_VALIDATION, flag, "%s %.200s: not a regular file of at most %zu KiB",
+                      flag, path, max / 1024);
         goto out;
     }
     if (!(buf = malloc((size_t)st.st_size + 1))) {
@@ -406,7 +405,7 @@ static char *read_text_file(const char *path, esc_error_t *err)
     while (len < (size_t)st.st_size) {
         ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
         if (n <= 0) {
-            esc_error_set(err, ESC_ERR_VALIDATION, "--config", "--config %.200s: %s", path,
+            esc_error_set(err, ESC_ERR_VALIDATION, flag, "%s %.200s: %s", flag, path,
                           n < 0 ? strerror(errno) : "the file shrank while read");
             free(buf);
             buf = NULL;
@@ -415,6 +414,8 @@ static char *read_text_file(const char *path, esc_error_t *err)
         len += (size_t)n;
     }
     buf[len] = '\0';
+    if (mode)
+        *mode = st.st_mode;
 out:
     if (fd >= 0)
         close(fd);
@@ -460,7 +461,7 @@ int escp_settings_load_config(struct escp_settings *s, esc_error_t *err)
     escp_settings_free(s);
     if (!path)
         return 0;
-    char *text = read_text_file(path, err);
+    char *text = escp_read_small_file(path, "--config", CONFIG_MAX, NULL, err);
     if (!text)
         return -1;
     const char *values[ESCP_SET__COUNT] = {0};

@@ -17,6 +17,7 @@
 #define ESCALATED_DAEMON_SETTINGS_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 
@@ -144,5 +145,11 @@ void escp_settings_print_man(FILE *f);
  * default and help, as KEY=VALUE lines for systemd's EnvironmentFile= and
  * for --config. */
 void escp_settings_print_env(FILE *f);
+
+/* The whole of a regular file of at most max bytes, NUL-terminated
+ * (malloc'd), and its mode (when mode is not NULL); NULL with err (field and
+ * message naming `flag` and the file) otherwise. */
+char *escp_read_small_file(const char *path, const char *flag, size_t max, mode_t *mode,
+                           esc_error_t *err);
 
 #endif
