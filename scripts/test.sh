@@ -59,7 +59,13 @@ run_suite() { # BUILD_DIR [cmake args...]
     echo "==== test.sh: ctest in $dir ===="
     start=$SECONDS
     if ! ctest --test-dir "$dir" --output-on-failure --timeout 600; then
-        timings[-1]+=", ctest $((SECONDS - start)) s (FAILED)"
+        # The names of the failed tests in the summary, which is what a CI log's
+        # tail keeps.
+        local failed=""
+        if [[ -s "$dir/Testing/Temporary/LastTestsFailed.log" ]]; then
+            failed=$(cut -d: -f2- "$dir/Testing/Temporary/LastTestsFailed.log" | paste -sd' ')
+        fi
+        timings[-1]+=", ctest $((SECONDS - start)) s (FAILED: ${failed:-see above})"
         echo "test.sh: FAILURES in $dir" >&2
         return 1
     fi
