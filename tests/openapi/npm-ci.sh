@@ -15,5 +15,11 @@ if [[ -f "$DIR/node_modules/.escalated-lock-sha256" &&
 fi
 cp "$HERE/package.json" "$HERE/package-lock.json" "$DIR/"
 cd "$DIR"
-npm ci --no-audit --no-fund --ignore-scripts
+# Three tries: a registry that drops one connection should not fail the suite.
+for try in 1 2 3; do
+    npm ci --no-audit --no-fund --ignore-scripts && break
+    [[ $try -eq 3 ]] && exit 1
+    echo "npm-ci.sh: npm ci failed (try $try of 3), again in $((try * 10)) s" >&2
+    sleep $((try * 10))
+done
 echo "$want" > node_modules/.escalated-lock-sha256
