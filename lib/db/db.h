@@ -291,8 +291,9 @@ json_t *escp_store_action_add(struct escp_conn *c, const struct escp_action_new 
 /* NOT_FOUND when the problem has no such action. */
 int escp_store_action_lock(struct escp_conn *c, int64_t problem_id, int64_t action_id,
                            int64_t *owner_id, bool *done, esc_error_t *err);
-/* Completed by actor now; its deadline deleted.  The action JSON. */
-json_t *escp_store_action_complete(struct escp_conn *c, int64_t action_id, int64_t actor_id,
+/* Completed by actor at `at` (escp_store_fire_due_action's instant); its
+ * deadline deleted.  The action JSON. */
+json_t *escp_store_action_complete(struct escp_conn *c, int64_t action_id, int64_t actor_id, const char *at,
                                    esc_error_t *err);
 /* Lock the tickets (id order); problem_of[i]: ids[i]'s problem, 0 for none,
  * -1 when there is no such ticket. */
@@ -318,6 +319,11 @@ int escp_store_fire_due(struct escp_conn *c, int batch, int *fired, double *max_
 /* The same for the due timers of one ticket (an action or a claim about to
  * stop or replace them fires them first); *fired gets the count. */
 int escp_store_fire_due_ticket(struct escp_conn *c, int64_t ticket_id, int *fired, esc_error_t *err);
+/* The same for one undone action, under its row lock (its completion fires
+ * it first when it is due); at (at_len bytes) gets the statement's instant,
+ * the completion's time for escp_store_action_complete. */
+int escp_store_fire_due_action(struct escp_conn *c, int64_t action_id, int *fired, char *at, size_t at_len,
+                               esc_error_t *err);
 /* Seconds until the earliest live timer; *none = true when there is none. */
 int escp_store_next_due(struct escp_conn *c, double *seconds, bool *none, esc_error_t *err);
 /* Cross-daemon wake-up: the channel every engine LISTENs on.  A transaction

@@ -175,11 +175,12 @@ static const struct escp_stmt stmts[S__COUNT] = {
         "SELECT id, owner_id, completed_at IS NOT NULL AS done FROM problem_actions "
         "WHERE id = $1::bigint AND problem_id = $2::bigint FOR UPDATE"},
 
-    /* Done: who and when; its deadline is live no more (a breach already
-     * recorded stays). */
+    /* Done: who and when ($3, the instant at which its completion fired it
+     * if it was due); its deadline is live no more (a breach recorded
+     * stays). */
     [S_ACTION_COMPLETE] = {"problem_action_complete",
         "WITH d AS (DELETE FROM action_timers WHERE action_id = $1::bigint), "
-        "a AS (UPDATE problem_actions SET completed_at = now(), completed_by = $2::bigint "
+        "a AS (UPDATE problem_actions SET completed_at = $3::timestamptz, completed_by = $2::bigint "
         " WHERE id = $1::bigint RETURNING *) "
         "SELECT " ACTION_DOC "::text AS doc FROM a"},
 
@@ -527,13 +528,13 @@ out:
     return rc;
 }
 
-json_t *escp_store_action_complete(struct escp_conn *c, int64_t action_id, int64_t actor_id,
+json_t *escp_store_action_complete(struct escp_conn *c, int64_t action_id, int64_t actor_id, const char *at,
                                    esc_error_t *err)
 {
     char aid[24], actor[24];
-    const char *v[2] = {I64(aid, action_id), I64(actor, actor_id)};
+    const char *v[3] = {I64(aid, action_id), I64(actor, actor_id), at};
     int rows;
-    return parse_doc(first_text(c, S_ACTION_COMPLETE, 2, v, "doc", &rows, err), err);
+    return parse_doc(first_text(c, S_ACTION_COMPLETE, 3, v, "doc", &rows, err), err);
 }
 
 /* "{1,2,3}" of n ids. */

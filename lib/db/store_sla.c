@@ -10,6 +10,7 @@
 enum {
     S_FIRE_DUE,
     S_FIRE_ACTIONS,
+    S_FIRE_ACTION_ONE,
     S_NEXT_DUE,
     S_POLICIES,
     S_POLICY_PUT,
@@ -61,6 +62,31 @@ enum {
     "SELECT count(*) AS fired, coalesce(max(extract(epoch FROM now() - due_at)), 0) AS max_late_s " \
     "FROM due"
 
+/* The fire statement of the actions' due dates; now_sql is its instant (the
+ * engine's now(), a completion's statement_timestamp()). */
+#define FIRE_ACTIONS_SQL(where_more, now_sql) \
+    "WITH due AS (SELECT at.action_id, at.problem_id, at.due_at, a.owner_id, a.kind AS action_kind " \
+    " FROM action_timers at JOIN problem_actions a ON a.id = at.action_id " \
+    " WHERE at.due_at <= " now_sql " " where_more " ORDER BY at.due_at LIMIT $1::int " \
+    " FOR UPDATE OF at, a SKIP LOCKED), " \
+    "d AS (SELECT x.*, jsonb_build_object('kind', $2::text, 'breach_id', x.breach_id, " \
+    "  'problem_id', x.problem_id, 'action_id', x.action_id, 'action_kind', x.action_kind, " \
+    "  'owner_id', x.owner_id, " \
+    "  'due_at', to_char(x.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) AS data " \
+    " FROM (SELECT due.*, nextval('breaches_id_seq') AS breach_id, " \
+    "  nextval('problem_events_id_seq') AS event_id FROM due) x), " \
+    "del AS (DELETE FROM action_timers x USING d WHERE x.action_id = d.action_id), " \
+    "br AS (INSERT INTO breaches (id, kind, problem_id, action_id, assignee_id, due_at, detected_at) " \
+    " SELECT breach_id, $2::text, problem_id, action_id, owner_id, due_at, " now_sql " FROM d), " \
+    "upd AS (UPDATE problem_actions a SET breached = true FROM d WHERE a.id = d.action_id), " \
+    "ev AS (INSERT INTO problem_events (id, problem_id, type, data, at) " \
+    " SELECT event_id, problem_id, 'action_breached', data, " now_sql " FROM d), " \
+    "nt AS (INSERT INTO notifications (problem_id, type, payload) " \
+    " SELECT problem_id, 'breached', jsonb_build_object('type', 'breached', " \
+    "  'problem_event_id', event_id) || data FROM d) " \
+    "SELECT count(*) AS fired, coalesce(max(extract(epoch FROM " now_sql " - due_at)), 0) AS max_late_s, " \
+    " (" now_sql ")::text AS at FROM due"
+
 static const struct escp_stmt stmts[S__COUNT] = {
     /* The SLA engine: fire up to $1 due timers, oldest first.  A timer row
      * exists only while its timer is live (acknowledge, resolve, close delete
@@ -94,28 +120,27 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * breached flag, the problem's event and the outbox row (with the
      * problem instead of a ticket) are one statement.  Ids drawn in a
      * subquery of their own, as above. */
-    [S_FIRE_ACTIONS] = {"fire_actions",
-        "WITH due AS (SELECT at.action_id, at.problem_id, at.due_at, a.owner_id, a.kind AS action_kind "
-        " FROM action_timers at JOIN problem_actions a ON a.id = at.action_id "
-        " WHERE at.due_at <= now() ORDER BY at.due_at LIMIT $1::int "
-        " FOR UPDATE OF at, a SKIP LOCKED), "
-        "d AS (SELECT x.*, jsonb_build_object('kind', $2::text, 'breach_id', x.breach_id, "
-        "  'problem_id', x.problem_id, 'action_id', x.action_id, 'action_kind', x.action_kind, "
-        "  'owner_id', x.owner_id, "
-        "  'due_at', to_char(x.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) AS data "
-        " FROM (SELECT due.*, nextval('breaches_id_seq') AS breach_id, "
-        "  nextval('problem_events_id_seq') AS event_id FROM due) x), "
-        "del AS (DELETE FROM action_timers x USING d WHERE x.action_id = d.action_id), "
-        "br AS (INSERT INTO breaches (id, kind, problem_id, action_id, assignee_id, due_at, detected_at) "
-        " SELECT breach_id, $2::text, problem_id, action_id, owner_id, due_at, now() FROM d), "
-        "upd AS (UPDATE problem_actions a SET breached = true FROM d WHERE a.id = d.action_id), "
-        "ev AS (INSERT INTO problem_events (id, problem_id, type, data) "
-        " SELECT event_id, problem_id, 'action_breached', data FROM d), "
-        "nt AS (INSERT INTO notifications (problem_id, type, payload) "
-        " SELECT problem_id, 'breached', jsonb_build_object('type', 'breached', "
-        "  'problem_event_id', event_id) || data FROM d) "
-        "SELECT count(*) AS fired, coalesce(max(extract(epoch FROM now() - due_at)), 0) AS max_late_s "
-        "FROM due"},
+    /* The same for the due dates of problems' corrective and preventive
+     * actions (migration 012), in the same pass: up to $1 due rows of
+     * action_timers, oldest first.  A row exists only while its action is
+     * undone (completing it fires it first when it is due, then deletes the
+     * row, under the action's row lock: S_FIRE_ACTION_ONE), and SKIP LOCKED
+     * on the timer and the action keeps two daemons, and a completion in
+     * flight, from firing it twice; the unique index breaches_action refuses
+     * a second breach of one action all the same.  The breach ($2: the kind
+     * "action", core/model.h), the action's breached flag, the problem's
+     * event and the outbox row (with the problem instead of a ticket) are
+     * one statement.  Ids drawn in a subquery of their own, as above. */
+    [S_FIRE_ACTIONS] = {"fire_actions", FIRE_ACTIONS_SQL("", "now()")},
+
+    /* The same for one action ($3), run by its completion under the action's
+     * row lock: fired when it is due at this statement's start -- after the
+     * lock was granted, so after any pass of an engine that fired it first
+     * had committed -- and `at`, that instant, is the completion's time.
+     * So an action completed late always has its breach, and a breach is
+     * never detected after the completion of its action. */
+    [S_FIRE_ACTION_ONE] = {"fire_action_one",
+        FIRE_ACTIONS_SQL("AND at.action_id = $3::bigint", "statement_timestamp()")},
 
     /* Seconds until the earliest live timer of a ticket or an action
      * (negative: already due). */
@@ -269,6 +294,28 @@ int escp_store_fire_due_ticket(struct escp_conn *c, int64_t ticket_id, int *fire
     if (!res || escp_columns(res, stmts[S_FIRE_DUE_TICKET].name, err, "fired", &fired_col, NULL) != 0)
         goto out;
     *fired = atoi(PQgetvalue(res, 0, fired_col));
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+int escp_store_fire_due_action(struct escp_conn *c, int64_t action_id, int *fired, char *at, size_t at_len,
+                               esc_error_t *err)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%" PRId64, action_id);
+    const char *v[3] = {"1", esc_breach_names[ESC_BREACH_ACTION], id};
+    int rc = -1, fired_col, at_col;
+    PGresult *res = escp_exec(c, &stmts[S_FIRE_ACTION_ONE], 3, v, err);
+    if (!res || escp_columns(res, stmts[S_FIRE_ACTION_ONE].name, err, "fired", &fired_col, "at", &at_col,
+                             NULL) != 0)
+        goto out;
+    *fired = atoi(PQgetvalue(res, 0, fired_col));
+    if ((size_t)snprintf(at, at_len, "%s", PQgetvalue(res, 0, at_col)) >= at_len) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "fire_action_one: instant too long");
+        goto out;
+    }
     rc = 0;
 out:
     PQclear(res);
