@@ -322,8 +322,7 @@ int escp_store_fire_due_ticket(struct escp_conn *c, int64_t ticket_id, int *fire
 /* The same for one undone action, under its row lock (its completion fires
  * it first when it is due); at (at_len bytes) gets the statement's instant,
  * the completion's time for escp_store_action_complete. */
-int escp_store_fire_due_action(struct escp_conn *c, int64_t action_id, int *fired, char *at, size_t at_len,
-                               esc_error_t *err);
+int escp_store_fire_due_action(struct escp_conn *c, int64_t action_id, char *at, size_t at_len, esc_error_t *err);
 /* Seconds until the earliest live timer; *none = true when there is none. */
 int escp_store_next_due(struct escp_conn *c, double *seconds, bool *none, esc_error_t *err);
 /* Cross-daemon wake-up: the channel every engine LISTENs on.  A transaction

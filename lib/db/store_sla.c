@@ -112,17 +112,6 @@ static const struct escp_stmt stmts[S__COUNT] = {
     /* The same for the due dates of problems' corrective and preventive
      * actions (migration 012), in the same pass: up to $1 due rows of
      * action_timers, oldest first.  A row exists only while its action is
-     * undone (completing it deletes the row under the action's row lock),
-     * and SKIP LOCKED on the timer and the action keeps two daemons, and a
-     * completion in flight, from firing it twice; the unique index
-     * breaches_action refuses a second breach of one action all the same.
-     * The breach ($2: the kind "action", core/model.h), the action's
-     * breached flag, the problem's event and the outbox row (with the
-     * problem instead of a ticket) are one statement.  Ids drawn in a
-     * subquery of their own, as above. */
-    /* The same for the due dates of problems' corrective and preventive
-     * actions (migration 012), in the same pass: up to $1 due rows of
-     * action_timers, oldest first.  A row exists only while its action is
      * undone (completing it fires it first when it is due, then deletes the
      * row, under the action's row lock: S_FIRE_ACTION_ONE), and SKIP LOCKED
      * on the timer and the action keeps two daemons, and a completion in
@@ -236,15 +225,20 @@ const struct escp_stmt_table escp_stmts_sla = {stmts, S__COUNT};
 
 /* One of the two firing statements: *fired and *max_late_s of its row. */
 static int fire(struct escp_conn *c, int s, int n, const char *const *v, int *fired, double *max_late_s,
-                esc_error_t *err)
+                char *at, size_t at_len, esc_error_t *err)
 {
-    int rc = -1, fired_col, late_col;
+    int rc = -1, fired_col, late_col, at_col;
     PGresult *res = escp_exec(c, &stmts[s], n, v, err);
     if (!res || escp_columns(res, stmts[s].name, err, "fired", &fired_col,
-                             "max_late_s", &late_col, NULL) != 0)
+                             "max_late_s", &late_col, NULL) != 0 ||
+        (at && escp_columns(res, stmts[s].name, err, "at", &at_col, NULL) != 0))
         goto out;
     *fired = atoi(PQgetvalue(res, 0, fired_col));
     *max_late_s = strtod(PQgetvalue(res, 0, late_col), NULL);
+    if (at && (size_t)snprintf(at, at_len, "%s", PQgetvalue(res, 0, at_col)) >= at_len) {
+        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "%s: its instant is too long", stmts[s].name);
+        goto out;
+    }
     rc = 0;
 out:
     PQclear(res);
@@ -263,7 +257,8 @@ int escp_store_fire_due(struct escp_conn *c, int batch, int *fired, double *max_
         return -1;
     /* the tickets' timers, then the actions' due dates: each statement its
      * own transaction, both in every pass of the engine */
-    if (fire(c, S_FIRE_DUE, 2, v, &ft, &lt, err) != 0 || fire(c, S_FIRE_ACTIONS, 2, va, &fa, &la, err) != 0)
+    if (fire(c, S_FIRE_DUE, 2, v, &ft, &lt, NULL, 0, err) != 0 ||
+        fire(c, S_FIRE_ACTIONS, 2, va, &fa, &la, NULL, 0, err) != 0)
         return -1;
     /* a full batch of either is a backlog: the caller goes on while
      * *fired >= batch */
@@ -278,7 +273,7 @@ int escp_store_fire_ladders(struct escp_conn *c, int batch, int *fired, double *
     char b[16];
     snprintf(b, sizeof b, "%d", batch);
     const char *v[1] = {b};
-    return fire(c, S_FIRE_LADDER, 1, v, fired, max_late_s, err);
+    return fire(c, S_FIRE_LADDER, 1, v, fired, max_late_s, NULL, 0, err);
 }
 
 int escp_store_fire_due_ticket(struct escp_conn *c, int64_t ticket_id, int *fired, esc_error_t *err)
@@ -287,39 +282,18 @@ int escp_store_fire_due_ticket(struct escp_conn *c, int64_t ticket_id, int *fire
     snprintf(id, sizeof id, "%" PRId64, ticket_id);
     /* a ticket has a handful of timers at most (one per kind) */
     const char *v[3] = {"16", escp_pg_names(kinds, sizeof kinds, esc_breach_names, ESC_BREACH__COUNT, err), id};
-    int rc = -1, fired_col;
-    if (!v[1])
-        return -1;
-    PGresult *res = escp_exec(c, &stmts[S_FIRE_DUE_TICKET], 3, v, err);
-    if (!res || escp_columns(res, stmts[S_FIRE_DUE_TICKET].name, err, "fired", &fired_col, NULL) != 0)
-        goto out;
-    *fired = atoi(PQgetvalue(res, 0, fired_col));
-    rc = 0;
-out:
-    PQclear(res);
-    return rc;
+    double late;
+    return v[1] ? fire(c, S_FIRE_DUE_TICKET, 3, v, fired, &late, NULL, 0, err) : -1;
 }
 
-int escp_store_fire_due_action(struct escp_conn *c, int64_t action_id, int *fired, char *at, size_t at_len,
-                               esc_error_t *err)
+int escp_store_fire_due_action(struct escp_conn *c, int64_t action_id, char *at, size_t at_len, esc_error_t *err)
 {
     char id[24];
     snprintf(id, sizeof id, "%" PRId64, action_id);
     const char *v[3] = {"1", esc_breach_names[ESC_BREACH_ACTION], id};
-    int rc = -1, fired_col, at_col;
-    PGresult *res = escp_exec(c, &stmts[S_FIRE_ACTION_ONE], 3, v, err);
-    if (!res || escp_columns(res, stmts[S_FIRE_ACTION_ONE].name, err, "fired", &fired_col, "at", &at_col,
-                             NULL) != 0)
-        goto out;
-    *fired = atoi(PQgetvalue(res, 0, fired_col));
-    if ((size_t)snprintf(at, at_len, "%s", PQgetvalue(res, 0, at_col)) >= at_len) {
-        esc_error_set(err, ESC_ERR_INTERNAL, NULL, "fire_action_one: instant too long");
-        goto out;
-    }
-    rc = 0;
-out:
-    PQclear(res);
-    return rc;
+    int fired;
+    double late;
+    return fire(c, S_FIRE_ACTION_ONE, 3, v, &fired, &late, at, at_len, err);
 }
 
 int escp_store_next_due(struct escp_conn *c, double *seconds, bool *none, esc_error_t *err)

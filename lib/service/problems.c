@@ -416,8 +416,7 @@ json_t *escp_svc_problem_action_complete(struct escp_svc *svc, const struct esc_
      * holds its lock, or has not come round to it): its breach first, then
      * the completion, at one instant taken after the lock was granted. */
     char at[64];
-    int fired = 0;
-    if (escp_store_fire_due_action(c, action_id, &fired, at, sizeof at, err) != 0 ||
+    if (escp_store_fire_due_action(c, action_id, at, sizeof at, err) != 0 ||
         !(action = escp_store_action_complete(c, action_id, actor->id, at, err)))
         goto out;
     if (!(data = json_pack("{s:I,s:O?,s:O?}", "action_id", (json_int_t)action_id, "completed_at",
