@@ -150,7 +150,7 @@ int escp_http_in_flight(struct escp_http *h);
 int escp_parse_time(const char *v, const char *name, esc_time_t *out, esc_error_t *err);
 /* A decimal count 1..max (escp_parse_id's digits). */
 int escp_parse_limit(const char *v, int max, int *limit, esc_error_t *err);
-/* Seconds 0..max_s, decimals allowed, as whole milliseconds. */
+/* Seconds 0..max_s, decimals allowed, rounded to the nearest millisecond. */
 int escp_parse_wait(const char *v, int max_s, int *wait_ms, esc_error_t *err);
 /* `prefix` followed by an id 1..INT64_MAX in hex, as escp_page_next writes it. */
 int escp_parse_cursor(const char *v, char prefix, int64_t *before_id, esc_error_t *err);

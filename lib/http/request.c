@@ -73,7 +73,9 @@ int escp_parse_wait(const char *v, int max_s, int *wait_ms, esc_error_t *err)
         esc_error_set(err, ESC_ERR_VALIDATION, "wait", "wait must be 0 to %d seconds", max_s);
         return -1;
     }
-    *wait_ms = (int)(secs * 1000);
+    /* to the nearest millisecond: truncation made 1.013 s 1012 ms (it is
+     * 1012.999... in binary; fuzz_query found it) */
+    *wait_ms = (int)(secs * 1000 + 0.5);
     return 0;
 }
 

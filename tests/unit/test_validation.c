@@ -1054,6 +1054,28 @@ static void test_regress_cursor_syntax(void **state)
     assert_int_equal(id, INT64_MAX);
 }
 
+/* fuzz_query (corpus/query/regress_wait_millisecond_truncated): the wait
+ * was truncated to milliseconds, and 1.013 is 1012.999... in binary, so
+ * wait=1.013 waited 1012 ms.  It is rounded to the nearest now. */
+static void test_regress_wait_milliseconds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int ms;
+    } cases[] = {{"1.013", 1013}, {"0.001", 1}, {"0.0004", 0}, {"0.0006", 1}, {"1.0131", 1013},
+                 {"29.999", 29999}, {"30", 30000}, {"0", 0}};
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        esc_error_t err;
+        int ms = -1;
+        esc_error_clear(&err);
+        assert_int_equal(escp_parse_wait(cases[i].in, 30, &ms, &err), 0);
+        if (ms != cases[i].ms)
+            print_error("escp_parse_wait(\"%s\") = %d ms, want %d\n", cases[i].in, ms, cases[i].ms);
+        assert_int_equal(ms, cases[i].ms);
+    }
+}
+
 /* corpus/query/regress_time_*: an offset could move an instant out of the
  * years 0001..9999, which escp_time_pg then wrote as year 0 or 10000 for
  * PostgreSQL. */
@@ -1108,6 +1130,7 @@ int main(void)
         cmocka_unit_test(test_regress_empty_unknown_key),
         cmocka_unit_test(test_regress_long_multibyte_key),
         cmocka_unit_test(test_regress_cursor_syntax),
+        cmocka_unit_test(test_regress_wait_milliseconds),
         cmocka_unit_test(test_regress_time_years),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
