@@ -29,13 +29,23 @@ enum {
  * output is never merged into the query above, which would draw the breach
  * id twice); not in a LATERAL join, which the planner may memoize on its
  * inputs -- one id for many breaches.  `agg` gives the flags of the two
- * timers the ticket's row remembers firing. */
-#define FIRE_DUE_SQL(where_more) \
+ * timers the ticket's row remembers firing.
+ *
+ * `skip` is "SKIP LOCKED" for the engine's passes and empty for the
+ * statements of one ticket or one action, which wait.  A pass locks the
+ * timer row, then finds the ticket (or action) held by an action and skips
+ * it -- but keeps the timer row's lock until it commits.  The action's own
+ * fire statement, had it skipped too, would pass over its due timer, and
+ * the action would then delete it without the breach (test_problems saw
+ * that for an action's due date).  Waiting costs the rest of that pass, a
+ * few milliseconds, and cannot deadlock: a pass never waits for a row lock,
+ * and the rows it writes are those it fires, never the action's. */
+#define FIRE_DUE_SQL(where_more, skip) \
     "WITH due AS (SELECT tm.ticket_id, tm.kind, tm.due_at, t.tier, t.severity, t.assignee_id, " \
     "  t.resolve_due_at, tm.kind = ANY ($2::text[]) AS breach " \
     " FROM timers tm JOIN tickets t ON t.id = tm.ticket_id " \
     " WHERE tm.due_at <= now() AND tm.kind <> 'ladder' " where_more " ORDER BY tm.due_at LIMIT $1::int " \
-    " FOR UPDATE OF tm, t SKIP LOCKED), " \
+    " FOR UPDATE OF tm, t " skip "), " \
     "d AS (SELECT x.*, CASE WHEN x.breach THEN 'breached' ELSE 'at_risk' END AS type, " \
     "  CASE WHEN x.breach THEN jsonb_build_object('kind', x.kind, 'breach_id', x.breach_id, " \
     "    'due_at', to_char(x.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) " \
@@ -64,11 +74,11 @@ enum {
 
 /* The fire statement of the actions' due dates; now_sql is its instant (the
  * engine's now(), a completion's statement_timestamp()). */
-#define FIRE_ACTIONS_SQL(where_more, now_sql) \
+#define FIRE_ACTIONS_SQL(where_more, now_sql, skip) \
     "WITH due AS (SELECT at.action_id, at.problem_id, at.due_at, a.owner_id, a.kind AS action_kind " \
     " FROM action_timers at JOIN problem_actions a ON a.id = at.action_id " \
     " WHERE at.due_at <= " now_sql " " where_more " ORDER BY at.due_at LIMIT $1::int " \
-    " FOR UPDATE OF at, a SKIP LOCKED), " \
+    " FOR UPDATE OF at, a " skip "), " \
     "d AS (SELECT x.*, jsonb_build_object('kind', $2::text, 'breach_id', x.breach_id, " \
     "  'problem_id', x.problem_id, 'action_id', x.action_id, 'action_kind', x.action_kind, " \
     "  'owner_id', x.owner_id, " \
@@ -99,7 +109,7 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * kinds ($2, core/model.h) records a breach; the other, the warning,
      * records at_risk about the resolve deadline. */
     [S_FIRE_DUE] = {"fire_due",
-        FIRE_DUE_SQL("")},
+        FIRE_DUE_SQL("", "SKIP LOCKED")},
 
     /* The same for one ticket ($3): run by an action or a claim, under the
      * ticket's row lock or just before taking it, when one of the ticket's
@@ -107,7 +117,7 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * so without this a deadline that passed moments before an acknowledge
      * (say, while the engine was reconnecting after a database outage) would
      * never be recorded as a breach. */
-    [S_FIRE_DUE_TICKET] = {"fire_due_ticket", FIRE_DUE_SQL("AND tm.ticket_id = $3::bigint")},
+    [S_FIRE_DUE_TICKET] = {"fire_due_ticket", FIRE_DUE_SQL("AND tm.ticket_id = $3::bigint", "")},
 
     /* The same for the due dates of problems' corrective and preventive
      * actions (migration 012), in the same pass: up to $1 due rows of
@@ -120,7 +130,7 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * "action", core/model.h), the action's breached flag, the problem's
      * event and the outbox row (with the problem instead of a ticket) are
      * one statement.  Ids drawn in a subquery of their own, as above. */
-    [S_FIRE_ACTIONS] = {"fire_actions", FIRE_ACTIONS_SQL("", "now()")},
+    [S_FIRE_ACTIONS] = {"fire_actions", FIRE_ACTIONS_SQL("", "now()", "SKIP LOCKED")},
 
     /* The same for one action ($3), run by its completion under the action's
      * row lock: fired when it is due at this statement's start -- after the
@@ -129,7 +139,7 @@ static const struct escp_stmt stmts[S__COUNT] = {
      * So an action completed late always has its breach, and a breach is
      * never detected after the completion of its action. */
     [S_FIRE_ACTION_ONE] = {"fire_action_one",
-        FIRE_ACTIONS_SQL("AND at.action_id = $3::bigint", "statement_timestamp()")},
+        FIRE_ACTIONS_SQL("AND at.action_id = $3::bigint", "statement_timestamp()", "")},
 
     /* Seconds until the earliest live timer of a ticket or an action
      * (negative: already due). */

@@ -12,10 +12,12 @@
  *     webhook, and never a second one; a completed action records who and
  *     when; an action completed before its due time never breaches, one
  *     completed at or after it always has its breach, once, never detected
- *     after the completion (completions racing two engines). */
+ *     after the completion (completions racing two engines), even when an
+ *     engine's pass holds the due date's timer row while it completes. */
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <libpq-fe.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -520,6 +522,49 @@ static void completions_racing_two_engines_at_the_due_time_breach_each_action_at
     assert_int_equal(h_extra_stop(H, pid2), 0);
 }
 
+/* A pass of an engine that locked an action's timer row, then found the
+ * action held by its completion and skipped it, keeps the timer row locked
+ * until it commits.  Here a connection of the test plays that pass.  The
+ * completion, after the due time, must wait for it and record the breach:
+ * when its own fire statement skipped locked rows too, it passed over the
+ * due timer, deleted it once the pass was gone, and the breach was lost
+ * (the race test above caught it once in CI). */
+static void a_completion_waits_for_a_pass_that_holds_the_timer(void **state)
+{
+    (void)state;
+    json_int_t pid = new_problem(H->k.agent_id[2], "held");
+    post_ok(H->k.agent[2], ppath(pid, "/root_cause"), json_pack("{s:s}", "root_cause", "r"), 200);
+    const char *due = db_in(1.0);
+    json_int_t aid = last_action(add_action(H->k.agent[2], pid, "corrective", H->k.agent_id[3], due, 201));
+    PGconn *pass = PQconnectdb(H->conninfo);
+    assert_int_equal(PQstatus(pass), CONNECTION_OK);
+    PGresult *res = PQexec(pass, "BEGIN");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    res = PQexec(pass, h_fmt(H, "SELECT 1 FROM action_timers WHERE action_id = %lld FOR UPDATE", (long long)aid));
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(res), 1);
+    PQclear(res);
+    /* past the due time, while the "pass" still holds the timer row: the
+     * daemon's engine skips it meanwhile */
+    h_sleep_until_wall(h_ts_epoch(due) + 0.3);
+    struct completer c = {h_fmt(H, "/v1/problems/%lld/actions/%lld/complete", (long long)pid, (long long)aid), 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, complete_once, &c), 0);
+    h_sleep(0.5);
+    res = PQexec(pass, "COMMIT");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(pass);
+    pthread_join(th, NULL);
+    assert_int_equal(c.status, 200);
+    /* one breach, recorded by the completion at its own instant */
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM breaches b JOIN problem_actions a ON a.id = b.action_id "
+                                 "WHERE b.action_id = %lld AND b.detected_at = a.completed_at "
+                                 "AND a.completed_at >= a.due_at", (long long)aid), 1);
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM breaches WHERE action_id = %lld", (long long)aid), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +573,7 @@ int main(void)
         cmocka_unit_test(an_action_due_date_breaches_once_with_its_notification),
         cmocka_unit_test(problem_text_is_stored_masked),
         cmocka_unit_test(completions_racing_two_engines_at_the_due_time_breach_each_action_at_most_once),
+        cmocka_unit_test(a_completion_waits_for_a_pass_that_holds_the_timer),
     };
     return h_run_group_tests(tests, setup, teardown);
 }

@@ -23,6 +23,8 @@
  * own (scripts/pg.sh start-test with its own state file). */
 #include "harness.h"
 
+#include <libpq-fe.h>
+
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -888,6 +890,65 @@ static void an_ack_deadline_passed_but_not_yet_fired_is_recorded_before_an_ackno
     }
 }
 
+/* A pass of an engine that locked a ticket's timer row, then found the
+ * ticket held by an acknowledge and skipped it, keeps the timer row locked
+ * until it commits.  Here a connection of the test plays that pass.  The
+ * acknowledge, after the deadline, must wait for it and record the breach
+ * before it acknowledges: when its fire statement skipped locked rows too,
+ * it passed over the due timer, deleted it once the pass was gone, and the
+ * breach was lost (test_problems found it for an action's due date). */
+struct acker {
+    json_int_t id;
+    long status;
+};
+
+static void *ack_once(void *arg)
+{
+    struct acker *a = arg;
+    a->status = h_action(H, H->k.agent[1], a->id, "acknowledge", NULL)->status;
+    return NULL;
+}
+
+static void an_acknowledge_waits_for_a_pass_that_holds_the_timer(void **state)
+{
+    (void)state;
+    set_policy("normal", 2, 3600, 0.9);
+    json_int_t id = create("ack while a pass holds its timer", "normal");
+    PGconn *pass = PQconnectdb(H->conninfo);
+    assert_int_equal(PQstatus(pass), CONNECTION_OK);
+    PGresult *res = PQexec(pass, "BEGIN");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    res = PQexec(pass, h_fmt(H, "SELECT extract(epoch FROM due_at) FROM timers "
+                                "WHERE ticket_id = %lld AND kind = 'ack' FOR UPDATE", (long long)id));
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(res), 1);
+    double due = strtod(PQgetvalue(res, 0, 0), NULL);
+    PQclear(res);
+    /* past the deadline, while the "pass" still holds the timer row: the
+     * daemon's engine skips it meanwhile */
+    h_sleep_until_wall(due + 0.3);
+    assert_int_equal(h_sql_ll(H, "SELECT count(*) FROM breaches WHERE ticket_id = %lld", (long long)id), 0);
+    struct acker a = {id, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, ack_once, &a), 0);
+    h_sleep(0.5);
+    res = PQexec(pass, "COMMIT");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(pass);
+    pthread_join(th, NULL);
+    assert_int_equal(a.status, 200);
+    /* the breach, then the acknowledgement */
+    json_t *items = breaches_of(id);
+    assert_int_equal(json_array_size(items), 1);
+    h_assert_str(json_array_get(items, 0), "kind", "ack");
+    json_t *ev = h_events(H, id);
+    assert_int_equal(json_array_size(ev), 3); /* created, breached, acknowledged */
+    h_assert_str(json_array_get(ev, 1), "type", "breached");
+    h_assert_str(json_array_get(ev, 2), "type", "acknowledged");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -898,6 +959,7 @@ int main(void)
         cmocka_unit_test_setup(deadlines_missed_while_no_daemon_ran_are_recorded_within_a_second_of_start, defaults),
         cmocka_unit_test_setup(the_engine_reconnects_after_postgresql_restarts_and_records_what_came_due, defaults),
         cmocka_unit_test_setup(an_ack_deadline_passed_but_not_yet_fired_is_recorded_before_an_acknowledge_or_a_claim, defaults),
+        cmocka_unit_test_setup(an_acknowledge_waits_for_a_pass_that_holds_the_timer, defaults),
     };
     return h_run_group_tests(tests, setup, teardown);
 }
