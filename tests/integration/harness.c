@@ -304,6 +304,36 @@ int h_sql_exec(h_ctx *h, const char *sql, const char **err)
     return ok ? 0 : -1;
 }
 
+PGconn *h_hold_rows(h_ctx *h, long rows, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = NULL;
+    if (vasprintf(&sql, fmt, ap) < 0)
+        die("out of memory");
+    va_end(ap);
+    own(h, sql);
+    PGconn *c = PQconnectdb(h->conninfo);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *res = PQexec(c, "BEGIN");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    res = PQexec(c, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("h_hold_rows: %s: %s", sql, PQerrorMessage(c));
+    assert_int_equal(PQntuples(res), rows);
+    PQclear(res);
+    return c;
+}
+
+void h_hold_end(PGconn *c)
+{
+    PGresult *res = PQexec(c, "COMMIT");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(c);
+}
+
 const char *h_sql_value(h_ctx *h, const char *fmt, ...)
 {
     va_list ap;

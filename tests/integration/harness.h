@@ -208,6 +208,11 @@ json_t *h_reason(const char *reason);                             /* {"reason": 
 int h_sql_exec(h_ctx *h, const char *sql, const char **err);
 /* First column of the first row (harness-owned), NULL if no row or error. */
 const char *h_sql_value(h_ctx *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hold rows locked as another transaction would (an engine's pass, say): a
+ * connection of its own, BEGIN, then `fmt` (a SELECT ... FOR UPDATE), which
+ * must lock `rows` rows.  h_hold_end commits and closes it. */
+struct pg_conn *h_hold_rows(h_ctx *h, long rows, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void h_hold_end(struct pg_conn *c);
 /* Wait for the cluster to answer (after restarting it). */
 int h_sql_wait(h_ctx *h, double seconds);
 /* h_sql_value as a number (query at most 2047 characters); fails the test

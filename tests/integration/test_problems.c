@@ -17,7 +17,6 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
-#include <libpq-fe.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -536,15 +535,8 @@ static void a_completion_waits_for_a_pass_that_holds_the_timer(void **state)
     post_ok(H->k.agent[2], ppath(pid, "/root_cause"), json_pack("{s:s}", "root_cause", "r"), 200);
     const char *due = db_in(1.0);
     json_int_t aid = last_action(add_action(H->k.agent[2], pid, "corrective", H->k.agent_id[3], due, 201));
-    PGconn *pass = PQconnectdb(H->conninfo);
-    assert_int_equal(PQstatus(pass), CONNECTION_OK);
-    PGresult *res = PQexec(pass, "BEGIN");
-    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-    PQclear(res);
-    res = PQexec(pass, h_fmt(H, "SELECT 1 FROM action_timers WHERE action_id = %lld FOR UPDATE", (long long)aid));
-    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-    assert_int_equal(PQntuples(res), 1);
-    PQclear(res);
+    struct pg_conn *pass =
+        h_hold_rows(H, 1, "SELECT 1 FROM action_timers WHERE action_id = %lld FOR UPDATE", (long long)aid);
     /* past the due time, while the "pass" still holds the timer row: the
      * daemon's engine skips it meanwhile */
     h_sleep_until_wall(h_ts_epoch(due) + 0.3);
@@ -552,10 +544,7 @@ static void a_completion_waits_for_a_pass_that_holds_the_timer(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, complete_once, &c), 0);
     h_sleep(0.5);
-    res = PQexec(pass, "COMMIT");
-    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-    PQclear(res);
-    PQfinish(pass);
+    h_hold_end(pass);
     pthread_join(th, NULL);
     assert_int_equal(c.status, 200);
     /* one breach, recorded by the completion at its own instant */

@@ -23,8 +23,6 @@
  * own (scripts/pg.sh start-test with its own state file). */
 #include "harness.h"
 
-#include <libpq-fe.h>
-
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -914,17 +912,10 @@ static void an_acknowledge_waits_for_a_pass_that_holds_the_timer(void **state)
     (void)state;
     set_policy("normal", 2, 3600, 0.9);
     json_int_t id = create("ack while a pass holds its timer", "normal");
-    PGconn *pass = PQconnectdb(H->conninfo);
-    assert_int_equal(PQstatus(pass), CONNECTION_OK);
-    PGresult *res = PQexec(pass, "BEGIN");
-    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-    PQclear(res);
-    res = PQexec(pass, h_fmt(H, "SELECT extract(epoch FROM due_at) FROM timers "
-                                "WHERE ticket_id = %lld AND kind = 'ack' FOR UPDATE", (long long)id));
-    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-    assert_int_equal(PQntuples(res), 1);
-    double due = strtod(PQgetvalue(res, 0, 0), NULL);
-    PQclear(res);
+    double due = h_sql_d(H, "SELECT extract(epoch FROM due_at) FROM timers WHERE ticket_id = %lld "
+                            "AND kind = 'ack'", (long long)id);
+    struct pg_conn *pass = h_hold_rows(H, 1, "SELECT 1 FROM timers WHERE ticket_id = %lld AND kind = 'ack' "
+                                             "FOR UPDATE", (long long)id);
     /* past the deadline, while the "pass" still holds the timer row: the
      * daemon's engine skips it meanwhile */
     h_sleep_until_wall(due + 0.3);
@@ -933,10 +924,7 @@ static void an_acknowledge_waits_for_a_pass_that_holds_the_timer(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, ack_once, &a), 0);
     h_sleep(0.5);
-    res = PQexec(pass, "COMMIT");
-    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-    PQclear(res);
-    PQfinish(pass);
+    h_hold_end(pass);
     pthread_join(th, NULL);
     assert_int_equal(a.status, 200);
     /* the breach, then the acknowledgement */
